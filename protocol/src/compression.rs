@@ -97,16 +97,25 @@ mod tests {
     #[test]
     fn tokens_round_trip() {
         for c in [Compression::Zstd, Compression::Lz4Frame] {
-            assert_eq!(Compression::from_http_token(c.http_token().unwrap()), Some(c));
+            assert_eq!(
+                Compression::from_http_token(c.http_token().unwrap()),
+                Some(c)
+            );
         }
         assert_eq!(Compression::Uncompressed.http_token(), None);
-        assert_eq!(Compression::from_http_token("ZSTD"), Some(Compression::Zstd));
+        assert_eq!(
+            Compression::from_http_token("ZSTD"),
+            Some(Compression::Zstd)
+        );
         assert_eq!(Compression::from_http_token("deflate"), None);
     }
 
     #[test]
     fn first_supported_skips_unknown() {
-        assert_eq!(Compression::first_supported("deflate, x-lz4-frame,zstd"), Some(Compression::Lz4Frame));
+        assert_eq!(
+            Compression::first_supported("deflate, x-lz4-frame,zstd"),
+            Some(Compression::Lz4Frame)
+        );
         assert_eq!(Compression::first_supported("identity"), None);
     }
 

@@ -76,3 +76,10 @@ pub enum OdpsType {
     /// it; code -1 or any unknown code.
     Unknown(String),
 }
+
+/// TEMPORARY stand-in replaced by the schema branch.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ReadSchema {}
+/// TEMPORARY stand-in replaced by the schema branch.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct WriteSchema {}
