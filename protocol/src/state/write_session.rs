@@ -1,1 +1,207 @@
-//! Write sessions.
+//! Write sessions: their streams and versions, the commit body, and the guards that keep a
+//! session consistent (no commit with an open stream, no write after commit or abort).
+
+use std::collections::BTreeMap;
+
+use crate::config::TableId;
+use crate::error::{Error, UsageError};
+use crate::write::{AbortWriteSession, CommitScope, CommitWriteSession, StreamRef, WriteMode};
+
+/// The lifecycle of a write session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// Streams may be created and written.
+    Open,
+    /// A commit was sent and not yet answered.
+    Committing,
+    /// Committed: read-only from now on.
+    Committed,
+    /// Aborted: everything written is discarded.
+    Aborted,
+}
+
+/// Whether a stream of the session is still open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStatus {
+    /// Created, possibly written, not closed.
+    Open,
+    /// Closed; committed with the session.
+    Closed,
+}
+
+/// The client-side state of a write session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteSession {
+    table: TableId,
+    session_id: String,
+    mode: WriteMode,
+    state: SessionState,
+    streams: BTreeMap<String, (i64, StreamStatus)>,
+}
+
+impl WriteSession {
+    /// A session the service created.
+    pub fn new(table: TableId, session_id: impl Into<String>, mode: WriteMode) -> WriteSession {
+        WriteSession {
+            table,
+            session_id: session_id.into(),
+            mode,
+            state: SessionState::Open,
+            streams: BTreeMap::new(),
+        }
+    }
+
+    /// The session id.
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    /// The table.
+    pub fn table(&self) -> &TableId {
+        &self.table
+    }
+
+    /// The write mode.
+    pub fn mode(&self) -> WriteMode {
+        self.mode
+    }
+
+    /// The current state.
+    pub fn state(&self) -> SessionState {
+        self.state
+    }
+
+    /// Fails unless streams may be created or written.
+    pub fn check_writable(&self, operation: &'static str) -> Result<(), Error> {
+        match self.state {
+            SessionState::Open => Ok(()),
+            other => Err(Error::Usage(UsageError::InvalidState {
+                operation,
+                reason: format!("write session {} is {other:?}", self.session_id),
+            })),
+        }
+    }
+
+    /// Registers a stream about to be created. A higher version replaces the stream (its
+    /// earlier data is discarded by the service); a lower one is refused.
+    pub fn register_stream(&mut self, stream: &StreamRef) -> Result<(), Error> {
+        self.check_writable("create stream")?;
+        if let Some((version, _)) = self.streams.get(&stream.stream_id) {
+            if stream.version < *version {
+                return Err(Error::Usage(UsageError::InvalidArgument {
+                    name: "stream_version",
+                    reason: format!(
+                        "stream {} already has version {version}; version {} is stale",
+                        stream.stream_id, stream.version
+                    ),
+                }));
+            }
+        }
+        self.streams.insert(
+            stream.stream_id.clone(),
+            (stream.version, StreamStatus::Open),
+        );
+        Ok(())
+    }
+
+    /// Records that a stream was closed.
+    pub fn stream_closed(&mut self, stream: &StreamRef) -> Result<(), Error> {
+        match self.streams.get_mut(&stream.stream_id) {
+            Some((version, status)) if *version == stream.version => {
+                *status = StreamStatus::Closed;
+                Ok(())
+            }
+            _ => Err(Error::Usage(UsageError::InvalidArgument {
+                name: "stream",
+                reason: format!(
+                    "stream {} version {} is not part of session {}",
+                    stream.stream_id, stream.version, self.session_id
+                ),
+            })),
+        }
+    }
+
+    /// The streams (id, version, status).
+    pub fn streams(&self) -> impl Iterator<Item = (StreamRef, StreamStatus)> + '_ {
+        self.streams
+            .iter()
+            .map(|(id, (v, s))| (StreamRef::new(id.clone(), *v), *s))
+    }
+
+    /// The commit call. `list_streams` sends the closed streams' ids and versions
+    /// explicitly (needed by transactional tables); otherwise the service commits every
+    /// closed stream. Refused while a stream is open, and after commit or abort.
+    pub fn commit_call(&mut self, list_streams: bool) -> Result<CommitWriteSession, Error> {
+        self.check_writable("commit")?;
+        if self.mode.is_streaming() {
+            return Err(Error::Usage(UsageError::InvalidState {
+                operation: "commit",
+                reason: format!(
+                    "{} sessions make data visible on each write and have no commit",
+                    self.mode.as_str()
+                ),
+            }));
+        }
+        let open: Vec<&str> = self
+            .streams
+            .iter()
+            .filter(|(_, (_, s))| *s == StreamStatus::Open)
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if !open.is_empty() {
+            return Err(Error::Usage(UsageError::InvalidState {
+                operation: "commit",
+                reason: format!(
+                    "streams {open:?} of session {} are still open: close them first, or their rows would be lost",
+                    self.session_id
+                ),
+            }));
+        }
+        let scope = if list_streams {
+            CommitScope::Streams(self.streams().map(|(s, _)| s).collect())
+        } else {
+            CommitScope::AllClosedStreams
+        };
+        self.state = SessionState::Committing;
+        Ok(CommitWriteSession {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+            scope,
+        })
+    }
+
+    /// Records the commit's outcome: success commits; a failure reopens the session so the
+    /// (idempotent) commit can be retried or the session aborted.
+    pub fn on_commit_result(&mut self, committed: bool) {
+        if self.state == SessionState::Committing {
+            self.state = if committed {
+                SessionState::Committed
+            } else {
+                SessionState::Open
+            };
+        }
+    }
+
+    /// The abort call; refused after a commit.
+    pub fn abort_call(&mut self) -> Result<AbortWriteSession, Error> {
+        match self.state {
+            SessionState::Committed | SessionState::Committing => {
+                Err(Error::Usage(UsageError::InvalidState {
+                    operation: "abort",
+                    reason: format!("write session {} is {:?}", self.session_id, self.state),
+                }))
+            }
+            _ => Ok(AbortWriteSession {
+                table: self.table.clone(),
+                session_id: self.session_id.clone(),
+                mode: self.mode,
+            }),
+        }
+    }
+
+    /// Records that the service aborted the session.
+    pub fn on_aborted(&mut self) {
+        self.state = SessionState::Aborted;
+    }
+}

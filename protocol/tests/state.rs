@@ -1,0 +1,259 @@
+//! State-machine tests: exactly-once retries and resyncs, session guards.
+
+use maxstorage_protocol::error::ServiceError;
+use maxstorage_protocol::state::write_session::{SessionState, WriteSession};
+use maxstorage_protocol::state::write_stream::{
+    Recovery, ResyncOutcome, StreamState, WriteFailure, WriteStream,
+};
+use maxstorage_protocol::write::{
+    CommitScope, StreamRef, WriteMode, WriteRowsResult, WriteStreamInfo,
+};
+use maxstorage_protocol::{Action, Error, TableId};
+
+fn eo_stream() -> WriteStream {
+    let mut s = WriteStream::new(
+        TableId::new("p", "t"),
+        "sess",
+        WriteMode::Batch,
+        StreamRef::new("0", 1),
+        true,
+    );
+    let info = WriteStreamInfo {
+        access_token: Some("tok".into()),
+        table_id: Some("tid".into()),
+        schema_version: Some(0),
+        ..Default::default()
+    };
+    s.on_created(&info).unwrap();
+    s
+}
+
+fn ack(offset: i64) -> WriteRowsResult {
+    WriteRowsResult {
+        exactly_once_row_offset: Some(offset),
+        ..Default::default()
+    }
+}
+
+fn service(status: u16, code: &str) -> WriteFailure {
+    WriteFailure::Service(ServiceError {
+        action: Action::TableWrite,
+        status,
+        code: code.into(),
+        message: "m".into(),
+        request_id: None,
+        retry_after: None,
+    })
+}
+
+fn at_offset(offset: i64) -> WriteStreamInfo {
+    WriteStreamInfo {
+        row_offset: Some(offset),
+        access_token: Some("tok".into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn timeout_resends_identical_offset_after_resync_says_not_applied() {
+    let mut s = eo_stream();
+    let w1 = s.begin_write(3, Some(100)).unwrap();
+    assert_eq!(
+        (
+            w1.row_offset,
+            w1.access_token.as_deref(),
+            w1.table_id.as_deref()
+        ),
+        (Some(0), Some("tok"), Some("tid"))
+    );
+    s.on_written(&ack(3)).unwrap();
+    let w2 = s.begin_write(5, Some(200)).unwrap();
+    assert_eq!(w2.row_offset, Some(3));
+    // The connection broke after the body was sent: unknown outcome → resync.
+    let Recovery::Resync(get) = s.on_write_failed(WriteFailure::Unknown) else {
+        panic!("expected a resync")
+    };
+    assert!(get.exactly_once);
+    assert_eq!(s.state(), StreamState::Resyncing);
+    // The service did not apply it: re-send the same bytes at the same offset.
+    let ResyncOutcome::Resend(again) = s.on_resync(&at_offset(3)).unwrap() else {
+        panic!("expected a resend")
+    };
+    assert_eq!(again, w2, "identical request, same offset");
+    s.on_written(&ack(8)).unwrap();
+    assert_eq!((s.next_offset(), s.rows_written()), (8, 8));
+}
+
+#[test]
+fn retryable_status_resends_same_offset_without_resync() {
+    let mut s = eo_stream();
+    let w = s.begin_write(4, None).unwrap();
+    let Recovery::Resend(again) = s.on_write_failed(service(503, "ServiceUnavailable")) else {
+        panic!()
+    };
+    assert_eq!(again, w);
+    assert_eq!(s.in_flight().unwrap().attempts, 2);
+    s.on_written(&ack(4)).unwrap();
+    assert_eq!(s.next_offset(), 4);
+}
+
+#[test]
+fn conflict_after_applied_write_moves_on_without_duplicating() {
+    let mut s = eo_stream();
+    s.begin_write(10, None).unwrap();
+    s.on_written(&ack(10)).unwrap();
+    s.begin_write(6, None).unwrap();
+    let Recovery::Resync(_) = s.on_write_failed(service(409, "RowOffsetConflict")) else {
+        panic!()
+    };
+    // The write had been applied before the answer got lost.
+    assert_eq!(s.on_resync(&at_offset(16)).unwrap(), ResyncOutcome::Applied);
+    assert_eq!(
+        (s.state(), s.next_offset(), s.rows_written()),
+        (StreamState::Open, 16, 16)
+    );
+    let next = s.begin_write(1, None).unwrap();
+    assert_eq!(next.row_offset, Some(16));
+}
+
+#[test]
+fn resync_to_an_unexplained_offset_fails_loudly() {
+    let mut s = eo_stream();
+    s.begin_write(5, None).unwrap();
+    let Recovery::Resync(_) = s.on_write_failed(WriteFailure::Unknown) else {
+        panic!()
+    };
+    let err = s.on_resync(&at_offset(2)).unwrap_err();
+    assert!(err.to_string().contains("lose or duplicate"), "{err}");
+    assert_eq!(s.state(), StreamState::Failed);
+}
+
+#[test]
+fn mismatching_acknowledged_offset_is_an_error() {
+    let mut s = eo_stream();
+    s.begin_write(5, None).unwrap();
+    assert!(matches!(
+        s.on_written(&ack(4)),
+        Err(Error::InvalidResponse(_))
+    ));
+}
+
+#[test]
+fn exactly_once_needs_an_access_token() {
+    let mut s = WriteStream::new(
+        TableId::new("p", "t"),
+        "sess",
+        WriteMode::Batch,
+        StreamRef::new("0", 1),
+        true,
+    );
+    assert!(s.on_created(&WriteStreamInfo::default()).is_err());
+    assert_eq!(s.state(), StreamState::Failed);
+}
+
+#[test]
+fn normal_mode_never_retries_an_unknown_outcome() {
+    let mut s = WriteStream::new(
+        TableId::new("p", "t"),
+        "sess",
+        WriteMode::Batch,
+        StreamRef::new("0", 1),
+        false,
+    );
+    s.on_created(&WriteStreamInfo::default()).unwrap();
+    let w = s.begin_write(3, None).unwrap();
+    assert_eq!((w.row_offset, w.access_token.as_deref()), (None, None));
+    // Nothing sent: safe to resend.
+    let Recovery::Resend(again) = s.on_write_failed(WriteFailure::NotSent) else {
+        panic!()
+    };
+    assert_eq!(again, w);
+    // Sent, outcome unknown: fail, naming the risk.
+    let Recovery::Fail(e) = s.on_write_failed(WriteFailure::Unknown) else {
+        panic!()
+    };
+    assert!(e.to_string().contains("unknown"), "{e}");
+    // A retryable status on a non-exactly-once write is also not retried blindly.
+    let mut s = WriteStream::new(
+        TableId::new("p", "t"),
+        "sess",
+        WriteMode::Batch,
+        StreamRef::new("1", 1),
+        false,
+    );
+    s.on_created(&WriteStreamInfo::default()).unwrap();
+    s.begin_write(1, None).unwrap();
+    assert!(matches!(
+        s.on_write_failed(service(503, "ServiceUnavailable")),
+        Recovery::Fail(Error::Service(_))
+    ));
+}
+
+#[test]
+fn stream_guards() {
+    let mut s = eo_stream();
+    s.begin_write(1, None).unwrap();
+    assert!(
+        s.begin_write(1, None).is_err(),
+        "one write in flight at a time"
+    );
+    assert!(s.close_call().is_err(), "no close with a write in flight");
+    s.on_written(&ack(1)).unwrap();
+    let close = s.close_call().unwrap().unwrap();
+    assert_eq!(close.stream, StreamRef::new("0", 1));
+    s.on_closed();
+    assert!(s.begin_write(1, None).is_err(), "no write after close");
+    let mut d = WriteStream::new(
+        TableId::new("p", "t"),
+        "default",
+        WriteMode::Streaming,
+        StreamRef::new("s0", 1),
+        false,
+    );
+    d.on_created(&WriteStreamInfo::default()).unwrap();
+    assert_eq!(
+        d.close_call().unwrap(),
+        None,
+        "streams of the implicit session are not closed"
+    );
+}
+
+#[test]
+fn session_guards() {
+    let mut session = WriteSession::new(TableId::new("p", "t"), "sess", WriteMode::Batch);
+    session.register_stream(&StreamRef::new("0", 1)).unwrap();
+    session.register_stream(&StreamRef::new("1", 1)).unwrap();
+    assert!(
+        session.register_stream(&StreamRef::new("1", 0)).is_err(),
+        "stale version"
+    );
+    let err = session.commit_call(false).unwrap_err();
+    assert!(err.to_string().contains("still open"), "{err}");
+    session.stream_closed(&StreamRef::new("0", 1)).unwrap();
+    session.stream_closed(&StreamRef::new("1", 1)).unwrap();
+    assert!(session.stream_closed(&StreamRef::new("2", 1)).is_err());
+    let commit = session.commit_call(true).unwrap();
+    assert_eq!(
+        commit.scope,
+        CommitScope::Streams(vec![StreamRef::new("0", 1), StreamRef::new("1", 1)])
+    );
+    assert!(session.abort_call().is_err(), "no abort while committing");
+    session.on_commit_result(true);
+    assert_eq!(session.state(), SessionState::Committed);
+    assert!(
+        session.register_stream(&StreamRef::new("3", 1)).is_err(),
+        "no write after commit"
+    );
+    assert!(session.commit_call(false).is_err());
+
+    let mut aborted = WriteSession::new(TableId::new("p", "t"), "s2", WriteMode::Batch);
+    aborted.abort_call().unwrap();
+    aborted.on_aborted();
+    assert!(
+        aborted.check_writable("write").is_err(),
+        "no write after abort"
+    );
+
+    let mut streaming = WriteSession::new(TableId::new("p", "t"), "default", WriteMode::Streaming);
+    assert!(streaming.commit_call(false).is_err());
+}
