@@ -1064,3 +1064,44 @@ impl Call for CloseWriteStream {
         parse_json(self.action(), parts, body)
     }
 }
+
+/// The answer to `TableGetWriteSchema`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct WriteSchemaInfo {
+    /// The columns a `TableWrite` body must have.
+    #[serde(rename = "TableSchema", default)]
+    pub table_schema: WriteSchema,
+}
+
+/// `TableGetWriteSchema` (sent only by `odps.maxstorage`; the write schema also comes with
+/// every create-stream answer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GetWriteSchema {
+    /// The table.
+    pub table: TableId,
+    /// The session id.
+    pub session_id: String,
+    /// The session's write mode (sent on v3).
+    pub mode: WriteMode,
+}
+
+impl Call for GetWriteSchema {
+    type Output = WriteSchemaInfo;
+
+    fn action(&self) -> Action {
+        Action::TableGetWriteSchema
+    }
+
+    fn is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn build(&self, ctx: &RequestContext<'_>) -> Result<http::Request<Body>, Error> {
+        let spec = RequestSpec::json(self.action(), Target::Table(self.table.clone()), &serde_json::json!({})).param("SessionId", &self.session_id);
+        with_write_mode(spec, ctx.config.endpoint.api_version(), self.mode, false).route_token().build(ctx)
+    }
+
+    fn parse(&self, parts: &Parts, body: &[u8]) -> Result<WriteSchemaInfo, Error> {
+        parse_json(self.action(), parts, body)
+    }
+}
