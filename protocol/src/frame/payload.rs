@@ -233,10 +233,13 @@ impl BlobPayloadDecoder {
                         }
                         continue;
                     }
-                    if let Some(event) = decoder.decode(input)? {
+                    if !input.is_empty()
+                        && let Some(event) = decoder.decode(input)?
+                    {
                         return Ok(Some(event));
                     }
                     if at_end {
+                        // Idempotent: a finished frame decoder finishes again with `Ok`.
                         decoder.finish()?;
                     }
                     return Ok(None);
@@ -469,13 +472,38 @@ mod tests {
     }
 
     #[test]
-    fn decode_after_finish_is_an_error() {
-        let mut dec = BlobPayloadDecoder::new(PayloadMode::Raw);
-        while dec.finish().unwrap().is_some() {}
+    fn auto_decides_as_early_as_possible() {
+        // Plausible length but no `{`: raw after 9 bytes, without waiting for the header.
+        let mut dec = BlobPayloadDecoder::new(PayloadMode::Auto);
+        let mut input = Bytes::copy_from_slice(&1000i64.to_le_bytes());
+        assert_eq!(dec.decode(&mut input), Ok(None));
+        assert_eq!(dec.is_framed(), None);
+        assert_eq!(dec.buffered_len(), 8);
+        let mut input = Bytes::from_static(b"[");
         assert!(matches!(
-            dec.decode(&mut Bytes::new()),
-            Err(FrameError::InvalidState { .. })
+            dec.decode(&mut input),
+            Ok(Some(BlobEvent::ItemStart { .. }))
         ));
-        assert_eq!(dec.finish(), Ok(None));
+        assert_eq!(dec.is_framed(), Some(false));
+        // With `{`: keeps looking until the header is complete.
+        let mut dec = BlobPayloadDecoder::new(PayloadMode::Auto);
+        let mut input = Bytes::copy_from_slice(&1000i64.to_le_bytes());
+        assert_eq!(dec.decode(&mut input), Ok(None));
+        assert_eq!(dec.decode(&mut Bytes::from_static(b"{ ")), Ok(None));
+        assert_eq!(dec.is_framed(), None);
+        assert_eq!(dec.buffered_len(), 10);
+    }
+
+    #[test]
+    fn decode_after_finish_is_an_error() {
+        for mode in [PayloadMode::Raw, PayloadMode::Framed, PayloadMode::Auto] {
+            let mut dec = BlobPayloadDecoder::new(mode);
+            while dec.finish().unwrap().is_some() {}
+            assert!(matches!(
+                dec.decode(&mut Bytes::new()),
+                Err(FrameError::InvalidState { .. })
+            ));
+            assert_eq!(dec.finish(), Ok(None), "{mode:?}");
+        }
     }
 }
