@@ -6,7 +6,7 @@
 //! offsets, route tokens and retries. Transports (`maxstorage-blocking`,
 //! `maxstorage-async`, or your own) move the bytes; time is always passed in.
 //!
-//! The shape follows quinn-proto / ureq-proto: a call is plain data implementing
+//! The shape follows quinn-proto and the sans-IO HTTP protocol crates: a call is plain data implementing
 //! [`Call`]; [`Call::build`] gives an `http::Request<Body>`, [`Call::parse`] reads the
 //! answer; the state machines in [`state`] say which call to make next.
 #![forbid(unsafe_code)]

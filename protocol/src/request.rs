@@ -162,10 +162,10 @@ impl RequestSpec {
         headers.push((header::DATE.into(), date_header(ctx.now)));
         headers.push((header::USER_AGENT.into(), config.user_agent.clone()));
         headers.push((header::ODPS_USER_AGENT.into(), config.user_agent.clone()));
-        if self.sends_route_token {
-            if let Some(token) = ctx.route_token.filter(|t| !t.is_empty()) {
-                headers.push((header::ROUTE_TOKEN.into(), token.to_string()));
-            }
+        if self.sends_route_token
+            && let Some(token) = ctx.route_token.filter(|t| !t.is_empty())
+        {
+            headers.push((header::ROUTE_TOKEN.into(), token.to_string()));
         }
         for (name, value) in self.headers {
             headers.push((name.to_string(), value));

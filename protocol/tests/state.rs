@@ -79,7 +79,7 @@ fn timeout_resends_identical_offset_after_resync_says_not_applied() {
     let ResyncOutcome::Resend(again) = s.on_resync(&at_offset(3)).unwrap() else {
         panic!("expected a resend")
     };
-    assert_eq!(again, w2, "identical request, same offset");
+    assert_eq!(*again, w2, "identical request, same offset");
     s.on_written(&ack(8)).unwrap();
     assert_eq!((s.next_offset(), s.rows_written()), (8, 8));
 }

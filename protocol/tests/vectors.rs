@@ -56,6 +56,8 @@ struct Record {
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    /// The uncompressed body of an HTTP-compressed request, as the recorder kept it.
+    decoded_body: Option<Vec<u8>>,
     response_status: u16,
     response_headers: Vec<(String, String)>,
     response_body: Vec<u8>,
@@ -135,6 +137,7 @@ fn load(file: &'static str) -> Vec<Record> {
                 query: pairs(&r["query"]),
                 headers: pairs(&r["headers"]),
                 body: body_bytes(&r["body"]),
+                decoded_body: r.get("decoded_body").map(body_bytes),
                 response_status: d["response"]["status"].as_u64().unwrap() as u16,
                 response_headers: pairs(&d["response"]["headers"]),
                 response_body: body_bytes(&d["response"]["body"]),
@@ -144,10 +147,13 @@ fn load(file: &'static str) -> Vec<Record> {
         .collect()
 }
 
+/// Parses a response with a rebuilt call, discarding the typed output.
+type ParseFn = Box<dyn Fn(&http::response::Parts, &[u8]) -> Result<(), Error>>;
+
 /// A call rebuilt from the user's arguments, type-erased for the comparison.
 struct Rebuilt {
     request: http::Request<Body>,
-    parse: Box<dyn Fn(&http::response::Parts, &[u8]) -> Result<(), Error>>,
+    parse: ParseFn,
     /// The session whose route token the call uses, if any.
     session: Option<String>,
 }
@@ -544,20 +550,7 @@ fn rebuild(r: &Record, ctx: &RequestContext<'_>) -> Rebuilt {
 /// The number of items the user passed to a batch blob upload (the frames of its body:
 /// three length-prefixed parts per item).
 fn count_items(r: &Record) -> usize {
-    let body = if r.h("Content-Encoding").is_some() {
-        // The decoded body the recorder kept for compressed uploads.
-        let d: Value = serde_json::from_str(
-            &std::fs::read_to_string(vectors_dir().join(r.file))
-                .unwrap()
-                .lines()
-                .find(|l| l.contains(&format!("\"seq\": {},", r.seq)))
-                .unwrap(),
-        )
-        .unwrap();
-        body_bytes(&d["request"]["decoded_body"])
-    } else {
-        r.body.clone()
-    };
+    let body = r.decoded_body.as_ref().unwrap_or(&r.body);
     let (mut pos, mut parts) = (0usize, 0usize);
     while pos + 8 <= body.len() {
         let len = i64::from_le_bytes(body[pos..pos + 8].try_into().unwrap()) as usize;
@@ -729,40 +722,39 @@ fn apply_exemptions(r: &Record, recorded: &mut Comparable, built: &Comparable) -
             .insert(rt.into(), built.headers[rt].clone());
         out.push(Exemption::GetWriteSessionV3RouteToken);
     }
-    if let (Some(ours), Some(theirs)) = (built.headers.get(rt), recorded.headers.get(rt)) {
-        if ours != theirs {
-            // The recorded token must belong to another session than the call's.
-            let session = r.q("SessionId").unwrap();
-            assert!(
-                !theirs.contains(&format!(";{session};")),
-                "{}: same-session token differs: {theirs} vs {ours}",
-                r.id()
-            );
-            assert!(
-                ours.contains(&format!(";{session};")),
-                "{}: our token {ours} is not session {session}'s",
-                r.id()
-            );
-            recorded.headers.insert(rt.into(), ours.clone());
-            out.push(Exemption::RouteTokenPerSession);
-        }
+    if let (Some(ours), Some(theirs)) = (built.headers.get(rt), recorded.headers.get(rt))
+        && ours != theirs
+    {
+        // The recorded token must belong to another session than the call's.
+        let session = r.q("SessionId").unwrap();
+        assert!(
+            !theirs.contains(&format!(";{session};")),
+            "{}: same-session token differs: {theirs} vs {ours}",
+            r.id()
+        );
+        assert!(
+            ours.contains(&format!(";{session};")),
+            "{}: our token {ours} is not session {session}'s",
+            r.id()
+        );
+        recorded.headers.insert(rt.into(), ours.clone());
+        out.push(Exemption::RouteTokenPerSession);
     }
-    if action == "TableCreateWriteSession" && r.is_ms() {
-        if let Some(flags) = recorded
+    if action == "TableCreateWriteSession"
+        && r.is_ms()
+        && let Some(flags) = recorded
             .json_body
             .as_mut()
             .and_then(|b| b.get_mut("Flags"))
             .and_then(Value::as_object_mut)
-        {
-            if flags.get("overwrite") == Some(&Value::from("true")) {
-                flags.insert("overwrite".into(), Value::Bool(true));
-                assert_eq!(
-                    flags.remove("enable_schema_evolution"),
-                    Some(Value::from("true"))
-                );
-                out.push(Exemption::OverwriteFlags);
-            }
-        }
+        && flags.get("overwrite") == Some(&Value::from("true"))
+    {
+        flags.insert("overwrite".into(), Value::Bool(true));
+        assert_eq!(
+            flags.remove("enable_schema_evolution"),
+            Some(Value::from("true"))
+        );
+        out.push(Exemption::OverwriteFlags);
     }
     out
 }

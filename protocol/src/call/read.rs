@@ -203,7 +203,7 @@ pub struct IncrementalReadOptions {
 }
 
 /// The body of `TableCreateReadSession`, with the official SDK's defaults.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ReadSessionOptions {
     /// Data columns to read (`[]` = all).
     #[serde(
@@ -266,24 +266,6 @@ pub struct ReadSessionOptions {
         skip_serializing_if = "Option::is_none"
     )]
     pub incremental_read_options: Option<IncrementalReadOptions>,
-}
-
-impl Default for ReadSessionOptions {
-    fn default() -> ReadSessionOptions {
-        ReadSessionOptions {
-            required_data_columns: Vec::new(),
-            required_partition_columns: Vec::new(),
-            required_partitions: Vec::new(),
-            required_bucket_ids: Vec::new(),
-            split_options: SplitOptions::default(),
-            arrow_options: ArrowOptions::default(),
-            filter_predicate: String::new(),
-            filter_predicate_fallback: false,
-            split_max_file_num: 0,
-            incremental_read: false,
-            incremental_read_options: None,
-        }
-    }
 }
 
 /// The status of a session (`SessionStatus`), parsed case-insensitively.

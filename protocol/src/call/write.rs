@@ -1097,8 +1097,15 @@ impl Call for GetWriteSchema {
     }
 
     fn build(&self, ctx: &RequestContext<'_>) -> Result<http::Request<Body>, Error> {
-        let spec = RequestSpec::json(self.action(), Target::Table(self.table.clone()), &serde_json::json!({})).param("SessionId", &self.session_id);
-        with_write_mode(spec, ctx.config.endpoint.api_version(), self.mode, false).route_token().build(ctx)
+        let spec = RequestSpec::json(
+            self.action(),
+            Target::Table(self.table.clone()),
+            &serde_json::json!({}),
+        )
+        .param("SessionId", &self.session_id);
+        with_write_mode(spec, ctx.config.endpoint.api_version(), self.mode, false)
+            .route_token()
+            .build(ctx)
     }
 
     fn parse(&self, parts: &Parts, body: &[u8]) -> Result<WriteSchemaInfo, Error> {

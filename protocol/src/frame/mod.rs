@@ -38,9 +38,6 @@ mod error;
 mod json;
 mod payload;
 
-#[cfg(test)]
-mod vector_tests;
-
 pub use blob::{BlobFrameEncoder, BlobItemHeader, LENGTH_PREFIX_LEN, encode_items};
 pub use checksum::{
     Checksum, ChecksumHasher, ChecksumType, crc32, crc32c, crc32c_append, md5, md5_hex,

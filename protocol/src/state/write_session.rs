@@ -86,16 +86,16 @@ impl WriteSession {
     /// earlier data is discarded by the service); a lower one is refused.
     pub fn register_stream(&mut self, stream: &StreamRef) -> Result<(), Error> {
         self.check_writable("create stream")?;
-        if let Some((version, _)) = self.streams.get(&stream.stream_id) {
-            if stream.version < *version {
-                return Err(Error::Usage(UsageError::InvalidArgument {
-                    name: "stream_version",
-                    reason: format!(
-                        "stream {} already has version {version}; version {} is stale",
-                        stream.stream_id, stream.version
-                    ),
-                }));
-            }
+        if let Some((version, _)) = self.streams.get(&stream.stream_id)
+            && stream.version < *version
+        {
+            return Err(Error::Usage(UsageError::InvalidArgument {
+                name: "stream_version",
+                reason: format!(
+                    "stream {} already has version {version}; version {} is stale",
+                    stream.stream_id, stream.version
+                ),
+            }));
         }
         self.streams.insert(
             stream.stream_id.clone(),

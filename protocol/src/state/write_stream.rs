@@ -78,7 +78,7 @@ pub enum ResyncOutcome {
     /// The in-flight write was applied: it is acknowledged; continue with the next write.
     Applied,
     /// It was not applied: send these identical bytes again.
-    Resend(WriteRows),
+    Resend(Box<WriteRows>),
 }
 
 /// The state of one write stream.
@@ -348,7 +348,7 @@ impl WriteStream {
             };
             self.in_flight = Some(flight);
             self.state = StreamState::Writing;
-            Ok(ResyncOutcome::Resend(self.write_call(&flight)))
+            Ok(ResyncOutcome::Resend(Box::new(self.write_call(&flight))))
         } else if server == offset + flight.record_count {
             self.in_flight = None;
             self.next_offset = server;

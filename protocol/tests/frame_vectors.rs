@@ -8,7 +8,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::*;
+use maxstorage_protocol::frame::*;
 
 const FILES: [&str; 2] = ["storage_api_v2-0.13.1.jsonl", "maxstorage-0.13.2.jsonl"];
 
