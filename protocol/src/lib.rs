@@ -20,6 +20,7 @@ pub mod error;
 pub mod frame;
 pub mod header;
 pub mod json;
+pub mod profile;
 pub mod request;
 pub mod retry;
 pub mod route;
