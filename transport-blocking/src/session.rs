@@ -1,0 +1,91 @@
+//! A read session as the client keeps it: the service's description plus what the client
+//! needs to enumerate and decode its splits. Serializable, so splits can be handed to other
+//! threads, processes or hosts.
+
+use maxstorage_codec::read::DecoderOptions;
+use maxstorage_protocol::read::{ReadSession, RowSelection, SessionStatus, SplitMode, TimestampUnit};
+use maxstorage_protocol::TableId;
+use serde::{Deserialize, Serialize};
+
+/// A table read session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableReadSession {
+    table: TableId,
+    session: ReadSession,
+    /// Rows per split of a RowOffset session (the service does not echo it).
+    rows_per_split: Option<i64>,
+    /// The timestamp unit the session was created with (the service does not echo it).
+    timestamp_unit: TimestampUnit,
+}
+
+impl TableReadSession {
+    pub(crate) fn new(table: TableId, session: ReadSession, rows_per_split: Option<i64>, timestamp_unit: TimestampUnit) -> TableReadSession {
+        TableReadSession { table, session, rows_per_split, timestamp_unit }
+    }
+
+    /// The table.
+    pub fn table(&self) -> &TableId {
+        &self.table
+    }
+
+    /// The session id.
+    pub fn id(&self) -> &str {
+        &self.session.session_id
+    }
+
+    /// The service's description (status, counts, schema, expiration…).
+    pub fn info(&self) -> &ReadSession {
+        &self.session
+    }
+
+    /// The status.
+    pub fn status(&self) -> &SessionStatus {
+        &self.session.status
+    }
+
+    /// Total rows (exact in RowOffset mode, as reported otherwise).
+    pub fn record_count(&self) -> i64 {
+        self.session.record_count
+    }
+
+    pub(crate) fn replace_info(&mut self, session: ReadSession) {
+        self.session = session;
+    }
+
+    /// The splits to read: split indexes for Size, Parallelism and Bucket sessions; row
+    /// ranges of `rows_per_split` rows over `RecordCount` for RowOffset sessions.
+    pub fn splits(&self) -> Vec<RowSelection> {
+        match self.session.split_mode {
+            SplitMode::RowOffset => {
+                let step = self.rows_per_split.filter(|n| *n > 0).unwrap_or(i64::MAX);
+                let total = self.session.record_count.max(0);
+                let mut out = Vec::new();
+                let mut offset = 0;
+                while offset < total {
+                    let count = step.min(total - offset);
+                    out.push(RowSelection::range(offset, count));
+                    offset += count;
+                }
+                out
+            }
+            _ => (0..self.session.splits_count.max(0)).map(RowSelection::split).collect(),
+        }
+    }
+
+    /// Decoder options for this session's bodies: its timestamp unit and column types.
+    pub(crate) fn decoder_options(&self) -> DecoderOptions {
+        let schema = &self.session.data_schema;
+        let column_types = schema.iter().map(|(_, c)| (c.name.clone(), c.odps_type.clone())).collect();
+        DecoderOptions { column_types, ..DecoderOptions::default() }.with_timestamp_unit(self.session_timestamp_unit())
+    }
+
+    fn session_timestamp_unit(&self) -> maxstorage_codec::types::TimestampUnit {
+        use maxstorage_codec::types::TimestampUnit as U;
+        match self.timestamp_unit {
+            TimestampUnit::Second => U::Second,
+            TimestampUnit::Milli => U::Milli,
+            TimestampUnit::Micro => U::Micro,
+            TimestampUnit::Nano => U::Nano,
+        }
+    }
+}

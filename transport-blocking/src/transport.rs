@@ -1,0 +1,188 @@
+//! The HTTP seam: one small trait to send a request and get a response head and a body to
+//! read, implemented for ureq. Plug in another HTTP stack by implementing
+//! [`HttpTransport`]; the client needs nothing else from it.
+
+use std::fmt;
+use std::io::Read;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// The body of a request the client sends.
+pub enum RequestBody {
+    /// No body.
+    Empty,
+    /// A complete body in memory (JSON calls, buffered uploads). Cheap to clone for a retry.
+    Bytes(Bytes),
+    /// A body read from a stream, sent with `Content-Length` when `length` is known and
+    /// chunked otherwise. It cannot be replayed: a retry needs a new reader.
+    Reader {
+        /// The data.
+        reader: Box<dyn Read + Send>,
+        /// Its length, if known.
+        length: Option<u64>,
+    },
+}
+
+impl fmt::Debug for RequestBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestBody::Empty => f.write_str("Empty"),
+            RequestBody::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            RequestBody::Reader { length, .. } => write!(f, "Reader(length {length:?})"),
+        }
+    }
+}
+
+/// A response body to read; reading it streams from the connection.
+pub type ResponseBody = Box<dyn Read + Send>;
+
+/// What kind of failure a transport error is: decides whether a retry is safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportErrorKind {
+    /// Nothing was sent: DNS, connect or TLS handshake failed.
+    Connect,
+    /// A timeout after the request may have been sent.
+    Timeout,
+    /// An I/O error after the request may have been sent (connection reset, broken pipe).
+    Io,
+    /// The request could not be formed or a response was malformed.
+    Protocol,
+}
+
+/// An error of the HTTP layer (not an error answer of the service).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind:?} error talking to {host}: {message}")]
+pub struct TransportError {
+    /// What failed.
+    pub kind: TransportErrorKind,
+    /// The host the request went to.
+    pub host: String,
+    /// Details.
+    pub message: String,
+}
+
+/// Sends HTTP requests. Implementations must not add `x-odps-*` headers or alter the
+/// signed ones; they should set TCP_NODELAY and reuse connections.
+pub trait HttpTransport: Send + Sync + fmt::Debug {
+    /// Sends `request` and returns the response head and a streaming body, whatever the
+    /// status (error statuses are the caller's to interpret).
+    fn send(&self, request: http::Request<RequestBody>) -> Result<http::Response<ResponseBody>, TransportError>;
+}
+
+/// Timeouts and pooling of the default transport.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// Connect timeout (default 10 s).
+    pub connect_timeout: Duration,
+    /// Per-read timeout on a response (default 120 s).
+    pub read_timeout: Duration,
+    /// Per-write timeout on a request body (default 120 s).
+    pub write_timeout: Duration,
+    /// Idle connections kept per host (default 32).
+    pub max_idle_per_host: usize,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(120),
+            write_timeout: Duration::from_secs(120),
+            max_idle_per_host: 32,
+        }
+    }
+}
+
+/// The default transport: a pooled ureq agent with rustls, TCP_NODELAY and no automatic
+/// decompression (the client decides about compression).
+#[derive(Clone)]
+pub struct UreqTransport {
+    agent: ureq::Agent,
+}
+
+impl fmt::Debug for UreqTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UreqTransport").finish_non_exhaustive()
+    }
+}
+
+impl UreqTransport {
+    /// A transport with these timeouts.
+    pub fn new(config: &TransportConfig) -> UreqTransport {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .no_delay(true)
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_recv_response(Some(config.read_timeout))
+            .timeout_recv_body(None)
+            .timeout_per_call(None)
+            .timeout_send_body(Some(config.write_timeout))
+            .max_idle_connections(config.max_idle_per_host.saturating_mul(4))
+            .max_idle_connections_per_host(config.max_idle_per_host)
+            .max_redirects(0)
+            .user_agent(ureq::config::AutoHeaderValue::None)
+            .accept_encoding(ureq::config::AutoHeaderValue::None)
+            .build()
+            .new_agent();
+        UreqTransport { agent }
+    }
+}
+
+impl Default for UreqTransport {
+    fn default() -> Self {
+        UreqTransport::new(&TransportConfig::default())
+    }
+}
+
+impl HttpTransport for UreqTransport {
+    fn send(&self, request: http::Request<RequestBody>) -> Result<http::Response<ResponseBody>, TransportError> {
+        let host = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
+        let (parts, body) = request.into_parts();
+        let result = match body {
+            RequestBody::Empty => self.agent.run(http::Request::from_parts(parts, ())),
+            RequestBody::Bytes(b) => self.agent.run(http::Request::from_parts(parts, b.as_ref())),
+            RequestBody::Reader { reader, length } => {
+                let mut parts = parts;
+                if let Some(len) = length {
+                    parts.headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+                }
+                self.agent.run(http::Request::from_parts(parts, ureq::SendBody::from_owned_reader(reader)))
+            }
+        };
+        match result {
+            Ok(response) => {
+                let (parts, body) = response.into_parts();
+                let reader: ResponseBody = Box::new(BodyReader { inner: body.into_reader() });
+                Ok(http::Response::from_parts(parts, reader))
+            }
+            Err(e) => Err(map_error(e, host)),
+        }
+    }
+}
+
+/// Adapts ureq's body reader, turning its errors into `io::Error`s.
+struct BodyReader {
+    inner: ureq::BodyReader<'static>,
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+fn map_error(e: ureq::Error, host: String) -> TransportError {
+    use ureq::Error as E;
+    let kind = match &e {
+        E::HostNotFound | E::ConnectionFailed | E::Tls(_) | E::ConnectProxyFailed(_) => TransportErrorKind::Connect,
+        E::Timeout(t) => match t {
+            ureq::Timeout::Resolve | ureq::Timeout::Connect => TransportErrorKind::Connect,
+            _ => TransportErrorKind::Timeout,
+        },
+        E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => TransportErrorKind::Connect,
+        E::Io(_) => TransportErrorKind::Io,
+        _ => TransportErrorKind::Protocol,
+    };
+    TransportError { kind, host, message: e.to_string() }
+}

@@ -1,0 +1,83 @@
+//! Requests whose body is written while they are being sent.
+
+use std::sync::mpsc;
+use std::thread;
+
+use bytes::Bytes;
+use maxstorage_codec::compress::Compressor;
+use maxstorage_protocol::Compression;
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::exec::{Route, SendBody};
+
+/// A request whose body is written while it is being sent: the request runs on its own
+/// thread, reading the chunks the writer sends through a bounded channel.
+pub(crate) struct Upload<T> {
+    tx: Option<mpsc::SyncSender<Bytes>>,
+    worker: Option<thread::JoinHandle<Result<T>>>,
+}
+
+impl<T> std::fmt::Debug for Upload<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upload").field("open", &self.tx.is_some()).finish()
+    }
+}
+
+impl<T: Send + 'static> Upload<T> {
+    pub fn start<F>(client: Client, target: String, session_id: String, route_override: Option<String>, send: F) -> Upload<T>
+    where
+        F: FnOnce(&Client, Route<'_>, SendBody) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::sync_channel::<Bytes>(4);
+        let worker = thread::spawn(move || {
+            let reader = ChannelReader { rx, current: Bytes::new() };
+            let route = Route::session(&target, &session_id).with_override(route_override.as_deref());
+            send(&client, route, SendBody::Reader(Box::new(reader), None))
+        });
+        Upload { tx: Some(tx), worker: Some(worker) }
+    }
+
+    pub fn send(&self, chunk: Bytes) -> std::io::Result<()> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let tx = self.tx.as_ref().ok_or_else(|| std::io::Error::other("the upload is finished"))?;
+        tx.send(chunk).map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload failed; finish() tells why"))
+    }
+
+    pub fn finish(mut self) -> Result<T> {
+        drop(self.tx.take());
+        let worker = self.worker.take().ok_or_else(|| Error::Integrity("upload already finished".into()))?;
+        worker.join().map_err(|_| Error::Integrity("the upload thread panicked".into()))?
+    }
+}
+
+/// Reads the chunks a writer sends; end of body when the sender is dropped.
+struct ChannelReader {
+    rx: mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.recv() {
+                Ok(b) => self.current = b,
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
+}
+
+/// Compresses the chunks of an upload as they are written.
+pub(crate) fn compressor_for(compression: Compression) -> Result<Option<Compressor>> {
+    Ok(match compression {
+        Compression::Uncompressed => None,
+        c => Some(Compressor::new(c)?),
+    })
+}

@@ -1,0 +1,413 @@
+//! Writing: write sessions, Arrow stream writers (normal and exactly-once), raw-bytes
+//! writers, blob uploads, commit and abort.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use bytes::Bytes;
+use maxstorage_codec::types::{ArrowOptions, odps_schema};
+use maxstorage_codec::write::{ArrowStreamEncoder, EncoderOptions};
+use maxstorage_protocol::blob::{WriteBlob, WriteBlobBatch, WriteBlobBatchResult};
+use maxstorage_protocol::frame::{BlobFrameEncoder, ChecksumType};
+use maxstorage_protocol::schema::ColumnKind;
+use maxstorage_protocol::state::write_session::WriteSession;
+use maxstorage_protocol::state::write_stream::{Recovery, ResyncOutcome, WriteFailure, WriteStream};
+use maxstorage_protocol::write::{
+    CloseWriteStream, CreateWriteStream, GetWriteSession, GetWriteStream, StreamRef, WriteMode, WriteRows, WriteRowsResult, WriteSessionInfo,
+    WriteStreamInfo,
+};
+use maxstorage_protocol::{ApiVersion, Compression, TableId};
+
+use crate::blob::{BlobItem, BlobWriter};
+use crate::upload::Upload;
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::exec::{Route, SendBody};
+use crate::transport::TransportErrorKind;
+
+/// How many times a write is re-sent after the retry policy gave up on one attempt.
+const MAX_WRITE_RECOVERIES: u32 = 3;
+
+/// Options of a stream writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamOptions {
+    /// Exactly-once mode: every write carries its row offset and is re-sent safely.
+    pub exactly_once: bool,
+    /// Arrow IPC buffer compression of the request bodies (`None` = the client's default).
+    pub compression: Option<Compression>,
+    /// Largest request body (default 64 MiB, as the official clients).
+    pub max_body_bytes: usize,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions { exactly_once: false, compression: None, max_body_bytes: 64 * 1024 * 1024 }
+    }
+}
+
+/// A write session. Cheap to clone; share it with the threads that write its streams.
+#[derive(Debug, Clone)]
+pub struct WriteSessionHandle {
+    client: Client,
+    table: TableId,
+    target: String,
+    session_id: String,
+    mode: WriteMode,
+    partition_spec: String,
+    state: Arc<Mutex<WriteSession>>,
+    route_override: Option<String>,
+}
+
+impl WriteSessionHandle {
+    pub(crate) fn new(client: Client, table: TableId, session_id: String, mode: WriteMode, partition_spec: String) -> WriteSessionHandle {
+        let state = Arc::new(Mutex::new(WriteSession::new(table.clone(), session_id.clone(), mode)));
+        WriteSessionHandle { target: table.target(), client, table, session_id, mode, partition_spec, state, route_override: None }
+    }
+
+    /// The session id.
+    pub fn id(&self) -> &str {
+        &self.session_id
+    }
+
+    /// The write mode.
+    pub fn mode(&self) -> WriteMode {
+        self.mode
+    }
+
+    /// The same handle sending `token` as the route token on every call instead of the one
+    /// learned from the service.
+    pub fn with_route_token(mut self, token: impl Into<String>) -> WriteSessionHandle {
+        self.route_override = Some(token.into());
+        self
+    }
+
+    fn route(&self) -> Route<'_> {
+        Route::session(&self.target, &self.session_id).with_override(self.route_override.as_deref())
+    }
+
+    fn state(&self) -> Result<std::sync::MutexGuard<'_, WriteSession>> {
+        self.state.lock().map_err(|_| Error::Integrity("write session state lock poisoned".into()))
+    }
+
+    /// Creates a stream (or replaces it with a higher version) and returns its state as the
+    /// service reports it.
+    pub fn create_stream(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
+        self.state()?.register_stream(stream)?;
+        let call = CreateWriteStream { table: self.table.clone(), session_id: self.session_id.clone(), mode: self.mode, stream: stream.clone(), exactly_once };
+        self.client.core.call(&call, self.route())
+    }
+
+    /// Creates a stream and returns a writer of Arrow record batches for it.
+    pub fn stream_writer(&self, stream: StreamRef, options: StreamOptions) -> Result<StreamWriter> {
+        let info = self.create_stream(&stream, options.exactly_once)?;
+        let mut machine = WriteStream::new(self.table.clone(), self.session_id.clone(), self.mode, stream, options.exactly_once);
+        machine.on_created(&info)?;
+        let schema = Arc::new(self.body_schema(&info)?);
+        let compression = options.compression.unwrap_or(self.client.defaults.compression);
+        let encoder = ArrowStreamEncoder::new(schema.clone(), EncoderOptions { compression, target_body_bytes: options.max_body_bytes, ..EncoderOptions::default() })?;
+        Ok(StreamWriter { session: self.clone(), machine, encoder, schema, last: None })
+    }
+
+    /// The Arrow schema of `TableWrite` bodies: the data columns, plus the partition
+    /// columns when the session writes dynamic partitions, plus the system columns the
+    /// service asks for (e.g. `__operation` of delta tables).
+    fn body_schema(&self, info: &WriteStreamInfo) -> Result<arrow_schema::Schema> {
+        let dynamic = self.partition_spec.trim().is_empty();
+        let columns = info
+            .table_schema
+            .iter()
+            .filter(|(kind, _)| match kind {
+                ColumnKind::Data | ColumnKind::System => true,
+                ColumnKind::Partition => dynamic,
+            })
+            .map(|(_, c)| Ok((c.name().to_string(), c.odps_type()?, c.column_type.nullable)))
+            .collect::<std::result::Result<Vec<_>, maxstorage_protocol::schema::SchemaError>>()
+            .map_err(|e| Error::Protocol(maxstorage_protocol::Error::InvalidResponse(maxstorage_protocol::InvalidResponse {
+                action: maxstorage_protocol::Action::TableCreateWriteStream,
+                field: Some("TableSchema".into()),
+                detail: e.to_string(),
+                request_id: None,
+            })))?;
+        Ok(odps_schema(columns.iter().map(|(n, t, null)| (n.as_str(), t, *null)), &ArrowOptions::default())?)
+    }
+
+    /// Closes a stream created with [`create_stream`](Self::create_stream) (streams of
+    /// [`StreamWriter`]s are closed by [`StreamWriter::finish`]).
+    pub fn close_stream(&self, stream: &StreamRef) -> Result<()> {
+        let call = CloseWriteStream { table: self.table.clone(), session_id: self.session_id.clone(), mode: self.mode, stream: stream.clone() };
+        self.client.core.call(&call, self.route())?;
+        self.state()?.stream_closed(stream)
+    }
+
+    /// A writer of raw Arrow IPC bytes (a complete stream with `record_count` rows) for one
+    /// `TableWrite` request; [`RawRowsWriter::finish`] returns the service's answer.
+    pub fn raw_writer(&self, stream: &StreamRef, record_count: i64, access_token: Option<(i64, String)>) -> Result<RawRowsWriter> {
+        self.state()?.check_writable("write")?;
+        let (row_offset, access_token) = match access_token {
+            Some((offset, token)) => (Some(offset), Some(token)),
+            None => (None, None),
+        };
+        let call = WriteRows {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+            stream: stream.clone(),
+            record_count,
+            row_offset,
+            access_token,
+            table_id: None,
+            schema_version: None,
+            content_length: None,
+        };
+        let route = self.route();
+        let upload = Upload::start(self.client.clone(), self.target.clone(), self.session_id.clone(), route.override_token.map(str::to_string), move |client, route, body| {
+            client.core.call_with_body(&call, route, body)
+        });
+        Ok(RawRowsWriter { upload })
+    }
+
+    /// Commits every closed stream (or, with `list_streams`, exactly the session's streams
+    /// by id and version, as transactional tables need). Refused while a stream is open.
+    pub fn commit(&self, list_streams: bool) -> Result<WriteSessionInfo> {
+        let call = self.state()?.commit_call(list_streams)?;
+        let result = self.client.core.call(&call, self.route());
+        self.state()?.on_commit_result(result.is_ok());
+        result
+    }
+
+    /// Commits exactly these streams (ids and versions), e.g. streams written by other
+    /// processes.
+    pub fn commit_streams(&self, streams: Vec<StreamRef>) -> Result<WriteSessionInfo> {
+        self.state()?.check_writable("commit")?;
+        let call = maxstorage_protocol::write::CommitWriteSession {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+            scope: maxstorage_protocol::write::CommitScope::Streams(streams),
+        };
+        let result = self.client.core.call(&call, self.route());
+        if result.is_ok() {
+            self.state()?.commit_call(false).ok();
+            self.state()?.on_commit_result(true);
+        }
+        result
+    }
+
+    /// Aborts the session: nothing written in it becomes visible.
+    pub fn abort(&self) -> Result<()> {
+        let call = self.state()?.abort_call()?;
+        self.client.core.call(&call, self.route())?;
+        self.state()?.on_aborted();
+        Ok(())
+    }
+
+    /// The session's streams and status as the service reports them.
+    pub fn status(&self) -> Result<WriteSessionInfo> {
+        let call = GetWriteSession { table: self.table.clone(), session_id: self.session_id.clone(), mode: self.mode };
+        self.client.core.call(&call, self.route())
+    }
+
+    /// A stream's state as the service reports it (in exactly-once mode: its row offset
+    /// and access token).
+    pub fn stream_status(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
+        let call = GetWriteStream {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+            stream: stream.clone(),
+            table_id: None,
+            exactly_once,
+        };
+        self.client.core.call(&call, self.route())
+    }
+
+    /// Starts a streaming upload of one blob for `stream`; write its bytes and call
+    /// [`BlobWriter::finish`].
+    pub fn blob_writer(&self, stream: &StreamRef, partition_values: Vec<String>, column_index: i64, compression: Option<Compression>) -> Result<BlobWriter> {
+        self.state()?.check_writable("blob upload")?;
+        let call = WriteBlob {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            stream: stream.clone(),
+            partition_values,
+            column_index,
+            compression: compression.unwrap_or(self.client.defaults.compression),
+            content_length: None,
+        };
+        BlobWriter::start(self.client.clone(), call, self.target.clone(), self.route_override.clone())
+    }
+
+    /// Uploads several blobs in one request (each with its own checksum); the references
+    /// come back in item order.
+    pub fn write_blob_batch(&self, stream: &StreamRef, items: &[BlobItem], compression: Option<Compression>) -> Result<WriteBlobBatchResult> {
+        self.state()?.check_writable("blob upload")?;
+        let v3 = self.client.core.config.endpoint.api_version() == ApiVersion::V3;
+        let mut encoder = BlobFrameEncoder::new();
+        let mut body = Vec::new();
+        for item in items {
+            body.extend_from_slice(&encoder.begin_item(&item.header(v3), item.data.len() as u64, item.checksum)?);
+            encoder.item_data(&item.data)?;
+            body.extend_from_slice(&item.data);
+            body.extend_from_slice(&encoder.end_item()?);
+        }
+        let compression = compression.unwrap_or(Compression::Uncompressed);
+        let body = match compression {
+            Compression::Uncompressed => Bytes::from(body),
+            c => Bytes::from(maxstorage_codec::compress::compress(c, &body)?),
+        };
+        let call = WriteBlobBatch {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            stream: stream.clone(),
+            item_count: items.len(),
+            compression,
+            content_length: Some(body.len() as u64),
+        };
+        self.client.core.call_with_body(&call, Route::default(), SendBody::Bytes(body))
+    }
+
+    /// The write checksum used by [`BlobItem::new`].
+    pub fn default_blob_checksum() -> ChecksumType {
+        ChecksumType::Md5
+    }
+}
+
+/// Writes Arrow record batches to one stream. Batches are checked against the stream's
+/// schema, encoded (with IPC buffer compression) and sent in bodies of up to
+/// `max_body_bytes`; in exactly-once mode every body is sent with its row offset and is
+/// re-sent identically after a failure, so each row is written exactly once.
+pub struct StreamWriter {
+    session: WriteSessionHandle,
+    machine: WriteStream,
+    encoder: ArrowStreamEncoder,
+    schema: SchemaRef,
+    last: Option<WriteRowsResult>,
+}
+
+impl std::fmt::Debug for StreamWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamWriter").field("stream", self.machine.stream()).field("rows_written", &self.machine.rows_written()).finish_non_exhaustive()
+    }
+}
+
+/// What a finished stream wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSummary {
+    /// The stream.
+    pub stream: StreamRef,
+    /// Rows acknowledged by the service.
+    pub rows: i64,
+    /// The answer to the last `TableWrite`.
+    pub last_result: Option<WriteRowsResult>,
+}
+
+impl StreamWriter {
+    /// The Arrow schema batches must have.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// The stream.
+    pub fn stream(&self) -> &StreamRef {
+        self.machine.stream()
+    }
+
+    /// Rows acknowledged by the service so far.
+    pub fn rows_written(&self) -> i64 {
+        self.machine.rows_written()
+    }
+
+    /// Writes a batch; a request is sent whenever a body is full.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.encoder.write(batch)?;
+        while let Some(body) = self.encoder.next_body() {
+            self.send(body.rows() as i64, body.to_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Sends what is buffered.
+    pub fn flush(&mut self) -> Result<()> {
+        while let Some(body) = self.encoder.flush() {
+            self.send(body.rows() as i64, body.to_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and closes the stream (streams of the implicit `default` session are not
+    /// closed). The session still has to be committed (Batch modes).
+    pub fn finish(mut self) -> Result<StreamSummary> {
+        self.flush()?;
+        if let Some(close) = self.machine.close_call()? {
+            self.session.client.core.call(&close, self.session.route())?;
+            self.machine.on_closed();
+            self.session.state()?.stream_closed(self.machine.stream())?;
+        }
+        Ok(StreamSummary { stream: self.machine.stream().clone(), rows: self.machine.rows_written(), last_result: self.last })
+    }
+
+    fn send(&mut self, rows: i64, body: Bytes) -> Result<()> {
+        self.session.state()?.check_writable("write")?;
+        let core = self.session.client.core.clone();
+        let mut call = self.machine.begin_write(rows, Some(body.len() as u64))?;
+        let mut recoveries = 0;
+        loop {
+            let error = match core.call_with_body(&call, self.session.route(), SendBody::Bytes(body.clone())) {
+                Ok(result) => {
+                    self.machine.on_written(&result)?;
+                    self.last = Some(result);
+                    return Ok(());
+                }
+                Err(e) => e,
+            };
+            let failure = match &error {
+                Error::Protocol(maxstorage_protocol::Error::Service(se)) => WriteFailure::Service(se.clone()),
+                Error::Transport(t) if t.kind == TransportErrorKind::Connect => WriteFailure::NotSent,
+                Error::Transport(_) | Error::Io { .. } => WriteFailure::Unknown,
+                _ => return Err(error),
+            };
+            recoveries += 1;
+            if recoveries > MAX_WRITE_RECOVERIES {
+                return Err(error);
+            }
+            match self.machine.on_write_failed(failure) {
+                Recovery::Resend(next) => call = next,
+                Recovery::Resync(get) => {
+                    let info = core.call(&get, self.session.route())?;
+                    match self.machine.on_resync(&info)? {
+                        ResyncOutcome::Applied => return Ok(()),
+                        ResyncOutcome::Resend(next) => call = *next,
+                    }
+                }
+                Recovery::Fail(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Writes the raw bytes of one `TableWrite` body (a complete Arrow IPC stream) while they
+/// are being sent.
+#[derive(Debug)]
+pub struct RawRowsWriter {
+    upload: Upload<WriteRowsResult>,
+}
+
+impl RawRowsWriter {
+    /// Ends the body and returns the service's answer.
+    pub fn finish(self) -> Result<WriteRowsResult> {
+        self.upload.finish()
+    }
+}
+
+impl Write for RawRowsWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.upload.send(Bytes::copy_from_slice(buf))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
