@@ -156,7 +156,7 @@ pub enum CodecError {
 
     /// A `struct<sec, nano>` timestamp does not fit a 64-bit timestamp in the session unit.
     #[error(
-        "column {column:?}: timestamp {seconds}s + {nanos}ns does not fit an Arrow timestamp in unit {unit}"
+        "column {column:?}: timestamp {seconds}s + {nanos}ns does not fit a 64-bit Arrow timestamp in unit {unit} (a coarser session timestamp unit can hold it)"
     )]
     TimestampOverflow {
         /// Column path.
