@@ -131,7 +131,9 @@ impl fmt::Display for Endpoint {
 pub const DEFAULT_SCHEMA: &str = "default";
 
 /// A table: project, schema and table name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct TableId {
     project: String,
     schema: Option<String>,
@@ -223,7 +225,7 @@ impl fmt::Display for TableId {
 }
 
 /// A SQL instance (query) whose result can be read.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct InstanceId {
     project: String,
     instance: String,

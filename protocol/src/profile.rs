@@ -17,8 +17,15 @@ pub const ENV_SECURITY_TOKEN: &str = "ALIBABA_CLOUD_SECURITY_TOKEN";
 /// `ALIBABA_CLOUD_ACCESS_KEY_ID`, `ALIBABA_CLOUD_ACCESS_KEY_SECRET` and, optionally,
 /// `ALIBABA_CLOUD_SECURITY_TOKEN`. `None` when the id or the secret is missing or empty.
 pub fn credentials_from_env(get: impl Fn(&str) -> Option<String>) -> Option<Credentials> {
-    let non_empty = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let creds = Credentials::new(non_empty(ENV_ACCESS_KEY_ID)?, non_empty(ENV_ACCESS_KEY_SECRET)?);
+    let non_empty = |k: &str| {
+        get(k)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let creds = Credentials::new(
+        non_empty(ENV_ACCESS_KEY_ID)?,
+        non_empty(ENV_ACCESS_KEY_SECRET)?,
+    );
     Some(match non_empty(ENV_SECURITY_TOKEN) {
         Some(token) => creds.with_security_token(token),
         None => creds,
@@ -52,7 +59,9 @@ impl OdpsConfigFile {
         let values = text
             .lines()
             .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';') && !l.starts_with('['))
+            .filter(|l| {
+                !l.is_empty() && !l.starts_with('#') && !l.starts_with(';') && !l.starts_with('[')
+            })
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
             .filter(|(_, v)| !v.is_empty())
@@ -62,7 +71,9 @@ impl OdpsConfigFile {
 
     /// A raw value.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.values.get(&key.to_ascii_lowercase()).map(String::as_str)
+        self.values
+            .get(&key.to_ascii_lowercase())
+            .map(String::as_str)
     }
 
     /// `access_id` + `access_key` (+ `sts_token`).
@@ -117,7 +128,10 @@ mod tests {
             _ => None,
         };
         let c = credentials_from_env(env).unwrap();
-        assert_eq!((c.access_id(), c.secret(), c.security_token()), ("id", "secret", None));
+        assert_eq!(
+            (c.access_id(), c.secret(), c.security_token()),
+            ("id", "secret", None)
+        );
         assert!(credentials_from_env(|_| None).is_none());
         let sts = credentials_from_env(|k| Some(format!("v-{k}"))).unwrap();
         assert_eq!(sts.security_token(), Some("v-ALIBABA_CLOUD_SECURITY_TOKEN"));

@@ -6,12 +6,14 @@ use std::io::{Read, Write};
 use bytes::Bytes;
 use maxstorage_codec::blob::BlobReadDecoder;
 use maxstorage_codec::compress::Compressor;
+use maxstorage_protocol::StreamingResponse;
 use maxstorage_protocol::blob::{WriteBlob, WriteBlobResult};
-use maxstorage_protocol::frame::{BlobEvent, BlobItemHeader, Checksum, ChecksumHasher, ChecksumType};
-use maxstorage_protocol::{Compression, StreamingResponse};
+use maxstorage_protocol::frame::{
+    BlobEvent, BlobItemHeader, Checksum, ChecksumHasher, ChecksumType,
+};
 
-use crate::error::{Error, Result};
 use crate::client::Client;
+use crate::error::{Error, Result};
 use crate::transport::ResponseBody;
 use crate::upload::{Upload, compressor_for};
 
@@ -59,14 +61,31 @@ pub struct BlobStreamReader {
 
 impl std::fmt::Debug for BlobStreamReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlobStreamReader").field("current", &self.current).field("seen", &self.seen).finish_non_exhaustive()
+        f.debug_struct("BlobStreamReader")
+            .field("current", &self.current)
+            .field("seen", &self.seen)
+            .finish_non_exhaustive()
     }
 }
 
 impl BlobStreamReader {
-    pub(crate) fn new(head: &StreamingResponse, body: ResponseBody, references: usize) -> Result<BlobStreamReader> {
+    pub(crate) fn new(
+        head: &StreamingResponse,
+        body: ResponseBody,
+        references: usize,
+    ) -> Result<BlobStreamReader> {
         let decoder = BlobReadDecoder::new(head.compression, references)?;
-        Ok(BlobStreamReader { body, decoder, buf: vec![0; READ_CHUNK], pending: Bytes::new(), current: None, in_blob: false, ended: false, expected: references, seen: 0 })
+        Ok(BlobStreamReader {
+            body,
+            decoder,
+            buf: vec![0; READ_CHUNK],
+            pending: Bytes::new(),
+            current: None,
+            in_blob: false,
+            ended: false,
+            expected: references,
+            seen: 0,
+        })
     }
 
     /// The blob the reader is on.
@@ -91,10 +110,10 @@ impl BlobStreamReader {
                 }
             };
             if n == 0 {
-                self.decoder.finish()?;
+                self.decoder.finish();
                 self.ended = true;
             } else {
-                self.decoder.feed(&self.buf[..n])?;
+                self.decoder.feed(&self.buf[..n]);
             }
         }
     }
@@ -111,7 +130,11 @@ impl BlobStreamReader {
         }
         loop {
             match self.event()? {
-                Some(BlobEvent::ItemStart { index, header, data_len }) => {
+                Some(BlobEvent::ItemStart {
+                    index,
+                    header,
+                    data_len,
+                }) => {
                     let info = blob_info(index, &header, data_len);
                     self.current = Some(info.clone());
                     self.in_blob = true;
@@ -124,7 +147,10 @@ impl BlobStreamReader {
                 None => {
                     self.current = None;
                     if self.seen != self.expected {
-                        return Err(Error::Integrity(format!("BlobRead returned {} blobs for {} references", self.seen, self.expected)));
+                        return Err(Error::Integrity(format!(
+                            "BlobRead returned {} blobs for {} references",
+                            self.seen, self.expected
+                        )));
                     }
                     return Ok(None);
                 }
@@ -158,7 +184,12 @@ impl BlobStreamReader {
 }
 
 fn blob_info(index: u64, header: &BlobItemHeader, len: Option<u64>) -> BlobInfo {
-    BlobInfo { index, content_type: header.content_type.clone(), file_name: header.custom_file_name.clone(), len }
+    BlobInfo {
+        index,
+        content_type: header.content_type.clone(),
+        file_name: header.custom_file_name.clone(),
+        len,
+    }
 }
 
 impl Read for BlobStreamReader {
@@ -181,11 +212,16 @@ pub struct BlobReader {
 
 impl BlobReader {
     pub(crate) fn new(stream: BlobStreamReader) -> BlobReader {
-        BlobReader { stream, done: false }
+        BlobReader {
+            stream,
+            done: false,
+        }
     }
 
     fn next_blob(&mut self) -> Result<Option<Blob>> {
-        let Some(info) = self.stream.next_blob()? else { return Ok(None) };
+        let Some(info) = self.stream.next_blob()? else {
+            return Ok(None);
+        };
         let mut data = Vec::with_capacity(info.len.unwrap_or(0).min(64 * 1024 * 1024) as usize);
         let mut buf = [0u8; 64 * 1024];
         loop {
@@ -195,7 +231,11 @@ impl BlobReader {
             }
             data.extend_from_slice(&buf[..n]);
         }
-        Ok(Some(Blob { data, content_type: info.content_type, file_name: info.file_name }))
+        Ok(Some(Blob {
+            data,
+            content_type: info.content_type,
+            file_name: info.file_name,
+        }))
     }
 }
 
@@ -275,25 +315,43 @@ pub struct BlobWriter {
 
 impl std::fmt::Debug for BlobWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlobWriter").field("written", &self.written).finish_non_exhaustive()
+        f.debug_struct("BlobWriter")
+            .field("written", &self.written)
+            .finish_non_exhaustive()
     }
 }
 
 impl BlobWriter {
-    pub(crate) fn start(client: Client, call: WriteBlob, target: String, route_override: Option<String>) -> Result<BlobWriter> {
+    pub(crate) fn start(
+        client: Client,
+        call: WriteBlob,
+        target: String,
+        route_override: Option<String>,
+    ) -> Result<BlobWriter> {
         let compressor = compressor_for(call.compression)?;
         let session_id = call.session_id.clone();
-        let upload = Upload::start(client, target, session_id, route_override, move |client, route, body| {
-            client.core.call_with_body(&call, route, body)
-        });
-        Ok(BlobWriter { upload, compressor, md5: ChecksumHasher::new(ChecksumType::Md5), written: 0 })
+        let upload = Upload::start(
+            client,
+            target,
+            session_id,
+            route_override,
+            move |client, route, body| client.core.call_with_body(&call, route, body),
+        );
+        Ok(BlobWriter {
+            upload,
+            compressor,
+            md5: ChecksumHasher::new(ChecksumType::Md5),
+            written: 0,
+        })
     }
 
     /// Ends the upload and returns the service's answer, after checking its MD5 and size.
     pub fn finish(mut self) -> Result<WriteBlobResult> {
         if let Some(c) = self.compressor.as_mut() {
             let tail = c.finish()?;
-            self.upload.send(tail).map_err(|e| Error::io("finishing the blob upload", e))?;
+            self.upload
+                .send(tail)
+                .map_err(|e| Error::io("finishing the blob upload", e))?;
         }
         let result = self.upload.finish()?;
         let md5 = match self.md5.finalize() {
@@ -301,10 +359,16 @@ impl BlobWriter {
             _ => String::new(),
         };
         if !result.md5_value.eq_ignore_ascii_case(&md5) {
-            return Err(Error::Integrity(format!("blob MD5 mismatch: sent {md5}, the service stored {:?}", result.md5_value)));
+            return Err(Error::Integrity(format!(
+                "blob MD5 mismatch: sent {md5}, the service stored {:?}",
+                result.md5_value
+            )));
         }
         if result.size != self.written as i64 {
-            return Err(Error::Integrity(format!("blob size mismatch: sent {} bytes, the service stored {}", self.written, result.size)));
+            return Err(Error::Integrity(format!(
+                "blob size mismatch: sent {} bytes, the service stored {}",
+                self.written, result.size
+            )));
         }
         Ok(result)
     }

@@ -8,7 +8,10 @@ use std::time::Duration;
 use maxstorage_protocol::discovery::DiscoverTunnel;
 use maxstorage_protocol::profile::{OdpsConfigFile, credentials_from_env};
 use maxstorage_protocol::retry::RetryPolicy;
-use maxstorage_protocol::{ApiVersion, ClientConfig, Compression, Credentials, Endpoint, InstanceId, SignatureVersion, TableId};
+use maxstorage_protocol::{
+    ApiVersion, ClientConfig, Compression, Credentials, Endpoint, InstanceId, SignatureVersion,
+    TableId,
+};
 
 use crate::error::{Error, Result};
 use crate::exec::{Core, Route, SendBody};
@@ -103,7 +106,12 @@ impl ClientBuilder {
     pub fn credentials_from_env(mut self) -> Self {
         match credentials_from_env(|k| std::env::var(k).ok()) {
             Some(c) => self.credentials = Some(c),
-            None => self.error = Some("ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set".into()),
+            None => {
+                self.error = Some(
+                    "ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set"
+                        .into(),
+                )
+            }
         }
         self
     }
@@ -117,8 +125,12 @@ impl ClientBuilder {
                 let file = OdpsConfigFile::parse(&text);
                 self.credentials = self.credentials.or_else(|| file.credentials());
                 self.project = self.project.or_else(|| file.project().map(str::to_string));
-                self.endpoint = self.endpoint.or_else(|| file.tunnel_endpoint().map(str::to_string));
-                self.service_endpoint = self.service_endpoint.or_else(|| file.service_endpoint().map(str::to_string));
+                self.endpoint = self
+                    .endpoint
+                    .or_else(|| file.tunnel_endpoint().map(str::to_string));
+                self.service_endpoint = self
+                    .service_endpoint
+                    .or_else(|| file.service_endpoint().map(str::to_string));
                 self.quota = self.quota.or_else(|| file.quota_name().map(str::to_string));
                 self.region = self.region.or_else(|| file.region().map(str::to_string));
             }
@@ -199,9 +211,12 @@ impl ClientBuilder {
         if let Some(e) = self.error {
             return Err(Error::Config(e));
         }
-        let credentials = self
-            .credentials
-            .ok_or_else(|| Error::Config("no credentials: set them explicitly, from the environment or from a config file".into()))?;
+        let credentials = self.credentials.ok_or_else(|| {
+            Error::Config(
+                "no credentials: set them explicitly, from the environment or from a config file"
+                    .into(),
+            )
+        })?;
         let transport: Arc<dyn HttpTransport> = match self.transport {
             Some(t) => t,
             None => Arc::new(UreqTransport::new(&self.transport_config)),
@@ -226,21 +241,39 @@ impl ClientBuilder {
         let endpoint = match (self.endpoint, self.service_endpoint) {
             (Some(url), _) => Endpoint::parse(&url).map_err(|e| Error::Config(e.to_string()))?,
             (None, Some(service)) => {
-                let service = Endpoint::parse(&service).map_err(|e| Error::Config(e.to_string()))?;
-                let project = self.project.clone().ok_or_else(|| Error::Config("tunnel discovery needs a project".into()))?;
-                let core = Core::new(make_config(service.clone()), transport.clone(), retry.clone(), seed);
-                let call = DiscoverTunnel { project, quota_name: None };
+                let service =
+                    Endpoint::parse(&service).map_err(|e| Error::Config(e.to_string()))?;
+                let project = self
+                    .project
+                    .clone()
+                    .ok_or_else(|| Error::Config("tunnel discovery needs a project".into()))?;
+                let core = Core::new(
+                    make_config(service.clone()),
+                    transport.clone(),
+                    retry.clone(),
+                    seed,
+                );
+                let call = DiscoverTunnel {
+                    project,
+                    quota_name: None,
+                };
                 let (parts, body) = core.fetch(&call, Route::default(), SendBody::Call)?;
                 call.parse_with_scheme(&parts, &body, service.scheme())?
             }
-            (None, None) => return Err(Error::Config("no endpoint: set a tunnel endpoint or a service endpoint".into())),
+            (None, None) => {
+                return Err(Error::Config(
+                    "no endpoint: set a tunnel endpoint or a service endpoint".into(),
+                ));
+            }
         };
         let config = make_config(endpoint.with_api_version(self.api_version));
         Ok(Client {
             core: Arc::new(Core::new(config, transport, retry, seed)),
             defaults: Defaults {
                 compression: self.compression,
-                session_ready_timeout: self.session_ready_timeout.unwrap_or(Duration::from_secs(3600)),
+                session_ready_timeout: self
+                    .session_ready_timeout
+                    .unwrap_or(Duration::from_secs(3600)),
                 session_poll_interval: Duration::from_secs(1),
             },
         })
@@ -251,6 +284,11 @@ impl ClientBuilder {
 fn seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     h.finish()
 }

@@ -11,6 +11,12 @@ pub enum Error {
     /// was not allowed (see [`maxstorage_protocol::Error`]).
     #[error(transparent)]
     Protocol(#[from] maxstorage_protocol::Error),
+    /// A body could not be encoded or decoded (Arrow IPC, compression).
+    #[error(transparent)]
+    Codec(#[from] maxstorage_codec::CodecError),
+    /// A `BlobRead` body was corrupt or truncated.
+    #[error(transparent)]
+    BlobRead(#[from] maxstorage_codec::blob::BlobReadError),
     /// The HTTP exchange failed.
     #[error(transparent)]
     Transport(#[from] TransportError),
@@ -61,7 +67,16 @@ impl Error {
     }
 
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+impl From<maxstorage_protocol::frame::FrameError> for Error {
+    fn from(e: maxstorage_protocol::frame::FrameError) -> Self {
+        Error::Protocol(e.into())
     }
 }
 

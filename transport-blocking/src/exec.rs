@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use maxstorage_protocol::retry::{FailureClass, Idempotency, JitterSource, RetryDecision, RetryPolicy, SplitMix64, parse_retry_after};
+use maxstorage_protocol::retry::{
+    FailureClass, Idempotency, JitterSource, RetryDecision, RetryPolicy, SplitMix64,
+    parse_retry_after,
+};
 use maxstorage_protocol::route::RouteAffinity;
 use maxstorage_protocol::{Body, Call, ClientConfig, RequestContext, StreamingResponse};
 use tracing::{debug, warn};
@@ -40,7 +43,10 @@ pub(crate) struct Route<'a> {
 
 impl<'a> Route<'a> {
     pub fn session(target: &'a str, session_id: &'a str) -> Route<'a> {
-        Route { session: Some((target, session_id)), override_token: None }
+        Route {
+            session: Some((target, session_id)),
+            override_token: None,
+        }
     }
 
     pub fn with_override(mut self, token: Option<&'a str>) -> Route<'a> {
@@ -60,8 +66,19 @@ pub(crate) enum SendBody {
 }
 
 impl Core {
-    pub fn new(config: ClientConfig, transport: Arc<dyn HttpTransport>, retry: RetryPolicy, seed: u64) -> Core {
-        Core { config, transport, retry, jitter: Mutex::new(SplitMix64::new(seed)), affinity: Mutex::new(RouteAffinity::new()) }
+    pub fn new(
+        config: ClientConfig,
+        transport: Arc<dyn HttpTransport>,
+        retry: RetryPolicy,
+        seed: u64,
+    ) -> Core {
+        Core {
+            config,
+            transport,
+            retry,
+            jitter: Mutex::new(SplitMix64::new(seed)),
+            affinity: Mutex::new(RouteAffinity::new()),
+        }
     }
 
     fn token(&self, route: &Route<'_>) -> Option<String> {
@@ -69,7 +86,11 @@ impl Core {
             return Some(t.to_string());
         }
         let (target, session) = route.session?;
-        self.affinity.lock().ok()?.token(target, session, None).map(str::to_string)
+        self.affinity
+            .lock()
+            .ok()?
+            .token(target, session, None)
+            .map(str::to_string)
     }
 
     /// Records the route token of an answer for the route's session.
@@ -87,13 +108,23 @@ impl Core {
     }
 
     /// Sends a call with an explicit request body and parses its complete answer.
-    pub fn call_with_body<C: Call>(&self, call: &C, route: Route<'_>, body: SendBody) -> Result<C::Output> {
+    pub fn call_with_body<C: Call>(
+        &self,
+        call: &C,
+        route: Route<'_>,
+        body: SendBody,
+    ) -> Result<C::Output> {
         let (parts, buf) = self.fetch(call, route, body)?;
         Ok(call.parse(&parts, &buf)?)
     }
 
     /// Sends a call and reads its complete (bounded) answer without parsing it.
-    pub fn fetch<C: Call>(&self, call: &C, route: Route<'_>, body: SendBody) -> Result<(http::response::Parts, Vec<u8>)> {
+    pub fn fetch<C: Call>(
+        &self,
+        call: &C,
+        route: Route<'_>,
+        body: SendBody,
+    ) -> Result<(http::response::Parts, Vec<u8>)> {
         let (parts, mut response) = self.exchange(call, route, body)?;
         let mut buf = Vec::new();
         (&mut response)
@@ -101,21 +132,37 @@ impl Core {
             .read_to_end(&mut buf)
             .map_err(|e| Error::io(format!("reading the {} answer", call.action()), e))?;
         if buf.len() as u64 > MAX_JSON_BODY {
-            return Err(Error::Integrity(format!("the {} answer is larger than {MAX_JSON_BODY} bytes", call.action())));
+            return Err(Error::Integrity(format!(
+                "the {} answer is larger than {MAX_JSON_BODY} bytes",
+                call.action()
+            )));
         }
         Ok((parts, buf))
     }
 
     /// Sends a call whose answer body is a stream and returns the head and the body.
-    pub fn open<C: Call<Output = StreamingResponse>>(&self, call: &C, route: Route<'_>) -> Result<(StreamingResponse, ResponseBody)> {
+    pub fn open<C: Call<Output = StreamingResponse>>(
+        &self,
+        call: &C,
+        route: Route<'_>,
+    ) -> Result<(StreamingResponse, ResponseBody)> {
         let (parts, body) = self.exchange(call, route, SendBody::Call)?;
         let head = call.parse(&parts, &[])?;
         Ok((head, body))
     }
 
     /// One exchange with retries: returns a success head and its unread body, or the error.
-    fn exchange<C: Call>(&self, call: &C, route: Route<'_>, body: SendBody) -> Result<(http::response::Parts, ResponseBody)> {
-        let idempotency = if call.is_idempotent() { Idempotency::Idempotent } else { Idempotency::NonIdempotent };
+    fn exchange<C: Call>(
+        &self,
+        call: &C,
+        route: Route<'_>,
+        body: SendBody,
+    ) -> Result<(http::response::Parts, ResponseBody)> {
+        let idempotency = if call.is_idempotent() {
+            Idempotency::Idempotent
+        } else {
+            Idempotency::NonIdempotent
+        };
         let (fixed, mut reader) = match body {
             SendBody::Call => (None, None),
             SendBody::Bytes(b) => (Some(b), None),
@@ -126,30 +173,56 @@ impl Core {
         let mut attempt: u32 = 1;
         loop {
             let token = self.token(&route);
-            let ctx = RequestContext::new(&self.config, SystemTime::now()).with_route_token(token.as_deref());
+            let ctx = RequestContext::new(&self.config, SystemTime::now())
+                .with_route_token(token.as_deref());
             let (parts, built_body) = call.build(&ctx)?.into_parts();
             let send_body = match (&fixed, built_body) {
                 (Some(b), _) => RequestBody::Bytes(b.clone()),
                 (None, Body::Json(b)) => RequestBody::Bytes(b),
                 (None, Body::Empty) => RequestBody::Empty,
                 (None, Body::Streaming { content_length }) => match reader.take() {
-                    Some((r, len)) => RequestBody::Reader { reader: r, length: len.or(content_length) },
-                    None => return Err(Error::Config(format!("{} was sent without its request body", call.action()))),
+                    Some((r, len)) => RequestBody::Reader {
+                        reader: r,
+                        length: len.or(content_length),
+                    },
+                    None => {
+                        return Err(Error::Config(format!(
+                            "{} was sent without its request body",
+                            call.action()
+                        )));
+                    }
                 },
             };
-            let (class, retry_after, error) = match self.transport.send(http::Request::from_parts(parts, send_body)) {
+            let (class, retry_after, error) = match self
+                .transport
+                .send(http::Request::from_parts(parts, send_body))
+            {
                 Ok(response) => {
                     let (parts, mut body) = response.into_parts();
                     if parts.status.is_success() {
-                        self.observe_token(&route, maxstorage_protocol::header::route_token(&parts.headers));
+                        self.observe_token(
+                            &route,
+                            maxstorage_protocol::header::route_token(&parts.headers),
+                        );
                         return Ok((parts, body));
                     }
                     let mut buf = Vec::new();
                     // The error body is best effort: a broken one still yields the status.
                     let _ = (&mut body).take(MAX_ERROR_BODY).read_to_end(&mut buf);
-                    let err = maxstorage_protocol::error::parse_service_error(call.action(), &parts, &buf);
-                    let retry_after = err.retry_after.as_deref().and_then(|v| parse_retry_after(v, SystemTime::now()).ok());
-                    (FailureClass::Status(err.status), retry_after, Error::from(err))
+                    let err = maxstorage_protocol::error::parse_service_error(
+                        call.action(),
+                        &parts,
+                        &buf,
+                    );
+                    let retry_after = err
+                        .retry_after
+                        .as_deref()
+                        .and_then(|v| parse_retry_after(v, SystemTime::now()).ok());
+                    (
+                        FailureClass::Status(err.status),
+                        retry_after,
+                        Error::from(err),
+                    )
                 }
                 Err(e) => {
                     let class = match e.kind {
@@ -164,8 +237,17 @@ impl Core {
                 return Err(error);
             }
             let decision = {
-                let mut jitter = self.jitter.lock().map_err(|_| Error::Config("retry jitter lock poisoned".into()))?;
-                self.retry.decide(attempt, class, idempotency, retry_after, &mut *jitter as &mut dyn JitterSource)
+                let mut jitter = self
+                    .jitter
+                    .lock()
+                    .map_err(|_| Error::Config("retry jitter lock poisoned".into()))?;
+                self.retry.decide(
+                    attempt,
+                    class,
+                    idempotency,
+                    retry_after,
+                    &mut *jitter as &mut dyn JitterSource,
+                )
             };
             match decision {
                 RetryDecision::RetryAfter(delay) => {

@@ -3,7 +3,10 @@
 
 use std::time::Instant;
 
-use maxstorage_protocol::instance::{CreateInstanceReadSession, GetInstanceReadSession, InstanceRead, InstanceReadOptions, InstanceReadSession};
+use maxstorage_protocol::instance::{
+    CreateInstanceReadSession, GetInstanceReadSession, InstanceRead, InstanceReadOptions,
+    InstanceReadSession,
+};
 use maxstorage_protocol::read::RowRange;
 use maxstorage_protocol::{Compression, InstanceId};
 
@@ -31,12 +34,19 @@ impl InstanceClient {
 
     /// Creates a read session over the result and waits until it is ready.
     pub fn create_read_session(&self, enable_limit: bool) -> Result<InstanceReadSession> {
-        let call = CreateInstanceReadSession { instance: self.instance.clone(), enable_limit };
+        let call = CreateInstanceReadSession {
+            instance: self.instance.clone(),
+            enable_limit,
+        };
         let mut session = self.client.core.call(&call, Route::default())?;
         let started = Instant::now();
         while session.is_initiating() {
             if started.elapsed() >= self.client.defaults.session_ready_timeout {
-                return Err(Error::NotReady { session_id: session.session_id, status: session.status, waited: started.elapsed() });
+                return Err(Error::NotReady {
+                    session_id: session.session_id,
+                    status: session.status,
+                    waited: started.elapsed(),
+                });
             }
             std::thread::sleep(self.client.defaults.session_poll_interval);
             session = self.get_read_session(&session.session_id)?;
@@ -46,20 +56,36 @@ impl InstanceClient {
 
     /// Re-reads a session.
     pub fn get_read_session(&self, session_id: &str) -> Result<InstanceReadSession> {
-        let call = GetInstanceReadSession { instance: self.instance.clone(), session_id: session_id.to_string() };
+        let call = GetInstanceReadSession {
+            instance: self.instance.clone(),
+            session_id: session_id.to_string(),
+        };
         self.client.core.call(&call, Route::default())
     }
 
     /// Streams rows of the result (`range` = all when `None`).
-    pub fn read(&self, session: &InstanceReadSession, range: Option<RowRange>, columns: Vec<String>, compression: Option<Compression>) -> Result<StreamBatches> {
+    pub fn read(
+        &self,
+        session: &InstanceReadSession,
+        range: Option<RowRange>,
+        columns: Vec<String>,
+        compression: Option<Compression>,
+    ) -> Result<StreamBatches> {
         let call = InstanceRead {
             instance: self.instance.clone(),
             session_id: session.session_id.clone(),
             range,
-            options: InstanceReadOptions { columns, ..InstanceReadOptions::default() },
+            options: InstanceReadOptions {
+                columns,
+                ..InstanceReadOptions::default()
+            },
             compression: compression.unwrap_or(self.client.defaults.compression),
         };
         let (head, body) = self.client.core.open(&call, Route::default())?;
-        Ok(StreamBatches::new(DecodingBody::new(&head, body, Default::default())?))
+        Ok(StreamBatches::new(DecodingBody::new(
+            &head,
+            body,
+            Default::default(),
+        )?))
     }
 }

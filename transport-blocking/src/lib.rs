@@ -44,5 +44,8 @@ pub use instance::InstanceClient;
 pub use read::{ParallelBatches, RawRowsReader, ReadOptions, SplitBatches, StreamBatches};
 pub use session::TableReadSession;
 pub use table::TableClient;
-pub use transport::{HttpTransport, RequestBody, ResponseBody, TransportConfig, TransportError, TransportErrorKind, UreqTransport};
+pub use transport::{
+    HttpTransport, RequestBody, ResponseBody, TransportConfig, TransportError, TransportErrorKind,
+    UreqTransport,
+};
 pub use write::{RawRowsWriter, StreamOptions, StreamSummary, StreamWriter, WriteSessionHandle};

@@ -8,8 +8,8 @@ use std::thread;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+use maxstorage_codec::compress::io::DecompressReader;
 use maxstorage_codec::read::{ArrowStreamDecoder, DecoderOptions};
-use maxstorage_codec::compress::DecompressReader;
 use maxstorage_protocol::read::{ReadRows, ReadRowsOptions, RowSelection};
 use maxstorage_protocol::retry::{FailureClass, Idempotency, RetryDecision, SplitMix64};
 use maxstorage_protocol::state::split_reader::{SplitReader, SplitState};
@@ -43,7 +43,14 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { max_batch_rows: None, max_batch_raw_size: None, skip_row_num: 0, data_columns: Vec::new(), compression: None, max_resumes: 5 }
+        ReadOptions {
+            max_batch_rows: None,
+            max_batch_raw_size: None,
+            skip_row_num: 0,
+            data_columns: Vec::new(),
+            compression: None,
+            max_resumes: 5,
+        }
     }
 }
 
@@ -81,9 +88,23 @@ pub(crate) enum Step {
 }
 
 impl DecodingBody {
-    pub fn new(head: &StreamingResponse, body: ResponseBody, options: DecoderOptions) -> Result<DecodingBody> {
-        let options = DecoderOptions { body_encoding: maxstorage_codec::read::BodyEncoding::from_content_encoding(head.content_encoding.as_deref())?, ..options };
-        Ok(DecodingBody { body, decoder: ArrowStreamDecoder::new(options), buf: vec![0; READ_CHUNK], ended: false })
+    pub fn new(
+        head: &StreamingResponse,
+        body: ResponseBody,
+        options: DecoderOptions,
+    ) -> Result<DecodingBody> {
+        let options = DecoderOptions {
+            body_encoding: maxstorage_codec::read::BodyEncoding::from_content_encoding(
+                head.content_encoding.as_deref(),
+            )?,
+            ..options
+        };
+        Ok(DecodingBody {
+            body,
+            decoder: ArrowStreamDecoder::new(options),
+            buf: vec![0; READ_CHUNK],
+            ended: false,
+        })
     }
 
     /// The schema, once the stream's schema message has arrived.
@@ -132,12 +153,21 @@ pub struct SplitBatches {
 
 impl std::fmt::Debug for SplitBatches {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SplitBatches").field("target", &self.target).field("reader", &self.reader).finish_non_exhaustive()
+        f.debug_struct("SplitBatches")
+            .field("target", &self.target)
+            .field("reader", &self.reader)
+            .finish_non_exhaustive()
     }
 }
 
 impl SplitBatches {
-    pub(crate) fn new(core: Arc<Core>, session: &TableReadSession, selection: RowSelection, options: &ReadOptions, default_compression: Compression) -> SplitBatches {
+    pub(crate) fn new(
+        core: Arc<Core>,
+        session: &TableReadSession,
+        selection: RowSelection,
+        options: &ReadOptions,
+        default_compression: Compression,
+    ) -> SplitBatches {
         let reader = SplitReader::new(
             session.table().clone(),
             session.id(),
@@ -195,7 +225,9 @@ impl SplitBatches {
                     Err(e) => return Err(e),
                 }
             }
-            let Some(current) = self.current.as_mut() else { continue };
+            let Some(current) = self.current.as_mut() else {
+                continue;
+            };
             match current.step()? {
                 Step::Batch(batch) => {
                     if self.schema.is_none() {
@@ -228,7 +260,13 @@ impl SplitBatches {
         if resumes > self.max_resumes {
             return Err(cause);
         }
-        match self.core.retry.decide(resumes, FailureClass::Io, Idempotency::Idempotent, None, &mut self.jitter) {
+        match self.core.retry.decide(
+            resumes,
+            FailureClass::Io,
+            Idempotency::Idempotent,
+            None,
+            &mut self.jitter,
+        ) {
             RetryDecision::RetryAfter(delay) => {
                 warn!(target = %self.target, delivered = self.reader.delivered(), resumes, error = %cause, "split read broke; resuming");
                 thread::sleep(delay);
@@ -274,7 +312,9 @@ pub struct StreamBatches {
 
 impl std::fmt::Debug for StreamBatches {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamBatches").field("done", &self.done).finish_non_exhaustive()
+        f.debug_struct("StreamBatches")
+            .field("done", &self.done)
+            .finish_non_exhaustive()
     }
 }
 
@@ -351,7 +391,9 @@ pub struct ParallelBatches {
 
 impl std::fmt::Debug for ParallelBatches {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParallelBatches").field("workers", &self.workers.len()).finish_non_exhaustive()
+        f.debug_struct("ParallelBatches")
+            .field("workers", &self.workers.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -364,17 +406,39 @@ impl ParallelBatches {
         workers: usize,
     ) -> ParallelBatches {
         let splits: Vec<RowSelection> = session.splits();
-        let queue = Arc::new(std::sync::Mutex::new(splits.into_iter().enumerate().collect::<std::collections::VecDeque<_>>()));
+        let queue = Arc::new(std::sync::Mutex::new(
+            splits
+                .into_iter()
+                .enumerate()
+                .collect::<std::collections::VecDeque<_>>(),
+        ));
         let workers = workers.max(1);
         let (tx, rx) = mpsc::sync_channel(workers * 2);
         let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let handles = (0..workers)
             .map(|_| {
-                let (core, session, options, queue, tx, cancel) = (core.clone(), session.clone(), options.clone(), queue.clone(), tx.clone(), cancel.clone());
+                let (core, session, options, queue, tx, cancel) = (
+                    core.clone(),
+                    session.clone(),
+                    options.clone(),
+                    queue.clone(),
+                    tx.clone(),
+                    cancel.clone(),
+                );
                 thread::spawn(move || {
                     while !cancel.load(std::sync::atomic::Ordering::Relaxed) {
-                        let Some((index, selection)) = queue.lock().ok().and_then(|mut q| q.pop_front()) else { return };
-                        for item in SplitBatches::new(core.clone(), &session, selection, &options, default_compression) {
+                        let Some((index, selection)) =
+                            queue.lock().ok().and_then(|mut q| q.pop_front())
+                        else {
+                            return;
+                        };
+                        for item in SplitBatches::new(
+                            core.clone(),
+                            &session,
+                            selection,
+                            &options,
+                            default_compression,
+                        ) {
                             let failed = item.is_err();
                             if tx.send(item.map(|b| (index, b))).is_err() || failed {
                                 cancel.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -385,7 +449,11 @@ impl ParallelBatches {
                 })
             })
             .collect();
-        ParallelBatches { rx, workers: handles, failed: false }
+        ParallelBatches {
+            rx,
+            workers: handles,
+            failed: false,
+        }
     }
 }
 

@@ -3,8 +3,10 @@
 //! threads, processes or hosts.
 
 use maxstorage_codec::read::DecoderOptions;
-use maxstorage_protocol::read::{ReadSession, RowSelection, SessionStatus, SplitMode, TimestampUnit};
 use maxstorage_protocol::TableId;
+use maxstorage_protocol::read::{
+    ReadSession, RowSelection, SessionStatus, SplitMode, TimestampUnit,
+};
 use serde::{Deserialize, Serialize};
 
 /// A table read session.
@@ -19,8 +21,18 @@ pub struct TableReadSession {
 }
 
 impl TableReadSession {
-    pub(crate) fn new(table: TableId, session: ReadSession, rows_per_split: Option<i64>, timestamp_unit: TimestampUnit) -> TableReadSession {
-        TableReadSession { table, session, rows_per_split, timestamp_unit }
+    pub(crate) fn new(
+        table: TableId,
+        session: ReadSession,
+        rows_per_split: Option<i64>,
+        timestamp_unit: TimestampUnit,
+    ) -> TableReadSession {
+        TableReadSession {
+            table,
+            session,
+            rows_per_split,
+            timestamp_unit,
+        }
     }
 
     /// The table.
@@ -68,15 +80,24 @@ impl TableReadSession {
                 }
                 out
             }
-            _ => (0..self.session.splits_count.max(0)).map(RowSelection::split).collect(),
+            _ => (0..self.session.splits_count.max(0))
+                .map(RowSelection::split)
+                .collect(),
         }
     }
 
     /// Decoder options for this session's bodies: its timestamp unit and column types.
     pub(crate) fn decoder_options(&self) -> DecoderOptions {
         let schema = &self.session.data_schema;
-        let column_types = schema.iter().map(|(_, c)| (c.name.clone(), c.odps_type.clone())).collect();
-        DecoderOptions { column_types, ..DecoderOptions::default() }.with_timestamp_unit(self.session_timestamp_unit())
+        let column_types = schema
+            .iter()
+            .map(|(_, c)| (c.name.clone(), c.odps_type.clone()))
+            .collect();
+        DecoderOptions {
+            column_types,
+            ..DecoderOptions::default()
+        }
+        .with_timestamp_unit(self.session_timestamp_unit())
     }
 
     fn session_timestamp_unit(&self) -> maxstorage_codec::types::TimestampUnit {

@@ -5,16 +5,21 @@ use std::time::Instant;
 
 use maxstorage_protocol::blob::ReadBlobs;
 use maxstorage_protocol::read::{
-    CreateReadSession, GetReadSession, PreviewOptions, PreviewTable, ReadRows, ReadSessionOptions, RowSelection, SessionStatus, SplitMode,
+    CreateReadSession, GetReadSession, PreviewOptions, PreviewTable, ReadRows, ReadSessionOptions,
+    RowSelection, SessionStatus, SplitMode,
 };
-use maxstorage_protocol::write::{CreateWriteSession, GetWriteSession, WriteMode, WriteSessionOptions};
+use maxstorage_protocol::write::{
+    CreateWriteSession, GetWriteSession, WriteMode, WriteSessionOptions,
+};
 use maxstorage_protocol::{Compression, TableId};
 
 use crate::blob::{BlobReader, BlobStreamReader};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::exec::Route;
-use crate::read::{DecodingBody, ParallelBatches, RawRowsReader, ReadOptions, SplitBatches, StreamBatches};
+use crate::read::{
+    DecodingBody, ParallelBatches, RawRowsReader, ReadOptions, SplitBatches, StreamBatches,
+};
 use crate::session::TableReadSession;
 use crate::write::WriteSessionHandle;
 
@@ -42,17 +47,28 @@ impl TableClient {
     /// Creates a read session and waits (polling `TableGetReadSession` every second, up
     /// to the client's session-ready timeout) until it is ready.
     pub fn create_read_session(&self, options: ReadSessionOptions) -> Result<TableReadSession> {
-        let rows_per_split = (options.split_options.mode == SplitMode::RowOffset).then_some(options.split_options.number);
+        let rows_per_split = (options.split_options.mode == SplitMode::RowOffset)
+            .then_some(options.split_options.number);
         let unit = options.arrow_options.timestamp_unit;
-        let call = CreateReadSession { table: self.table.clone(), options };
+        let call = CreateReadSession {
+            table: self.table.clone(),
+            options,
+        };
         let info = self.client.core.call(&call, Route::default())?;
         let target = self.target();
-        self.client.core.observe_token(&Route::session(&target, &info.session_id), info.route_token.as_deref());
+        self.client.core.observe_token(
+            &Route::session(&target, &info.session_id),
+            info.route_token.as_deref(),
+        );
         let mut session = TableReadSession::new(self.table.clone(), info, rows_per_split, unit);
         let started = Instant::now();
         while *session.status() == SessionStatus::Init {
             if started.elapsed() >= self.client.defaults.session_ready_timeout {
-                return Err(Error::NotReady { session_id: session.id().to_string(), status: "INIT".into(), waited: started.elapsed() });
+                return Err(Error::NotReady {
+                    session_id: session.id().to_string(),
+                    status: "INIT".into(),
+                    waited: started.elapsed(),
+                });
             }
             std::thread::sleep(self.client.defaults.session_poll_interval);
             let info = self.get_read_session_info(session.id(), false)?;
@@ -60,14 +76,28 @@ impl TableClient {
         }
         match session.status() {
             SessionStatus::Normal => Ok(session),
-            other => Err(Error::NotReady { session_id: session.id().to_string(), status: other.as_str().to_string(), waited: started.elapsed() }),
+            other => Err(Error::NotReady {
+                session_id: session.id().to_string(),
+                status: other.as_str().to_string(),
+                waited: started.elapsed(),
+            }),
         }
     }
 
-    fn get_read_session_info(&self, session_id: &str, refresh: bool) -> Result<maxstorage_protocol::read::ReadSession> {
-        let call = GetReadSession { table: self.table.clone(), session_id: session_id.to_string(), refresh };
+    fn get_read_session_info(
+        &self,
+        session_id: &str,
+        refresh: bool,
+    ) -> Result<maxstorage_protocol::read::ReadSession> {
+        let call = GetReadSession {
+            table: self.table.clone(),
+            session_id: session_id.to_string(),
+            refresh,
+        };
         let target = self.target();
-        self.client.core.call(&call, Route::session(&target, session_id))
+        self.client
+            .core
+            .call(&call, Route::session(&target, session_id))
     }
 
     /// Re-reads a session (e.g. its status); `refresh` extends its lifetime.
@@ -79,81 +109,179 @@ impl TableClient {
 
     /// Streams the record batches of a split (index `i` for Size, Parallelism and Bucket
     /// sessions), resuming after a broken connection.
-    pub fn read_split(&self, session: &TableReadSession, split_index: i64, options: &ReadOptions) -> SplitBatches {
+    pub fn read_split(
+        &self,
+        session: &TableReadSession,
+        split_index: i64,
+        options: &ReadOptions,
+    ) -> SplitBatches {
         self.read_rows(session, RowSelection::split(split_index), options)
     }
 
     /// Streams the record batches of any selection: a split, a row range of a RowOffset
     /// session, or a row range within a split.
-    pub fn read_rows(&self, session: &TableReadSession, selection: RowSelection, options: &ReadOptions) -> SplitBatches {
-        SplitBatches::new(self.client.core.clone(), session, selection, options, self.client.defaults.compression)
+    pub fn read_rows(
+        &self,
+        session: &TableReadSession,
+        selection: RowSelection,
+        options: &ReadOptions,
+    ) -> SplitBatches {
+        SplitBatches::new(
+            self.client.core.clone(),
+            session,
+            selection,
+            options,
+            self.client.defaults.compression,
+        )
     }
 
     /// The raw Arrow IPC bytes of a selection (see [`RawRowsReader`]); read them with
     /// `maxstorage_codec::read::ArrowStreamReader` or any Arrow IPC stream reader.
-    pub fn read_rows_stream(&self, session: &TableReadSession, selection: RowSelection, options: &ReadOptions) -> Result<RawRowsReader> {
+    pub fn read_rows_stream(
+        &self,
+        session: &TableReadSession,
+        selection: RowSelection,
+        options: &ReadOptions,
+    ) -> Result<RawRowsReader> {
         let call = ReadRows {
             table: self.table.clone(),
             session_id: session.id().to_string(),
             selection,
             options: options.to_wire(),
-            compression: options.compression.unwrap_or(self.client.defaults.compression),
+            compression: options
+                .compression
+                .unwrap_or(self.client.defaults.compression),
         };
         let target = self.target();
-        let (head, body) = self.client.core.open(&call, Route::session(&target, session.id()))?;
+        let (head, body) = self
+            .client
+            .core
+            .open(&call, Route::session(&target, session.id()))?;
         RawRowsReader::new(&head, body)
     }
 
     /// Reads every split of the session with `workers` threads; batches arrive in
     /// completion order, tagged with their split's position in [`TableReadSession::splits`].
-    pub fn read_all(&self, session: &TableReadSession, options: &ReadOptions, workers: usize) -> ParallelBatches {
-        ParallelBatches::start(self.client.core.clone(), Arc::new(session.clone()), options.clone(), self.client.defaults.compression, workers)
+    pub fn read_all(
+        &self,
+        session: &TableReadSession,
+        options: &ReadOptions,
+        workers: usize,
+    ) -> ParallelBatches {
+        ParallelBatches::start(
+            self.client.core.clone(),
+            Arc::new(session.clone()),
+            options.clone(),
+            self.client.defaults.compression,
+            workers,
+        )
     }
 
     /// The first rows of the table, without a session (the service may return fewer than
     /// `limit`).
-    pub fn preview(&self, options: PreviewOptions, compression: Option<Compression>) -> Result<StreamBatches> {
-        let call = PreviewTable { table: self.table.clone(), options, compression: compression.unwrap_or(self.client.defaults.compression) };
+    pub fn preview(
+        &self,
+        options: PreviewOptions,
+        compression: Option<Compression>,
+    ) -> Result<StreamBatches> {
+        let call = PreviewTable {
+            table: self.table.clone(),
+            options,
+            compression: compression.unwrap_or(self.client.defaults.compression),
+        };
         let (head, body) = self.client.core.open(&call, Route::default())?;
-        Ok(StreamBatches::new(DecodingBody::new(&head, body, Default::default())?))
+        Ok(StreamBatches::new(DecodingBody::new(
+            &head,
+            body,
+            Default::default(),
+        )?))
     }
 
     /// Creates a write session.
     pub fn create_write_session(&self, options: WriteSessionOptions) -> Result<WriteSessionHandle> {
         let mode = options.mode;
         let partition = options.partition_spec.clone();
-        let call = CreateWriteSession { table: self.table.clone(), options };
+        let call = CreateWriteSession {
+            table: self.table.clone(),
+            options,
+        };
         let info = self.client.core.call(&call, Route::default())?;
         let target = self.target();
-        self.client.core.observe_token(&Route::session(&target, &info.session_id), info.route_token.as_deref());
-        Ok(WriteSessionHandle::new(self.client.clone(), self.table.clone(), info.session_id, mode, partition))
+        self.client.core.observe_token(
+            &Route::session(&target, &info.session_id),
+            info.route_token.as_deref(),
+        );
+        Ok(WriteSessionHandle::new(
+            self.client.clone(),
+            self.table.clone(),
+            info.session_id,
+            mode,
+            partition,
+        ))
     }
 
     /// Attaches to an existing write session (e.g. one created by another process), or to
     /// the implicit `default` session of a streaming mode.
-    pub fn write_session(&self, session_id: &str, mode: WriteMode, partition_spec: &str) -> Result<WriteSessionHandle> {
+    pub fn write_session(
+        &self,
+        session_id: &str,
+        mode: WriteMode,
+        partition_spec: &str,
+    ) -> Result<WriteSessionHandle> {
         if session_id != maxstorage_protocol::write::DEFAULT_SESSION_ID {
-            let call = GetWriteSession { table: self.table.clone(), session_id: session_id.to_string(), mode };
+            let call = GetWriteSession {
+                table: self.table.clone(),
+                session_id: session_id.to_string(),
+                mode,
+            };
             let target = self.target();
-            self.client.core.call(&call, Route::session(&target, session_id))?;
+            self.client
+                .core
+                .call(&call, Route::session(&target, session_id))?;
         }
-        Ok(WriteSessionHandle::new(self.client.clone(), self.table.clone(), session_id.to_string(), mode, partition_spec.to_string()))
+        Ok(WriteSessionHandle::new(
+            self.client.clone(),
+            self.table.clone(),
+            session_id.to_string(),
+            mode,
+            partition_spec.to_string(),
+        ))
     }
 
     /// Downloads blobs by reference, one [`crate::blob::Blob`] at a time.
-    pub fn read_blobs(&self, references: Vec<String>, compression: Option<Compression>) -> Result<BlobReader> {
+    pub fn read_blobs(
+        &self,
+        references: Vec<String>,
+        compression: Option<Compression>,
+    ) -> Result<BlobReader> {
         Ok(BlobReader::new(self.blob_stream(references, compression)?))
     }
 
     /// Downloads blobs by reference as a streaming reader that moves from blob to blob.
-    pub fn read_blobs_stream(&self, references: Vec<String>, compression: Option<Compression>) -> Result<BlobStreamReader> {
+    pub fn read_blobs_stream(
+        &self,
+        references: Vec<String>,
+        compression: Option<Compression>,
+    ) -> Result<BlobStreamReader> {
         self.blob_stream(references, compression)
     }
 
-    fn blob_stream(&self, references: Vec<String>, compression: Option<Compression>) -> Result<BlobStreamReader> {
-        let project = self.client.project().unwrap_or(self.table.project()).to_string();
+    fn blob_stream(
+        &self,
+        references: Vec<String>,
+        compression: Option<Compression>,
+    ) -> Result<BlobStreamReader> {
+        let project = self
+            .client
+            .project()
+            .unwrap_or(self.table.project())
+            .to_string();
         let count = references.len();
-        let call = ReadBlobs { project, references, compression: compression.unwrap_or(self.client.defaults.compression) };
+        let call = ReadBlobs {
+            project,
+            references,
+            compression: compression.unwrap_or(self.client.defaults.compression),
+        };
         let (head, body) = self.client.core.open(&call, Route::default())?;
         BlobStreamReader::new(&head, body, count)
     }

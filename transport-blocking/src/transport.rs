@@ -67,7 +67,10 @@ pub struct TransportError {
 pub trait HttpTransport: Send + Sync + fmt::Debug {
     /// Sends `request` and returns the response head and a streaming body, whatever the
     /// status (error statuses are the caller's to interpret).
-    fn send(&self, request: http::Request<RequestBody>) -> Result<http::Response<ResponseBody>, TransportError>;
+    fn send(
+        &self,
+        request: http::Request<RequestBody>,
+    ) -> Result<http::Response<ResponseBody>, TransportError>;
 }
 
 /// Timeouts and pooling of the default transport.
@@ -136,8 +139,15 @@ impl Default for UreqTransport {
 }
 
 impl HttpTransport for UreqTransport {
-    fn send(&self, request: http::Request<RequestBody>) -> Result<http::Response<ResponseBody>, TransportError> {
-        let host = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
+    fn send(
+        &self,
+        request: http::Request<RequestBody>,
+    ) -> Result<http::Response<ResponseBody>, TransportError> {
+        let host = request
+            .uri()
+            .authority()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let (parts, body) = request.into_parts();
         let result = match body {
             RequestBody::Empty => self.agent.run(http::Request::from_parts(parts, ())),
@@ -145,15 +155,22 @@ impl HttpTransport for UreqTransport {
             RequestBody::Reader { reader, length } => {
                 let mut parts = parts;
                 if let Some(len) = length {
-                    parts.headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+                    parts
+                        .headers
+                        .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
                 }
-                self.agent.run(http::Request::from_parts(parts, ureq::SendBody::from_owned_reader(reader)))
+                self.agent.run(http::Request::from_parts(
+                    parts,
+                    ureq::SendBody::from_owned_reader(reader),
+                ))
             }
         };
         match result {
             Ok(response) => {
                 let (parts, body) = response.into_parts();
-                let reader: ResponseBody = Box::new(BodyReader { inner: body.into_reader() });
+                let reader: ResponseBody = Box::new(BodyReader {
+                    inner: body.into_reader(),
+                });
                 Ok(http::Response::from_parts(parts, reader))
             }
             Err(e) => Err(map_error(e, host)),
@@ -175,14 +192,22 @@ impl Read for BodyReader {
 fn map_error(e: ureq::Error, host: String) -> TransportError {
     use ureq::Error as E;
     let kind = match &e {
-        E::HostNotFound | E::ConnectionFailed | E::Tls(_) | E::ConnectProxyFailed(_) => TransportErrorKind::Connect,
+        E::HostNotFound | E::ConnectionFailed | E::Tls(_) | E::ConnectProxyFailed(_) => {
+            TransportErrorKind::Connect
+        }
         E::Timeout(t) => match t {
             ureq::Timeout::Resolve | ureq::Timeout::Connect => TransportErrorKind::Connect,
             _ => TransportErrorKind::Timeout,
         },
-        E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => TransportErrorKind::Connect,
+        E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            TransportErrorKind::Connect
+        }
         E::Io(_) => TransportErrorKind::Io,
         _ => TransportErrorKind::Protocol,
     };
-    TransportError { kind, host, message: e.to_string() }
+    TransportError {
+        kind,
+        host,
+        message: e.to_string(),
+    }
 }

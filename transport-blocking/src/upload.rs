@@ -20,36 +20,64 @@ pub(crate) struct Upload<T> {
 
 impl<T> std::fmt::Debug for Upload<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Upload").field("open", &self.tx.is_some()).finish()
+        f.debug_struct("Upload")
+            .field("open", &self.tx.is_some())
+            .finish()
     }
 }
 
 impl<T: Send + 'static> Upload<T> {
-    pub fn start<F>(client: Client, target: String, session_id: String, route_override: Option<String>, send: F) -> Upload<T>
+    pub fn start<F>(
+        client: Client,
+        target: String,
+        session_id: String,
+        route_override: Option<String>,
+        send: F,
+    ) -> Upload<T>
     where
         F: FnOnce(&Client, Route<'_>, SendBody) -> Result<T> + Send + 'static,
     {
         let (tx, rx) = mpsc::sync_channel::<Bytes>(4);
         let worker = thread::spawn(move || {
-            let reader = ChannelReader { rx, current: Bytes::new() };
-            let route = Route::session(&target, &session_id).with_override(route_override.as_deref());
+            let reader = ChannelReader {
+                rx,
+                current: Bytes::new(),
+            };
+            let route =
+                Route::session(&target, &session_id).with_override(route_override.as_deref());
             send(&client, route, SendBody::Reader(Box::new(reader), None))
         });
-        Upload { tx: Some(tx), worker: Some(worker) }
+        Upload {
+            tx: Some(tx),
+            worker: Some(worker),
+        }
     }
 
     pub fn send(&self, chunk: Bytes) -> std::io::Result<()> {
         if chunk.is_empty() {
             return Ok(());
         }
-        let tx = self.tx.as_ref().ok_or_else(|| std::io::Error::other("the upload is finished"))?;
-        tx.send(chunk).map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload failed; finish() tells why"))
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("the upload is finished"))?;
+        tx.send(chunk).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the upload failed; finish() tells why",
+            )
+        })
     }
 
     pub fn finish(mut self) -> Result<T> {
         drop(self.tx.take());
-        let worker = self.worker.take().ok_or_else(|| Error::Integrity("upload already finished".into()))?;
-        worker.join().map_err(|_| Error::Integrity("the upload thread panicked".into()))?
+        let worker = self
+            .worker
+            .take()
+            .ok_or_else(|| Error::Integrity("upload already finished".into()))?;
+        worker
+            .join()
+            .map_err(|_| Error::Integrity("the upload thread panicked".into()))?
     }
 }
 

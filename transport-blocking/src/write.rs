@@ -13,19 +13,21 @@ use maxstorage_protocol::blob::{WriteBlob, WriteBlobBatch, WriteBlobBatchResult}
 use maxstorage_protocol::frame::{BlobFrameEncoder, ChecksumType};
 use maxstorage_protocol::schema::ColumnKind;
 use maxstorage_protocol::state::write_session::WriteSession;
-use maxstorage_protocol::state::write_stream::{Recovery, ResyncOutcome, WriteFailure, WriteStream};
+use maxstorage_protocol::state::write_stream::{
+    Recovery, ResyncOutcome, WriteFailure, WriteStream,
+};
 use maxstorage_protocol::write::{
-    CloseWriteStream, CreateWriteStream, GetWriteSession, GetWriteStream, StreamRef, WriteMode, WriteRows, WriteRowsResult, WriteSessionInfo,
-    WriteStreamInfo,
+    CloseWriteStream, CreateWriteStream, GetWriteSession, GetWriteStream, StreamRef, WriteMode,
+    WriteRows, WriteRowsResult, WriteSessionInfo, WriteStreamInfo,
 };
 use maxstorage_protocol::{ApiVersion, Compression, TableId};
 
 use crate::blob::{BlobItem, BlobWriter};
-use crate::upload::Upload;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::exec::{Route, SendBody};
 use crate::transport::TransportErrorKind;
+use crate::upload::Upload;
 
 /// How many times a write is re-sent after the retry policy gave up on one attempt.
 const MAX_WRITE_RECOVERIES: u32 = 3;
@@ -43,7 +45,11 @@ pub struct StreamOptions {
 
 impl Default for StreamOptions {
     fn default() -> Self {
-        StreamOptions { exactly_once: false, compression: None, max_body_bytes: 64 * 1024 * 1024 }
+        StreamOptions {
+            exactly_once: false,
+            compression: None,
+            max_body_bytes: 64 * 1024 * 1024,
+        }
     }
 }
 
@@ -61,9 +67,28 @@ pub struct WriteSessionHandle {
 }
 
 impl WriteSessionHandle {
-    pub(crate) fn new(client: Client, table: TableId, session_id: String, mode: WriteMode, partition_spec: String) -> WriteSessionHandle {
-        let state = Arc::new(Mutex::new(WriteSession::new(table.clone(), session_id.clone(), mode)));
-        WriteSessionHandle { target: table.target(), client, table, session_id, mode, partition_spec, state, route_override: None }
+    pub(crate) fn new(
+        client: Client,
+        table: TableId,
+        session_id: String,
+        mode: WriteMode,
+        partition_spec: String,
+    ) -> WriteSessionHandle {
+        let state = Arc::new(Mutex::new(WriteSession::new(
+            table.clone(),
+            session_id.clone(),
+            mode,
+        )));
+        WriteSessionHandle {
+            target: table.target(),
+            client,
+            table,
+            session_id,
+            mode,
+            partition_spec,
+            state,
+            route_override: None,
+        }
     }
 
     /// The session id.
@@ -88,26 +113,55 @@ impl WriteSessionHandle {
     }
 
     fn state(&self) -> Result<std::sync::MutexGuard<'_, WriteSession>> {
-        self.state.lock().map_err(|_| Error::Integrity("write session state lock poisoned".into()))
+        self.state
+            .lock()
+            .map_err(|_| Error::Integrity("write session state lock poisoned".into()))
     }
 
     /// Creates a stream (or replaces it with a higher version) and returns its state as the
     /// service reports it.
     pub fn create_stream(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
         self.state()?.register_stream(stream)?;
-        let call = CreateWriteStream { table: self.table.clone(), session_id: self.session_id.clone(), mode: self.mode, stream: stream.clone(), exactly_once };
+        let call = CreateWriteStream {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+            stream: stream.clone(),
+            exactly_once,
+        };
         self.client.core.call(&call, self.route())
     }
 
     /// Creates a stream and returns a writer of Arrow record batches for it.
     pub fn stream_writer(&self, stream: StreamRef, options: StreamOptions) -> Result<StreamWriter> {
         let info = self.create_stream(&stream, options.exactly_once)?;
-        let mut machine = WriteStream::new(self.table.clone(), self.session_id.clone(), self.mode, stream, options.exactly_once);
+        let mut machine = WriteStream::new(
+            self.table.clone(),
+            self.session_id.clone(),
+            self.mode,
+            stream,
+            options.exactly_once,
+        );
         machine.on_created(&info)?;
         let schema = Arc::new(self.body_schema(&info)?);
-        let compression = options.compression.unwrap_or(self.client.defaults.compression);
-        let encoder = ArrowStreamEncoder::new(schema.clone(), EncoderOptions { compression, target_body_bytes: options.max_body_bytes, ..EncoderOptions::default() })?;
-        Ok(StreamWriter { session: self.clone(), machine, encoder, schema, last: None })
+        let compression = options
+            .compression
+            .unwrap_or(self.client.defaults.compression);
+        let encoder = ArrowStreamEncoder::new(
+            schema.clone(),
+            EncoderOptions {
+                compression,
+                target_body_bytes: options.max_body_bytes,
+                ..EncoderOptions::default()
+            },
+        )?;
+        Ok(StreamWriter {
+            session: self.clone(),
+            machine,
+            encoder,
+            schema,
+            last: None,
+        })
     }
 
     /// The Arrow schema of `TableWrite` bodies: the data columns, plus the partition
@@ -124,26 +178,44 @@ impl WriteSessionHandle {
             })
             .map(|(_, c)| Ok((c.name().to_string(), c.odps_type()?, c.column_type.nullable)))
             .collect::<std::result::Result<Vec<_>, maxstorage_protocol::schema::SchemaError>>()
-            .map_err(|e| Error::Protocol(maxstorage_protocol::Error::InvalidResponse(maxstorage_protocol::InvalidResponse {
-                action: maxstorage_protocol::Action::TableCreateWriteStream,
-                field: Some("TableSchema".into()),
-                detail: e.to_string(),
-                request_id: None,
-            })))?;
-        Ok(odps_schema(columns.iter().map(|(n, t, null)| (n.as_str(), t, *null)), &ArrowOptions::default())?)
+            .map_err(|e| {
+                Error::Protocol(maxstorage_protocol::Error::InvalidResponse(
+                    maxstorage_protocol::InvalidResponse {
+                        action: maxstorage_protocol::Action::TableCreateWriteStream,
+                        field: Some("TableSchema".into()),
+                        detail: e.to_string(),
+                        request_id: None,
+                    },
+                ))
+            })?;
+        Ok(odps_schema(
+            columns.iter().map(|(n, t, null)| (n.as_str(), t, *null)),
+            &ArrowOptions::default(),
+        )?)
     }
 
     /// Closes a stream created with [`create_stream`](Self::create_stream) (streams of
     /// [`StreamWriter`]s are closed by [`StreamWriter::finish`]).
     pub fn close_stream(&self, stream: &StreamRef) -> Result<()> {
-        let call = CloseWriteStream { table: self.table.clone(), session_id: self.session_id.clone(), mode: self.mode, stream: stream.clone() };
+        let call = CloseWriteStream {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+            stream: stream.clone(),
+        };
         self.client.core.call(&call, self.route())?;
-        self.state()?.stream_closed(stream)
+        self.state()?.stream_closed(stream)?;
+        Ok(())
     }
 
     /// A writer of raw Arrow IPC bytes (a complete stream with `record_count` rows) for one
     /// `TableWrite` request; [`RawRowsWriter::finish`] returns the service's answer.
-    pub fn raw_writer(&self, stream: &StreamRef, record_count: i64, access_token: Option<(i64, String)>) -> Result<RawRowsWriter> {
+    pub fn raw_writer(
+        &self,
+        stream: &StreamRef,
+        record_count: i64,
+        access_token: Option<(i64, String)>,
+    ) -> Result<RawRowsWriter> {
         self.state()?.check_writable("write")?;
         let (row_offset, access_token) = match access_token {
             Some((offset, token)) => (Some(offset), Some(token)),
@@ -162,9 +234,13 @@ impl WriteSessionHandle {
             content_length: None,
         };
         let route = self.route();
-        let upload = Upload::start(self.client.clone(), self.target.clone(), self.session_id.clone(), route.override_token.map(str::to_string), move |client, route, body| {
-            client.core.call_with_body(&call, route, body)
-        });
+        let upload = Upload::start(
+            self.client.clone(),
+            self.target.clone(),
+            self.session_id.clone(),
+            route.override_token.map(str::to_string),
+            move |client, route, body| client.core.call_with_body(&call, route, body),
+        );
         Ok(RawRowsWriter { upload })
     }
 
@@ -205,7 +281,11 @@ impl WriteSessionHandle {
 
     /// The session's streams and status as the service reports them.
     pub fn status(&self) -> Result<WriteSessionInfo> {
-        let call = GetWriteSession { table: self.table.clone(), session_id: self.session_id.clone(), mode: self.mode };
+        let call = GetWriteSession {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+        };
         self.client.core.call(&call, self.route())
     }
 
@@ -225,7 +305,13 @@ impl WriteSessionHandle {
 
     /// Starts a streaming upload of one blob for `stream`; write its bytes and call
     /// [`BlobWriter::finish`].
-    pub fn blob_writer(&self, stream: &StreamRef, partition_values: Vec<String>, column_index: i64, compression: Option<Compression>) -> Result<BlobWriter> {
+    pub fn blob_writer(
+        &self,
+        stream: &StreamRef,
+        partition_values: Vec<String>,
+        column_index: i64,
+        compression: Option<Compression>,
+    ) -> Result<BlobWriter> {
         self.state()?.check_writable("blob upload")?;
         let call = WriteBlob {
             table: self.table.clone(),
@@ -236,18 +322,32 @@ impl WriteSessionHandle {
             compression: compression.unwrap_or(self.client.defaults.compression),
             content_length: None,
         };
-        BlobWriter::start(self.client.clone(), call, self.target.clone(), self.route_override.clone())
+        BlobWriter::start(
+            self.client.clone(),
+            call,
+            self.target.clone(),
+            self.route_override.clone(),
+        )
     }
 
     /// Uploads several blobs in one request (each with its own checksum); the references
     /// come back in item order.
-    pub fn write_blob_batch(&self, stream: &StreamRef, items: &[BlobItem], compression: Option<Compression>) -> Result<WriteBlobBatchResult> {
+    pub fn write_blob_batch(
+        &self,
+        stream: &StreamRef,
+        items: &[BlobItem],
+        compression: Option<Compression>,
+    ) -> Result<WriteBlobBatchResult> {
         self.state()?.check_writable("blob upload")?;
         let v3 = self.client.core.config.endpoint.api_version() == ApiVersion::V3;
         let mut encoder = BlobFrameEncoder::new();
         let mut body = Vec::new();
         for item in items {
-            body.extend_from_slice(&encoder.begin_item(&item.header(v3), item.data.len() as u64, item.checksum)?);
+            body.extend_from_slice(&encoder.begin_item(
+                &item.header(v3),
+                item.data.len() as u64,
+                item.checksum,
+            )?);
             encoder.item_data(&item.data)?;
             body.extend_from_slice(&item.data);
             body.extend_from_slice(&encoder.end_item()?);
@@ -265,7 +365,9 @@ impl WriteSessionHandle {
             compression,
             content_length: Some(body.len() as u64),
         };
-        self.client.core.call_with_body(&call, Route::default(), SendBody::Bytes(body))
+        self.client
+            .core
+            .call_with_body(&call, Route::default(), SendBody::Bytes(body))
     }
 
     /// The write checksum used by [`BlobItem::new`].
@@ -288,7 +390,10 @@ pub struct StreamWriter {
 
 impl std::fmt::Debug for StreamWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamWriter").field("stream", self.machine.stream()).field("rows_written", &self.machine.rows_written()).finish_non_exhaustive()
+        f.debug_struct("StreamWriter")
+            .field("stream", self.machine.stream())
+            .field("rows_written", &self.machine.rows_written())
+            .finish_non_exhaustive()
     }
 }
 
@@ -341,11 +446,18 @@ impl StreamWriter {
     pub fn finish(mut self) -> Result<StreamSummary> {
         self.flush()?;
         if let Some(close) = self.machine.close_call()? {
-            self.session.client.core.call(&close, self.session.route())?;
+            self.session
+                .client
+                .core
+                .call(&close, self.session.route())?;
             self.machine.on_closed();
             self.session.state()?.stream_closed(self.machine.stream())?;
         }
-        Ok(StreamSummary { stream: self.machine.stream().clone(), rows: self.machine.rows_written(), last_result: self.last })
+        Ok(StreamSummary {
+            stream: self.machine.stream().clone(),
+            rows: self.machine.rows_written(),
+            last_result: self.last,
+        })
     }
 
     fn send(&mut self, rows: i64, body: Bytes) -> Result<()> {
@@ -354,7 +466,11 @@ impl StreamWriter {
         let mut call = self.machine.begin_write(rows, Some(body.len() as u64))?;
         let mut recoveries = 0;
         loop {
-            let error = match core.call_with_body(&call, self.session.route(), SendBody::Bytes(body.clone())) {
+            let error = match core.call_with_body(
+                &call,
+                self.session.route(),
+                SendBody::Bytes(body.clone()),
+            ) {
                 Ok(result) => {
                     self.machine.on_written(&result)?;
                     self.last = Some(result);
@@ -363,8 +479,12 @@ impl StreamWriter {
                 Err(e) => e,
             };
             let failure = match &error {
-                Error::Protocol(maxstorage_protocol::Error::Service(se)) => WriteFailure::Service(se.clone()),
-                Error::Transport(t) if t.kind == TransportErrorKind::Connect => WriteFailure::NotSent,
+                Error::Protocol(maxstorage_protocol::Error::Service(se)) => {
+                    WriteFailure::Service(se.clone())
+                }
+                Error::Transport(t) if t.kind == TransportErrorKind::Connect => {
+                    WriteFailure::NotSent
+                }
                 Error::Transport(_) | Error::Io { .. } => WriteFailure::Unknown,
                 _ => return Err(error),
             };
