@@ -211,13 +211,12 @@ mod tests {
     use super::*;
     use maxstorage_protocol::frame::{BlobItemHeader, ChecksumType, crc32c_frame, encode_items};
 
-    fn drain(
-        dec: &mut BlobReadDecoder,
-        body: &[u8],
-        chunk: usize,
-    ) -> Result<Vec<(Option<String>, Vec<u8>)>, BlobReadError> {
+    /// Content type and bytes of each decoded blob.
+    type Blobs = Vec<(Option<String>, Vec<u8>)>;
+
+    fn drain(dec: &mut BlobReadDecoder, body: &[u8], chunk: usize) -> Result<Blobs, BlobReadError> {
         let mut blobs = Vec::new();
-        let mut push = |ev: BlobEvent, blobs: &mut Vec<(Option<String>, Vec<u8>)>| match ev {
+        let push = |ev: BlobEvent, blobs: &mut Blobs| match ev {
             BlobEvent::ItemStart { header, .. } => blobs.push((header.content_type, Vec::new())),
             BlobEvent::Data(d) => blobs.last_mut().unwrap().1.extend_from_slice(&d),
             BlobEvent::ItemEnd(_) => {}
@@ -236,8 +235,10 @@ mod tests {
     }
 
     fn framed_payload() -> Bytes {
-        let mut h1 = BlobItemHeader::default();
-        h1.content_type = Some("text/plain".into());
+        let h1 = BlobItemHeader {
+            content_type: Some("text/plain".into()),
+            ..Default::default()
+        };
         let big: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
         encode_items(&[
             (h1, &b"hello"[..], ChecksumType::Crc32),

@@ -8,41 +8,15 @@ use maxstorage_codec::blob::BlobReadDecoder;
 use maxstorage_codec::compress::Compressor;
 use maxstorage_protocol::StreamingResponse;
 use maxstorage_protocol::blob::{WriteBlob, WriteBlobResult};
-use maxstorage_protocol::frame::{
-    BlobEvent, BlobItemHeader, Checksum, ChecksumHasher, ChecksumType,
-};
+use maxstorage_protocol::frame::{BlobEvent, Checksum, ChecksumHasher, ChecksumType};
 
 use crate::client::Client;
-use crate::error::{Error, Result};
 use crate::transport::ResponseBody;
 use crate::upload::{Upload, compressor_for};
+use maxstorage_client_core::{Blob, BlobInfo, Error, Result};
 
 /// Size of the buffer blob bodies are read with.
 const READ_CHUNK: usize = 64 * 1024;
-
-/// One downloaded blob.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Blob {
-    /// The bytes.
-    pub data: Vec<u8>,
-    /// Its MIME type, if the service sent one.
-    pub content_type: Option<String>,
-    /// Its file name, if the service sent one (API v3).
-    pub file_name: Option<String>,
-}
-
-/// Metadata of the blob a [`BlobStreamReader`] is positioned on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlobInfo {
-    /// Position in the request's reference list.
-    pub index: u64,
-    /// Its MIME type, if the service sent one.
-    pub content_type: Option<String>,
-    /// Its file name, if the service sent one.
-    pub file_name: Option<String>,
-    /// Its length, when the payload is framed.
-    pub len: Option<u64>,
-}
 
 /// A streaming download of blobs: [`Read`] returns the bytes of the current blob and then
 /// 0; [`next_blob`](Self::next_blob) moves to the next one. Memory holds one read buffer
@@ -128,32 +102,30 @@ impl BlobStreamReader {
                 break;
             }
         }
-        loop {
-            match self.event()? {
-                Some(BlobEvent::ItemStart {
-                    index,
-                    header,
-                    data_len,
-                }) => {
-                    let info = blob_info(index, &header, data_len);
-                    self.current = Some(info.clone());
-                    self.in_blob = true;
-                    self.seen += 1;
-                    return Ok(Some(info));
+        match self.event()? {
+            Some(BlobEvent::ItemStart {
+                index,
+                header,
+                data_len,
+            }) => {
+                let info = BlobInfo::from_header(index, &header, data_len);
+                self.current = Some(info.clone());
+                self.in_blob = true;
+                self.seen += 1;
+                Ok(Some(info))
+            }
+            Some(BlobEvent::Data(_)) | Some(BlobEvent::ItemEnd(_)) => {
+                Err(Error::Integrity("blob data outside a blob frame".into()))
+            }
+            None => {
+                self.current = None;
+                if self.seen != self.expected {
+                    return Err(Error::Integrity(format!(
+                        "BlobRead returned {} blobs for {} references",
+                        self.seen, self.expected
+                    )));
                 }
-                Some(BlobEvent::Data(_)) | Some(BlobEvent::ItemEnd(_)) => {
-                    return Err(Error::Integrity("blob data outside a blob frame".into()));
-                }
-                None => {
-                    self.current = None;
-                    if self.seen != self.expected {
-                        return Err(Error::Integrity(format!(
-                            "BlobRead returned {} blobs for {} references",
-                            self.seen, self.expected
-                        )));
-                    }
-                    return Ok(None);
-                }
+                Ok(None)
             }
         }
     }
@@ -180,15 +152,6 @@ impl BlobStreamReader {
                 }
             }
         }
-    }
-}
-
-fn blob_info(index: u64, header: &BlobItemHeader, len: Option<u64>) -> BlobInfo {
-    BlobInfo {
-        index,
-        content_type: header.content_type.clone(),
-        file_name: header.custom_file_name.clone(),
-        len,
     }
 }
 
@@ -257,49 +220,6 @@ impl Iterator for BlobReader {
                 Some(Err(e))
             }
         }
-    }
-}
-
-/// One item of a batch blob upload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlobItem {
-    /// The bytes.
-    pub data: Bytes,
-    /// Partition values (`k=v`), empty for none.
-    pub partition_values: Vec<String>,
-    /// The ColumnId of the BLOB column.
-    pub column_index: i64,
-    /// The MIME type.
-    pub content_type: Option<String>,
-    /// A distribution key (PK tables).
-    pub distribution_key: Option<String>,
-    /// A file name (sent on API v3 only).
-    pub file_name: Option<String>,
-    /// The checksum the service verifies.
-    pub checksum: ChecksumType,
-}
-
-impl BlobItem {
-    /// An item for column `column_index` with an MD5 checksum.
-    pub fn new(data: impl Into<Bytes>, column_index: i64) -> BlobItem {
-        BlobItem {
-            data: data.into(),
-            partition_values: Vec::new(),
-            column_index,
-            content_type: None,
-            distribution_key: None,
-            file_name: None,
-            checksum: ChecksumType::Md5,
-        }
-    }
-
-    pub(crate) fn header(&self, v3: bool) -> BlobItemHeader {
-        let mut h = BlobItemHeader::for_column(self.column_index);
-        h.partition_values = self.partition_values.clone();
-        h.content_type = self.content_type.clone();
-        h.distribution_key = self.distribution_key.clone();
-        h.custom_file_name = if v3 { self.file_name.clone() } else { None };
-        h
     }
 }
 

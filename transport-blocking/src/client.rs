@@ -13,11 +13,11 @@ use maxstorage_protocol::{
     TableId,
 };
 
-use crate::error::{Error, Result};
 use crate::exec::{Core, Route, SendBody};
 use crate::instance::InstanceClient;
 use crate::table::TableClient;
 use crate::transport::{HttpTransport, TransportConfig, UreqTransport};
+use maxstorage_client_core::{Error, Result};
 
 /// A MaxCompute Storage API client. Cheap to clone; share it across threads.
 #[derive(Debug, Clone)]

@@ -14,8 +14,8 @@ use maxstorage_protocol::route::RouteAffinity;
 use maxstorage_protocol::{Body, Call, ClientConfig, RequestContext, StreamingResponse};
 use tracing::{debug, warn};
 
-use crate::error::{Error, Result};
 use crate::transport::{HttpTransport, RequestBody, ResponseBody, TransportErrorKind};
+use maxstorage_client_core::{Error, Result};
 
 /// The most of an error body read to build the service error.
 const MAX_ERROR_BODY: u64 = 64 * 1024;

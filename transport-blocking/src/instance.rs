@@ -11,9 +11,9 @@ use maxstorage_protocol::read::RowRange;
 use maxstorage_protocol::{Compression, InstanceId};
 
 use crate::client::Client;
-use crate::error::{Error, Result};
 use crate::exec::Route;
 use crate::read::{DecodingBody, StreamBatches};
+use maxstorage_client_core::{Error, Result};
 
 /// Operations on a query result.
 #[derive(Debug, Clone)]

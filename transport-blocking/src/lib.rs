@@ -27,25 +27,25 @@
 
 pub mod blob;
 pub mod client;
-pub mod error;
 mod exec;
 pub mod instance;
 pub mod read;
-pub mod session;
 pub mod table;
 pub mod transport;
 mod upload;
 pub mod write;
 
-pub use blob::{Blob, BlobInfo, BlobItem, BlobReader, BlobStreamReader, BlobWriter};
+pub use blob::{BlobReader, BlobStreamReader, BlobWriter};
 pub use client::{Client, ClientBuilder};
-pub use error::{Error, Result};
 pub use instance::InstanceClient;
-pub use read::{ParallelBatches, RawRowsReader, ReadOptions, SplitBatches, StreamBatches};
-pub use session::TableReadSession;
+pub use maxstorage_client_core::{
+    Blob, BlobInfo, BlobItem, Error, ReadOptions, Result, StreamOptions, StreamSummary,
+    TableReadSession,
+};
+pub use read::{ParallelBatches, RawRowsReader, SplitBatches, StreamBatches};
 pub use table::TableClient;
 pub use transport::{
     HttpTransport, RequestBody, ResponseBody, TransportConfig, TransportError, TransportErrorKind,
     UreqTransport,
 };
-pub use write::{RawRowsWriter, StreamOptions, StreamSummary, StreamWriter, WriteSessionHandle};
+pub use write::{RawRowsWriter, StreamWriter, WriteSessionHandle};

@@ -10,64 +10,18 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use maxstorage_codec::compress::io::DecompressReader;
 use maxstorage_codec::read::{ArrowStreamDecoder, DecoderOptions};
-use maxstorage_protocol::read::{ReadRows, ReadRowsOptions, RowSelection};
+use maxstorage_protocol::read::{ReadRows, RowSelection};
 use maxstorage_protocol::retry::{FailureClass, Idempotency, RetryDecision, SplitMix64};
 use maxstorage_protocol::state::split_reader::{SplitReader, SplitState};
 use maxstorage_protocol::{Compression, StreamingResponse};
 use tracing::warn;
 
-use crate::error::{Error, Result};
 use crate::exec::{Core, Route};
-use crate::session::TableReadSession;
 use crate::transport::ResponseBody;
+use maxstorage_client_core::{Error, ReadOptions, Result, TableReadSession};
 
 /// Size of the buffer body bytes are read with.
 const READ_CHUNK: usize = 64 * 1024;
-
-/// Options of one split read.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReadOptions {
-    /// Maximum rows per record batch (service default 4096).
-    pub max_batch_rows: Option<i64>,
-    /// Maximum raw bytes per record batch.
-    pub max_batch_raw_size: Option<i64>,
-    /// Rows to skip at the start of the split or range.
-    pub skip_row_num: i64,
-    /// Columns to return (empty = the session's columns).
-    pub data_columns: Vec<String>,
-    /// Compression to ask for (`None` = the client's default).
-    pub compression: Option<Compression>,
-    /// How many times a broken read is resumed before failing (default 5).
-    pub max_resumes: u32,
-}
-
-impl Default for ReadOptions {
-    fn default() -> Self {
-        ReadOptions {
-            max_batch_rows: None,
-            max_batch_raw_size: None,
-            skip_row_num: 0,
-            data_columns: Vec::new(),
-            compression: None,
-            max_resumes: 5,
-        }
-    }
-}
-
-impl ReadOptions {
-    pub(crate) fn to_wire(&self) -> ReadRowsOptions {
-        let mut o = ReadRowsOptions::default();
-        if let Some(n) = self.max_batch_rows {
-            o.max_batch_rows = n;
-        }
-        if let Some(n) = self.max_batch_raw_size {
-            o.max_batch_raw_size = n;
-        }
-        o.skip_row_num = self.skip_row_num;
-        o.data_columns = self.data_columns.clone();
-        o
-    }
-}
 
 /// A response body being decoded into record batches.
 pub(crate) struct DecodingBody {

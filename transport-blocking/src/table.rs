@@ -15,13 +15,11 @@ use maxstorage_protocol::{Compression, TableId};
 
 use crate::blob::{BlobReader, BlobStreamReader};
 use crate::client::Client;
-use crate::error::{Error, Result};
 use crate::exec::Route;
-use crate::read::{
-    DecodingBody, ParallelBatches, RawRowsReader, ReadOptions, SplitBatches, StreamBatches,
-};
-use crate::session::TableReadSession;
+use crate::read::{DecodingBody, ParallelBatches, RawRowsReader, SplitBatches, StreamBatches};
 use crate::write::WriteSessionHandle;
+use maxstorage_client_core::{Error, Result};
+use maxstorage_client_core::{ReadOptions, TableReadSession};
 
 /// Operations on a table. Cheap to clone.
 #[derive(Debug, Clone)]

@@ -37,30 +37,7 @@ impl fmt::Debug for RequestBody {
 /// A response body to read; reading it streams from the connection.
 pub type ResponseBody = Box<dyn Read + Send>;
 
-/// What kind of failure a transport error is: decides whether a retry is safe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportErrorKind {
-    /// Nothing was sent: DNS, connect or TLS handshake failed.
-    Connect,
-    /// A timeout after the request may have been sent.
-    Timeout,
-    /// An I/O error after the request may have been sent (connection reset, broken pipe).
-    Io,
-    /// The request could not be formed or a response was malformed.
-    Protocol,
-}
-
-/// An error of the HTTP layer (not an error answer of the service).
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{kind:?} error talking to {host}: {message}")]
-pub struct TransportError {
-    /// What failed.
-    pub kind: TransportErrorKind,
-    /// The host the request went to.
-    pub host: String,
-    /// Details.
-    pub message: String,
-}
+pub use maxstorage_client_core::error::{TransportError, TransportErrorKind};
 
 /// Sends HTTP requests. Implementations must not add `x-odps-*` headers or alter the
 /// signed ones; they should set TCP_NODELAY and reuse connections.

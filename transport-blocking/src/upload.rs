@@ -8,8 +8,8 @@ use maxstorage_codec::compress::Compressor;
 use maxstorage_protocol::Compression;
 
 use crate::client::Client;
-use crate::error::{Error, Result};
 use crate::exec::{Route, SendBody};
+use maxstorage_client_core::{Error, Result};
 
 /// A request whose body is written while it is being sent: the request runs on its own
 /// thread, reading the chunks the writer sends through a bounded channel.

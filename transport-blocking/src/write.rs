@@ -7,11 +7,9 @@ use std::sync::{Arc, Mutex};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
-use maxstorage_codec::types::{ArrowOptions, odps_schema};
 use maxstorage_codec::write::{ArrowStreamEncoder, EncoderOptions};
 use maxstorage_protocol::blob::{WriteBlob, WriteBlobBatch, WriteBlobBatchResult};
 use maxstorage_protocol::frame::{BlobFrameEncoder, ChecksumType};
-use maxstorage_protocol::schema::ColumnKind;
 use maxstorage_protocol::state::write_session::WriteSession;
 use maxstorage_protocol::state::write_stream::{
     Recovery, ResyncOutcome, WriteFailure, WriteStream,
@@ -22,36 +20,17 @@ use maxstorage_protocol::write::{
 };
 use maxstorage_protocol::{ApiVersion, Compression, TableId};
 
-use crate::blob::{BlobItem, BlobWriter};
+use crate::blob::BlobWriter;
 use crate::client::Client;
-use crate::error::{Error, Result};
 use crate::exec::{Route, SendBody};
 use crate::transport::TransportErrorKind;
 use crate::upload::Upload;
+use maxstorage_client_core::write::body_schema;
+use maxstorage_client_core::{BlobItem, StreamOptions, StreamSummary};
+use maxstorage_client_core::{Error, Result};
 
 /// How many times a write is re-sent after the retry policy gave up on one attempt.
 const MAX_WRITE_RECOVERIES: u32 = 3;
-
-/// Options of a stream writer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamOptions {
-    /// Exactly-once mode: every write carries its row offset and is re-sent safely.
-    pub exactly_once: bool,
-    /// Arrow IPC buffer compression of the request bodies (`None` = the client's default).
-    pub compression: Option<Compression>,
-    /// Largest request body (default 64 MiB, as the official clients).
-    pub max_body_bytes: usize,
-}
-
-impl Default for StreamOptions {
-    fn default() -> Self {
-        StreamOptions {
-            exactly_once: false,
-            compression: None,
-            max_body_bytes: 64 * 1024 * 1024,
-        }
-    }
-}
 
 /// A write session. Cheap to clone; share it with the threads that write its streams.
 #[derive(Debug, Clone)]
@@ -143,7 +122,7 @@ impl WriteSessionHandle {
             options.exactly_once,
         );
         machine.on_created(&info)?;
-        let schema = Arc::new(self.body_schema(&info)?);
+        let schema = Arc::new(body_schema(&info, &self.partition_spec)?);
         let compression = options
             .compression
             .unwrap_or(self.client.defaults.compression);
@@ -162,36 +141,6 @@ impl WriteSessionHandle {
             schema,
             last: None,
         })
-    }
-
-    /// The Arrow schema of `TableWrite` bodies: the data columns, plus the partition
-    /// columns when the session writes dynamic partitions, plus the system columns the
-    /// service asks for (e.g. `__operation` of delta tables).
-    fn body_schema(&self, info: &WriteStreamInfo) -> Result<arrow_schema::Schema> {
-        let dynamic = self.partition_spec.trim().is_empty();
-        let columns = info
-            .table_schema
-            .iter()
-            .filter(|(kind, _)| match kind {
-                ColumnKind::Data | ColumnKind::System => true,
-                ColumnKind::Partition => dynamic,
-            })
-            .map(|(_, c)| Ok((c.name().to_string(), c.odps_type()?, c.column_type.nullable)))
-            .collect::<std::result::Result<Vec<_>, maxstorage_protocol::schema::SchemaError>>()
-            .map_err(|e| {
-                Error::Protocol(maxstorage_protocol::Error::InvalidResponse(
-                    maxstorage_protocol::InvalidResponse {
-                        action: maxstorage_protocol::Action::TableCreateWriteStream,
-                        field: Some("TableSchema".into()),
-                        detail: e.to_string(),
-                        request_id: None,
-                    },
-                ))
-            })?;
-        Ok(odps_schema(
-            columns.iter().map(|(n, t, null)| (n.as_str(), t, *null)),
-            &ArrowOptions::default(),
-        )?)
     }
 
     /// Closes a stream created with [`create_stream`](Self::create_stream) (streams of
@@ -395,17 +344,6 @@ impl std::fmt::Debug for StreamWriter {
             .field("rows_written", &self.machine.rows_written())
             .finish_non_exhaustive()
     }
-}
-
-/// What a finished stream wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamSummary {
-    /// The stream.
-    pub stream: StreamRef,
-    /// Rows acknowledged by the service.
-    pub rows: i64,
-    /// The answer to the last `TableWrite`.
-    pub last_result: Option<WriteRowsResult>,
 }
 
 impl StreamWriter {

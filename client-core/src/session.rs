@@ -21,7 +21,9 @@ pub struct TableReadSession {
 }
 
 impl TableReadSession {
-    pub(crate) fn new(
+    /// A session the service described; `rows_per_split` and `timestamp_unit` are the
+    /// options it was created with.
+    pub fn new(
         table: TableId,
         session: ReadSession,
         rows_per_split: Option<i64>,
@@ -60,7 +62,8 @@ impl TableReadSession {
         self.session.record_count
     }
 
-    pub(crate) fn replace_info(&mut self, session: ReadSession) {
+    /// Replaces the service's description (after a get or refresh).
+    pub fn replace_info(&mut self, session: ReadSession) {
         self.session = session;
     }
 
@@ -87,7 +90,7 @@ impl TableReadSession {
     }
 
     /// Decoder options for this session's bodies: its timestamp unit and column types.
-    pub(crate) fn decoder_options(&self) -> DecoderOptions {
+    pub fn decoder_options(&self) -> DecoderOptions {
         let schema = &self.session.data_schema;
         let column_types = schema
             .iter()

@@ -1,10 +1,8 @@
-//! Errors of the blocking client.
+//! Errors of the clients, and of their HTTP layer.
 
 use std::time::Duration;
 
-use crate::transport::{TransportError, TransportErrorKind};
-
-/// Any error of the blocking client.
+/// Any error of a client.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The service said no, answered something we could not understand, or the request
@@ -66,7 +64,8 @@ impl Error {
         }
     }
 
-    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+    /// An I/O error while doing `context`.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
         Error::Io {
             context: context.into(),
             source,
@@ -86,5 +85,60 @@ impl From<maxstorage_protocol::ServiceError> for Error {
     }
 }
 
-/// The result type of the blocking client.
+/// The result type of the clients.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What kind of failure a transport error is: decides whether a retry is safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportErrorKind {
+    /// Nothing was sent: DNS, connect or TLS handshake failed.
+    Connect,
+    /// A timeout after the request may have been sent.
+    Timeout,
+    /// An I/O error after the request may have been sent (connection reset, broken pipe).
+    Io,
+    /// The request could not be formed or a response was malformed.
+    Protocol,
+}
+
+/// An error of the HTTP layer (not an error answer of the service).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind:?} error talking to {host}: {message}")]
+pub struct TransportError {
+    /// What failed.
+    pub kind: TransportErrorKind,
+    /// The host the request went to.
+    pub host: String,
+    /// Details.
+    pub message: String,
+}
+
+impl TransportErrorKind {
+    /// The retry policy's view of this failure.
+    pub fn failure_class(self) -> maxstorage_protocol::retry::FailureClass {
+        use maxstorage_protocol::retry::FailureClass;
+        match self {
+            TransportErrorKind::Connect => FailureClass::Connect,
+            TransportErrorKind::Timeout => FailureClass::Timeout,
+            TransportErrorKind::Io | TransportErrorKind::Protocol => FailureClass::Io,
+        }
+    }
+}
+
+impl Error {
+    /// How a failed `TableWrite` failed, for the write-stream state machine; `None` when
+    /// the error is not a failure of the exchange (e.g. a usage error).
+    pub fn write_failure(&self) -> Option<maxstorage_protocol::state::write_stream::WriteFailure> {
+        use maxstorage_protocol::state::write_stream::WriteFailure;
+        match self {
+            Error::Protocol(maxstorage_protocol::Error::Service(se)) => {
+                Some(WriteFailure::Service(se.clone()))
+            }
+            Error::Transport(t) if t.kind == TransportErrorKind::Connect => {
+                Some(WriteFailure::NotSent)
+            }
+            Error::Transport(_) | Error::Io { .. } => Some(WriteFailure::Unknown),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Options of reads and writes.
+
+use maxstorage_protocol::Compression;
+use maxstorage_protocol::read::ReadRowsOptions;
+use maxstorage_protocol::write::{StreamRef, WriteRowsResult};
+
+/// Options of one split read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadOptions {
+    /// Maximum rows per record batch (service default 4096).
+    pub max_batch_rows: Option<i64>,
+    /// Maximum raw bytes per record batch.
+    pub max_batch_raw_size: Option<i64>,
+    /// Rows to skip at the start of the split or range.
+    pub skip_row_num: i64,
+    /// Columns to return (empty = the session's columns).
+    pub data_columns: Vec<String>,
+    /// Compression to ask for (`None` = the client's default).
+    pub compression: Option<Compression>,
+    /// How many times a broken read is resumed before failing (default 5).
+    pub max_resumes: u32,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            max_batch_rows: None,
+            max_batch_raw_size: None,
+            skip_row_num: 0,
+            data_columns: Vec::new(),
+            compression: None,
+            max_resumes: 5,
+        }
+    }
+}
+
+impl ReadOptions {
+    /// The `TableRead` body these options ask for.
+    pub fn to_wire(&self) -> ReadRowsOptions {
+        let mut o = ReadRowsOptions::default();
+        if let Some(n) = self.max_batch_rows {
+            o.max_batch_rows = n;
+        }
+        if let Some(n) = self.max_batch_raw_size {
+            o.max_batch_raw_size = n;
+        }
+        o.skip_row_num = self.skip_row_num;
+        o.data_columns = self.data_columns.clone();
+        o
+    }
+}
+
+/// Options of a stream writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamOptions {
+    /// Exactly-once mode: every write carries its row offset and is re-sent safely.
+    pub exactly_once: bool,
+    /// Arrow IPC buffer compression of the request bodies (`None` = the client's default).
+    pub compression: Option<Compression>,
+    /// Largest request body (default 64 MiB, as the official clients).
+    pub max_body_bytes: usize,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            exactly_once: false,
+            compression: None,
+            max_body_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// What a finished stream wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSummary {
+    /// The stream.
+    pub stream: StreamRef,
+    /// Rows acknowledged by the service.
+    pub rows: i64,
+    /// The answer to the last `TableWrite`.
+    pub last_result: Option<WriteRowsResult>,
+}
