@@ -24,7 +24,7 @@ use maxstorage_codec::read::{ArrowStreamDecoder, DecoderOptions};
 use maxstorage_codec::write::{ArrowStreamEncoder, EncoderOptions, encode_stream};
 use maxstorage_protocol::Compression;
 
-const ROWS: usize = 1_000_000;
+const ROWS: usize = 1_200_000;
 const BATCH_ROWS: usize = 65_536;
 
 fn table() -> Vec<RecordBatch> {
