@@ -378,9 +378,17 @@ impl Iterator for DecompressPieces<'_> {
                 return Some(Ok(Bytes::from(piece)));
             }
             if p.consumed == 0 && p.produced == 0 {
-                // Input exhausted (or fully buffered inside the decoder) and no output is
-                // held back: this feed is done.
                 self.done = true;
+                if self.pos < self.input.len() {
+                    // Never drop input silently: a decoder that takes none is stuck.
+                    return Some(Err(CodecError::Decompress {
+                        codec: self.decompressor.codec,
+                        offset: self.decompressor.total_in,
+                        detail: "the decoder made no progress".into(),
+                    }));
+                }
+                // Input used up (possibly buffered inside the decoder) and no output is
+                // held back: this feed is done.
                 return if piece.is_empty() {
                     None
                 } else {
@@ -481,18 +489,11 @@ impl Compressor {
         self.total_out
     }
 
-    fn error(&self, detail: impl ToString) -> CodecError {
-        CodecError::Compress {
-            codec: self.codec,
-            detail: detail.to_string(),
-        }
-    }
-
     /// Compresses `input`, returning the compressed bytes produced so far (possibly
     /// none: the codecs buffer up to a block internally).
     pub fn compress(&mut self, input: &[u8]) -> Result<Bytes, CodecError> {
         if self.finished {
-            return Err(self.error("compress() after finish()"));
+            return Err(CodecError::AfterFinish("compress()"));
         }
         self.total_in += input.len() as u64;
         let out = match &mut self.kind {
@@ -531,7 +532,7 @@ impl Compressor {
     /// Ends the frame, returning its last bytes. The compressor cannot be used after.
     pub fn finish(&mut self) -> Result<Bytes, CodecError> {
         if self.finished {
-            return Err(self.error("finish() called twice"));
+            return Err(CodecError::AfterFinish("finish()"));
         }
         self.finished = true;
         let out = match &mut self.kind {

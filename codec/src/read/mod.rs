@@ -275,9 +275,7 @@ impl ArrowStreamDecoder {
             return Err(e.clone());
         }
         if self.finished {
-            return Err(self.fail(CodecError::InvalidOption(
-                "feed() after finish(): the body has already ended".into(),
-            )));
+            return Err(self.fail(CodecError::AfterFinish("feed()")));
         }
         self.bytes_fed += chunk.len() as u64;
         if !chunk.is_empty() {
