@@ -21,12 +21,12 @@ const CODECS: [Compression; 3] = [
     Compression::Lz4Frame,
 ];
 
-/// Cases per property: 512, or `$MAXSTORAGE_FUZZ_CASES` for longer runs.
+/// Cases per property: 2048, or `$MAXSTORAGE_FUZZ_CASES` for longer runs.
 fn fuzz_cases() -> u32 {
     std::env::var("MAXSTORAGE_FUZZ_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(512)
+        .unwrap_or(2048)
 }
 
 /// Small limits, so that a mutated length cannot make the test allocate much.

@@ -20,7 +20,7 @@ const CODECS: [Compression; 3] = [
 ];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn encode_then_decode_is_identity(

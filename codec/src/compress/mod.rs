@@ -764,6 +764,37 @@ mod tests {
     }
 
     #[test]
+    fn lz4_checksums_are_verified() {
+        let data = sample(10_000);
+        let body = compress(Compression::Lz4Frame, &data).unwrap();
+        // Header checksum (byte 6: magic 4 + FLG + BD, then HC).
+        let mut bad = body.clone();
+        bad[6] ^= 1;
+        let e = decompress(Compression::Lz4Frame, &bad, 1 << 20).unwrap_err();
+        assert!(e.to_string().contains("descriptor checksum"), "{e}");
+        // Content checksum: the last 4 bytes.
+        let mut bad = body.clone();
+        let n = bad.len();
+        bad[n - 1] ^= 1;
+        let e = decompress(Compression::Lz4Frame, &bad, 1 << 20).unwrap_err();
+        assert!(e.to_string().contains("content checksum"), "{e}");
+        // An unknown magic number.
+        let e = decompress(Compression::Lz4Frame, b"\x01\x02\x03\x04", 10).unwrap_err();
+        assert!(e.to_string().contains("not an LZ4 frame"), "{e}");
+    }
+
+    #[test]
+    fn after_finish() {
+        let mut c = Compressor::new(Compression::Zstd).unwrap();
+        c.finish().unwrap();
+        assert_eq!(
+            c.compress(b"x").unwrap_err(),
+            CodecError::AfterFinish("compress()")
+        );
+        assert_eq!(c.finish().unwrap_err(), CodecError::AfterFinish("finish()"));
+    }
+
+    #[test]
     fn bomb_yields_bounded_pieces() {
         let data = vec![0u8; 50 << 20];
         for codec in [Compression::Zstd, Compression::Lz4Frame] {
