@@ -126,7 +126,13 @@ async fn handle_inner(
 ) -> Result<Response<ResponseBody>, ApiError> {
     let (parts, body) = req.into_parts();
     let query = parse_query(parts.uri.query().unwrap_or(""));
-    authenticate(&state, &parts.method, parts.uri.path(), &query, &parts.headers)?;
+    authenticate(
+        &state,
+        &parts.method,
+        parts.uri.path(),
+        &query,
+        &parts.headers,
+    )?;
     let body = read_body(body, state.config.limits.max_data_body).await?;
     let path: Vec<String> = parts
         .uri
@@ -250,9 +256,10 @@ fn insert(
         fields.push(arrow_schema::Field::new(&c.name, dt, true));
     }
     let expected = Arc::new(arrow_schema::Schema::new(fields));
-    let mut options = DecoderOptions::default();
-    options.normalize_timestamp_structs = false;
-    let mut decoder = ArrowStreamDecoder::new(options);
+    let mut decoder = ArrowStreamDecoder::new(DecoderOptions {
+        normalize_timestamp_structs: false,
+        ..DecoderOptions::default()
+    });
     let mut stager = Stager::new(&state.store, table.meta.clone(), &partial)?;
     let bad = |e: maxstorage_codec::CodecError| {
         ApiError::invalid_data(format!("the body is not a valid Arrow IPC stream: {e}"))
@@ -279,18 +286,27 @@ fn insert(
         Replace::PartitionPrefix(layout.static_values.iter().flatten().cloned().collect())
     };
     let version = state.store.commit(table, files, &replace)?;
-    Ok(Reply::json(&serde_json::json!({"Rows": rows, "Version": version})))
+    Ok(Reply::json(
+        &serde_json::json!({"Rows": rows, "Version": version}),
+    ))
 }
 
 /// Dumps a table (or one partition) as an Arrow IPC stream: data columns, then partition
 /// columns.
 fn dump(table: &Arc<Table>, query: &[(String, String)]) -> Result<Reply, ApiError> {
-    let partitions: Vec<String> = param(query, "partition").map(str::to_string).into_iter().collect();
+    let partitions: Vec<String> = param(query, "partition")
+        .map(str::to_string)
+        .into_iter()
+        .collect();
     let sel = read::Selection {
         partitions: &partitions,
         ..read::Selection::default()
     };
-    let plan = read::plan_table(table, &sel, maxstorage_codec::types::ArrowOptions::default())?;
+    let plan = read::plan_table(
+        table,
+        &sel,
+        maxstorage_codec::types::ArrowOptions::default(),
+    )?;
     let columns = plan.columns.clone();
     let segs = plan.all();
     read::arrow_reply(
@@ -406,7 +422,12 @@ impl AdminClient {
 
     /// Describes a table.
     pub fn describe(&self, project: &str, schema: &str, name: &str) -> Result<TableInfo, Error> {
-        self.json::<TableInfo>("GET", &Self::table_path(project, schema, name), &[], None::<&()>)
+        self.json::<TableInfo>(
+            "GET",
+            &Self::table_path(project, schema, name),
+            &[],
+            None::<&()>,
+        )
     }
 
     /// Lists the tables.
@@ -416,8 +437,14 @@ impl AdminClient {
 
     /// Drops a table.
     pub fn drop_table(&self, project: &str, schema: &str, name: &str) -> Result<(), Error> {
-        self.call("DELETE", &Self::table_path(project, schema, name), &[], "application/json", &[])
-            .map(|_| ())
+        self.call(
+            "DELETE",
+            &Self::table_path(project, schema, name),
+            &[],
+            "application/json",
+            &[],
+        )
+        .map(|_| ())
     }
 
     fn rows_query(partition: Option<&str>, overwrite: bool) -> Vec<(String, String)> {
@@ -483,7 +510,13 @@ impl AdminClient {
     ) -> Result<Vec<u8>, Error> {
         let path = format!("{}/rows", Self::table_path(project, schema, name));
         Ok(self
-            .call("GET", &path, &Self::rows_query(partition, false), "application/json", &[])?
+            .call(
+                "GET",
+                &path,
+                &Self::rows_query(partition, false),
+                "application/json",
+                &[],
+            )?
             .body)
     }
 

@@ -127,7 +127,9 @@ pub(crate) fn write_blob(state: &State, req: &Request) -> Result<Reply, ApiError
         loop {
             match decoder.decode(&mut input).map_err(bad)? {
                 None => break,
-                Some(BlobEvent::ItemStart { header, data_len, .. }) => {
+                Some(BlobEvent::ItemStart {
+                    header, data_len, ..
+                }) => {
                     let len = data_len.unwrap_or(0);
                     if len > state.config.limits.max_blob_bytes as u64 {
                         return Err(ApiError::too_large(format!(
@@ -186,7 +188,10 @@ fn resolve(state: &State, reference: &str) -> Result<String, ApiError> {
         .strip_prefix("blob:")
         .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()))
         .ok_or_else(|| {
-            ApiError::not_found("NoSuchBlob", format!("{reference:?} is not a blob reference"))
+            ApiError::not_found(
+                "NoSuchBlob",
+                format!("{reference:?} is not a blob reference"),
+            )
         })?;
     if !blob_dir(state).join(id).is_file() {
         return Err(ApiError::not_found(

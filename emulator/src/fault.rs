@@ -120,7 +120,9 @@ impl FaultSpec {
             )));
         }
         if self.every_nth == Some(0) || self.count == Some(0) {
-            return Err(ApiError::invalid_parameter("count and every_nth must be positive"));
+            return Err(ApiError::invalid_parameter(
+                "count and every_nth must be positive",
+            ));
         }
         if self.status.is_none()
             && self.delay_ms.is_none()
@@ -224,10 +226,11 @@ impl Faults {
             break;
         }
         self.armed.retain(|a| {
-            let limit = a
-                .spec
-                .count
-                .unwrap_or(if a.spec.every_nth.is_some() { u64::MAX } else { 1 });
+            let limit = a.spec.count.unwrap_or(if a.spec.every_nth.is_some() {
+                u64::MAX
+            } else {
+                1
+            });
             a.fired < limit
         });
         effect
@@ -241,7 +244,8 @@ mod tests {
     #[test]
     fn next_k_and_every_nth() {
         let mut f = Faults::default();
-        f.add(FaultSpec::status("TableWrite", 503).times(2)).unwrap();
+        f.add(FaultSpec::status("TableWrite", 503).times(2))
+            .unwrap();
         assert!(f.take("TableRead").is_none());
         assert!(f.take("TableWrite").is_some());
         assert!(f.take("TableWrite").is_some());

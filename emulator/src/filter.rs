@@ -137,9 +137,10 @@ fn tokenize(p: &str) -> Result<Vec<Tok>, ApiError> {
             let start = i;
             i += 1;
             while i < chars.len()
-                && (chars[i].is_ascii_alphanumeric() || chars[i] == '.' || chars[i] == '_'
-                    || ((chars[i] == '-' || chars[i] == '+')
-                        && matches!(chars[i - 1], 'e' | 'E')))
+                && (chars[i].is_ascii_alphanumeric()
+                    || chars[i] == '.'
+                    || chars[i] == '_'
+                    || ((chars[i] == '-' || chars[i] == '+') && matches!(chars[i - 1], 'e' | 'E')))
             {
                 i += 1;
             }
@@ -270,9 +271,15 @@ impl Parser<'_> {
                     op: op.flip(),
                     literal,
                 }),
-                None => Err(unsupported(self.text, "a comparison needs a column and a literal")),
+                None => Err(unsupported(
+                    self.text,
+                    "a comparison needs a column and a literal",
+                )),
             },
-            _ => Err(unsupported(self.text, "a comparison needs a column and a literal")),
+            _ => Err(unsupported(
+                self.text,
+                "a comparison needs a column and a literal",
+            )),
         }
     }
 }
@@ -372,7 +379,7 @@ fn compare_text(v: &str, op: CmpOp, lit: &Literal) -> Option<bool> {
     let o = match lit {
         Literal::Int(i) => match v.trim().parse::<i64>() {
             Ok(x) => x.cmp(i),
-            Err(_) => v.cmp(&i.to_string().as_str()),
+            Err(_) => v.cmp(i.to_string().as_str()),
         },
         Literal::Float(f) => v.trim().parse::<f64>().ok()?.partial_cmp(f)?,
         Literal::Str(s) => v.cmp(s.as_str()),
@@ -561,7 +568,9 @@ mod tests {
 
     #[test]
     fn parses_and_evaluates() {
-        let e = parse("id > 1 AND (name = 'b' OR 3 <= id)").unwrap().unwrap();
+        let e = parse("id > 1 AND (name = 'b' OR 3 <= id)")
+            .unwrap()
+            .unwrap();
         let batch = RecordBatch::try_from_iter(vec![
             (
                 "id",
@@ -573,15 +582,31 @@ mod tests {
             ),
         ])
         .unwrap();
-        assert_eq!(mask(&e, &batch, &[]).unwrap(), vec![false, true, true, false]);
+        assert_eq!(
+            mask(&e, &batch, &[]).unwrap(),
+            vec![false, true, true, false]
+        );
         let e = parse("pt <> '2' or id == 1").unwrap().unwrap();
         let parts = vec![("pt".to_string(), "2".to_string())];
-        assert_eq!(mask(&e, &batch, &parts).unwrap(), vec![true, false, false, false]);
+        assert_eq!(
+            mask(&e, &batch, &parts).unwrap(),
+            vec![true, false, false, false]
+        );
         assert!(parse("").unwrap().is_none());
-        for bad in ["id IN (1,2)", "f(id) > 1", "id > ", "a = b", "(id > 1", "NOT id = 1"] {
+        for bad in [
+            "id IN (1,2)",
+            "f(id) > 1",
+            "id > ",
+            "a = b",
+            "(id > 1",
+            "NOT id = 1",
+        ] {
             let err = parse(bad).unwrap_err();
             assert_eq!(err.code, "UnsupportedOperation", "{bad}");
         }
-        assert_eq!(parse_datetime("1970-01-02 00:00:01.5"), Some((86_401, 500_000_000)));
+        assert_eq!(
+            parse_datetime("1970-01-02 00:00:01.5"),
+            Some((86_401, 500_000_000))
+        );
     }
 }

@@ -78,7 +78,9 @@ pub(crate) fn create_from_table(
             .write(&b)
             .map_err(|e| ApiError::internal(e.to_string()))
     })?;
-    writer.finish().map_err(|e| ApiError::internal(e.to_string()))?;
+    writer
+        .finish()
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let file = writer
         .into_inner()
         .map_err(|e| ApiError::internal(e.to_string()))?
@@ -116,7 +118,11 @@ fn plan_of(state: &State, inst: &InstanceId) -> Result<(Plan, TableColumns), Api
     let not_found = || {
         ApiError::not_found(
             "NoSuchInstance",
-            format!("instance {} of project {} does not exist", inst.instance(), inst.project()),
+            format!(
+                "instance {} of project {} does not exist",
+                inst.instance(),
+                inst.project()
+            ),
         )
     };
     if inst.instance().contains(['/', '\\', '.']) {
@@ -204,11 +210,21 @@ pub(crate) fn create_session(state: &State, req: &Request) -> Result<Reply, ApiE
     Ok(Reply::json(&session_json(&s.id, &plan, &columns)))
 }
 
-fn session_of(state: &State, req: &Request, inst: &InstanceId) -> Result<Arc<InstanceSession>, ApiError> {
+fn session_of(
+    state: &State,
+    req: &Request,
+    inst: &InstanceId,
+) -> Result<Arc<InstanceSession>, ApiError> {
     let id = req.storage.required("SessionId")?;
-    let s = lock(&state.sessions.instance).get(id).cloned().ok_or_else(|| {
-        ApiError::not_found("NoSuchSession", format!("instance read session {id:?} does not exist"))
-    })?;
+    let s = lock(&state.sessions.instance)
+        .get(id)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "NoSuchSession",
+                format!("instance read session {id:?} does not exist"),
+            )
+        })?;
     if s.instance != *inst {
         return Err(ApiError::not_found(
             "NoSuchSession",
@@ -229,7 +245,11 @@ pub(crate) fn get_session(state: &State, req: &Request) -> Result<Reply, ApiErro
 /// `InstanceRead` (with a session, or a direct read without one).
 pub(crate) fn read(state: &State, req: &Request) -> Result<Reply, ApiError> {
     let inst = instance_of(req)?;
-    if req.storage.param("SessionId").is_some_and(|s| !s.is_empty()) {
+    if req
+        .storage
+        .param("SessionId")
+        .is_some_and(|s| !s.is_empty())
+    {
         session_of(state, req, &inst)?;
     }
     let (plan, _) = plan_of(state, &inst)?;

@@ -10,8 +10,8 @@
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, StringArray};
 use arrow_ipc::reader::FileReader;
@@ -29,6 +29,7 @@ use maxstorage_protocol::server::parse_partition_spec;
 use maxstorage_protocol::{Compression, header};
 use serde_json::Value;
 
+use crate::ReadCompression;
 use crate::body::ChunkSender;
 use crate::error::ApiError;
 use crate::filter::{self, Expr};
@@ -36,7 +37,6 @@ use crate::service::{Reply, Request, State};
 use crate::session::route_token;
 use crate::store::{DataFile, Table};
 use crate::util::{lock, new_id, now_ms};
-use crate::ReadCompression;
 
 /// Default rows per output batch.
 const DEFAULT_BATCH_ROWS: i64 = 4096;
@@ -195,7 +195,8 @@ impl ReadSession {
     }
 
     fn refresh(&self) {
-        self.expires_ms.store(now_ms() + self.ttl_ms, Ordering::Relaxed);
+        self.expires_ms
+            .store(now_ms() + self.ttl_ms, Ordering::Relaxed);
     }
 
     fn json(&self, status: SessionStatus) -> Value {
@@ -222,7 +223,7 @@ impl ReadSession {
             .iter()
             .map(|v| {
                 let phys: u64 = v.batch_rows.iter().sum();
-                if phys == 0 { 0 } else { v.bytes * v.rows / phys }
+                (v.bytes * v.rows).checked_div(phys).unwrap_or(0)
             })
             .sum();
         let session = ReadSessionJson {
@@ -318,12 +319,20 @@ pub(crate) fn plan_table(
         }
     } else {
         for n in sel.data_columns {
-            if let Some(i) = cols.data_columns.iter().position(|c| c.name.eq_ignore_ascii_case(n)) {
+            if let Some(i) = cols
+                .data_columns
+                .iter()
+                .position(|c| c.name.eq_ignore_ascii_case(n))
+            {
                 out.push(OutColumn {
                     column: cols.data_columns[i].clone(),
                     source: Source::Data(i),
                 });
-            } else if cols.partition_columns.iter().any(|c| c.name.eq_ignore_ascii_case(n)) {
+            } else if cols
+                .partition_columns
+                .iter()
+                .any(|c| c.name.eq_ignore_ascii_case(n))
+            {
                 part_named.push(n.clone());
             } else {
                 return Err(unknown_column(table, n));
@@ -333,7 +342,11 @@ pub(crate) fn plan_table(
     let part_list: Vec<String> = match sel.partition_columns {
         Some(list) if !list.is_empty() => list.to_vec(),
         _ if !part_named.is_empty() => part_named,
-        _ => cols.partition_columns.iter().map(|c| c.name.clone()).collect(),
+        _ => cols
+            .partition_columns
+            .iter()
+            .map(|c| c.name.clone())
+            .collect(),
     };
     for n in &part_list {
         let i = cols
@@ -357,7 +370,11 @@ pub(crate) fn plan_table(
         .map(|s| {
             let pairs = parse_partition_spec(s)?;
             for (k, _) in &pairs {
-                if !cols.partition_columns.iter().any(|c| c.name.eq_ignore_ascii_case(k)) {
+                if !cols
+                    .partition_columns
+                    .iter()
+                    .any(|c| c.name.eq_ignore_ascii_case(k))
+                {
                     return Err(ApiError::invalid_partition(format!(
                         "{k:?} in partition {s:?} is not a partition column of {}",
                         meta.display_name()
@@ -374,7 +391,11 @@ pub(crate) fn plan_table(
                 meta.display_name()
             )));
         };
-        if let Some(b) = sel.bucket_ids.iter().find(|b| **b < 0 || **b >= i64::from(n)) {
+        if let Some(b) = sel
+            .bucket_ids
+            .iter()
+            .find(|b| **b < 0 || **b >= i64::from(n))
+        {
             return Err(ApiError::invalid_parameter(format!(
                 "bucket id {b} is out of range 0..{n}"
             )));
@@ -410,7 +431,9 @@ pub(crate) fn plan_table(
             continue;
         }
         if !sel.bucket_ids.is_empty()
-            && !f.bucket.is_some_and(|b| sel.bucket_ids.contains(&i64::from(b)))
+            && !f
+                .bucket
+                .is_some_and(|b| sel.bucket_ids.contains(&i64::from(b)))
         {
             continue;
         }
@@ -590,15 +613,19 @@ fn session_options(req: &Request) -> Result<ReadSessionOptions, ApiError> {
             }
         }
     }
-    serde_json::from_value(v)
-        .map_err(|e| ApiError::invalid_parameter(format!("malformed TableCreateReadSession body: {e}")))
+    serde_json::from_value(v).map_err(|e| {
+        ApiError::invalid_parameter(format!("malformed TableCreateReadSession body: {e}"))
+    })
 }
+
+/// An inclusive-exclusive range of versions or times.
+type Range = (i64, i64);
 
 /// The version and time ranges of incremental options (both shapes, protocol.md A9).
 fn incremental_ranges(
     o: &IncrementalReadOptions,
     latest: i64,
-) -> Result<(Option<(i64, i64)>, Option<(i64, i64)>), ApiError> {
+) -> Result<(Option<Range>, Option<Range>), ApiError> {
     let time = |s: &str, what: &str| -> Result<i64, ApiError> {
         if let Ok(n) = s.trim().parse::<i64>() {
             return Ok(n);
@@ -617,12 +644,21 @@ fn incremental_ranges(
         let hi = o.end_version.filter(|v| *v > 0).unwrap_or(latest);
         versions = Some((o.start_version.unwrap_or(0), hi));
     }
-    let start_ts = o.start_timestamp.as_deref().filter(|s| !s.trim().is_empty());
+    let start_ts = o
+        .start_timestamp
+        .as_deref()
+        .filter(|s| !s.trim().is_empty());
     let end_ts = o.end_timestamp.as_deref().filter(|s| !s.trim().is_empty());
     if start_ts.is_some() || end_ts.is_some() {
         times = Some((
-            start_ts.map(|s| time(s, "StartTimeStamp")).transpose()?.unwrap_or(i64::MIN),
-            end_ts.map(|s| time(s, "EndTimeStamp")).transpose()?.unwrap_or(i64::MAX),
+            start_ts
+                .map(|s| time(s, "StartTimeStamp"))
+                .transpose()?
+                .unwrap_or(i64::MIN),
+            end_ts
+                .map(|s| time(s, "EndTimeStamp"))
+                .transpose()?
+                .unwrap_or(i64::MAX),
         ));
     }
     // The odps.maxstorage shape: From/To are versions (numbers) or times (strings).
@@ -792,7 +828,9 @@ pub(crate) fn arrow_reply(
     let mut reply = Reply::stream(
         header::OCTET_STREAM,
         Box::new(move |tx: &ChunkSender| {
-            stream_rows(&plan, &columns, &schema, &segs, max_rows, max_bytes, enc, tx)
+            stream_rows(
+                &plan, &columns, &schema, &segs, max_rows, max_bytes, enc, tx,
+            )
         }),
     );
     if let Some(token) = enc.body.http_token() {
@@ -808,21 +846,34 @@ pub(crate) fn read_rows(state: &State, req: &Request) -> Result<Reply, ApiError>
         return Err(ApiError::new(
             400,
             "SessionExpired",
-            format!("read session {} has expired; refresh it with session_refresh=true", s.id),
+            format!(
+                "read session {} has expired; refresh it with session_refresh=true",
+                s.id
+            ),
         ));
     }
     if state.store.table_by_id(s.table.meta.id).is_none() {
         return Err(ApiError::not_found(
             "NoSuchTable",
-            format!("table {} of read session {} was dropped", s.table.meta.display_name(), s.id),
+            format!(
+                "table {} of read session {} was dropped",
+                s.table.meta.display_name(),
+                s.id
+            ),
         ));
     }
     let opts: ReadRowsOptions = req.json()?;
     let index = req.storage.i64_param("Index")?;
     let offset = req.storage.i64_param("Offset")?;
-    let count = req.storage.i64_param("Count")?.filter(|c| *c > 0).map(|c| c as u64);
+    let count = req
+        .storage
+        .i64_param("Count")?
+        .filter(|c| *c > 0)
+        .map(|c| c as u64);
     if offset.is_some_and(|o| o < 0) || opts.skip_row_num < 0 {
-        return Err(ApiError::invalid_parameter("Offset and SkipRowNum must not be negative"));
+        return Err(ApiError::invalid_parameter(
+            "Offset and SkipRowNum must not be negative",
+        ));
     }
     let base: Vec<Seg> = match index {
         Some(i) => {
@@ -848,7 +899,14 @@ pub(crate) fn read_rows(state: &State, req: &Request) -> Result<Reply, ApiError>
     let columns = s.plan.project(&opts.data_columns)?;
     let max_rows = batch_rows(opts.max_batch_rows);
     let max_bytes = usize::try_from(opts.max_batch_raw_size.max(0)).unwrap_or(usize::MAX);
-    arrow_reply(s.plan.clone(), columns, segs, max_rows, max_bytes, encoding(state, req))
+    arrow_reply(
+        s.plan.clone(),
+        columns,
+        segs,
+        max_rows,
+        max_bytes,
+        encoding(state, req),
+    )
 }
 
 pub(crate) fn batch_rows(n: i64) -> usize {
@@ -882,7 +940,14 @@ pub(crate) fn preview(state: &State, req: &Request) -> Result<Reply, ApiError> {
     let plan = plan_table(&table, &sel, ArrowOptions::default())?;
     let out = plan.project(&columns)?;
     let segs = window(&plan.all(), 0, limit.filter(|l| *l > 0).map(|l| l as u64));
-    arrow_reply(plan, out, segs, DEFAULT_BATCH_ROWS as usize, 0, encoding(state, req))
+    arrow_reply(
+        plan,
+        out,
+        segs,
+        DEFAULT_BATCH_ROWS as usize,
+        0,
+        encoding(state, req),
+    )
 }
 
 /// The Arrow schema of output columns.
@@ -1110,15 +1175,40 @@ mod tests {
     #[test]
     fn windows() {
         let segs = vec![
-            Seg { view: 0, start: 0, end: 10 },
-            Seg { view: 1, start: 5, end: 8 },
+            Seg {
+                view: 0,
+                start: 0,
+                end: 10,
+            },
+            Seg {
+                view: 1,
+                start: 5,
+                end: 8,
+            },
         ];
         assert_eq!(
             window(&segs, 8, Some(3)),
-            vec![Seg { view: 0, start: 8, end: 10 }, Seg { view: 1, start: 5, end: 6 }]
+            vec![
+                Seg {
+                    view: 0,
+                    start: 8,
+                    end: 10
+                },
+                Seg {
+                    view: 1,
+                    start: 5,
+                    end: 6
+                }
+            ]
         );
-        assert_eq!(window(&segs, 12, None), vec![Seg { view: 1, start: 7, end: 8 }]);
+        assert_eq!(
+            window(&segs, 12, None),
+            vec![Seg {
+                view: 1,
+                start: 7,
+                end: 8
+            }]
+        );
         assert!(window(&segs, 13, None).is_empty());
     }
 }
-

@@ -250,7 +250,9 @@ async fn handle(
             RequestPath::TunnelDiscovery { .. } => Ok(discovery(&state, &req)),
             RequestPath::Other => Ok(Err(ApiError::not_found(
                 "NoSuchObject",
-                format!("no such resource {path}; the storage API is at /api/storage/v2 and /api/storage/v3"),
+                format!(
+                    "no such resource {path}; the storage API is at /api/storage/v2 and /api/storage/v3"
+                ),
             ))),
         }
     };
@@ -346,7 +348,11 @@ fn discovery(
     let query = maxstorage_protocol::url::parse_query(req.uri().query().unwrap_or(""));
     authenticate(state, req.method(), req.uri().path(), &query, req.headers())?;
     if req.method() != Method::GET {
-        return Err(ApiError::new(405, "InvalidMethod", "tunnel discovery is a GET"));
+        return Err(ApiError::new(
+            405,
+            "InvalidMethod",
+            "tunnel discovery is a GET",
+        ));
     }
     let host = req
         .headers()
@@ -401,7 +407,13 @@ fn allows_get(action: Action) -> bool {
 async fn storage(state: Arc<State>, version: ApiVersion, req: http::Request<Incoming>) -> Outcome {
     let (parts, body) = req.into_parts();
     let query = maxstorage_protocol::url::parse_query(parts.uri.query().unwrap_or(""));
-    if let Err(e) = authenticate(&state, &parts.method, parts.uri.path(), &query, &parts.headers) {
+    if let Err(e) = authenticate(
+        &state,
+        &parts.method,
+        parts.uri.path(),
+        &query,
+        &parts.headers,
+    ) {
         return Ok(Err(e));
     }
     let storage = match StorageRequest::parse(version, query) {

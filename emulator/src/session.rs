@@ -34,10 +34,12 @@ pub(crate) struct Sessions {
 impl Sessions {
     /// A read session by id (expired ones too, until purged).
     pub(crate) fn read_session(&self, id: &str) -> Result<Arc<ReadSession>, ApiError> {
-        lock(&self.read)
-            .get(id)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found("NoSuchSession", format!("read session {id:?} does not exist")))
+        lock(&self.read).get(id).cloned().ok_or_else(|| {
+            ApiError::not_found(
+                "NoSuchSession",
+                format!("read session {id:?} does not exist"),
+            )
+        })
     }
 
     /// Removes sessions that expired more than `grace_ms` ago.

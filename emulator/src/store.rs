@@ -199,7 +199,10 @@ impl TableMeta {
         let mut convert = |c: &ColumnDef, partition: bool| -> Result<Column, ApiError> {
             let lower = c.name.to_ascii_lowercase();
             if c.name.is_empty() || seen.contains(&lower) {
-                return Err(bad(format!("column name {:?} is empty or repeated", c.name)));
+                return Err(bad(format!(
+                    "column name {:?} is empty or repeated",
+                    c.name
+                )));
             }
             seen.push(lower);
             let ty = OdpsType::parse(&c.type_name)
@@ -207,7 +210,10 @@ impl TableMeta {
             odps_to_arrow(&ty, &ArrowOptions::default())
                 .map_err(|e| bad(format!("column {}: {e}", c.name)))?;
             if partition && ty.is_complex() {
-                return Err(bad(format!("partition column {} must be a primitive type", c.name)));
+                return Err(bad(format!(
+                    "partition column {} must be a primitive type",
+                    c.name
+                )));
             }
             Ok(Column::new(c.name.clone(), ty)
                 .with_nullable(c.nullable && !partition)
@@ -227,14 +233,23 @@ impl TableMeta {
             system_columns: Vec::new(),
         };
         for k in &def.primary_key {
-            if !columns.data_columns.iter().any(|c| c.name.eq_ignore_ascii_case(k)) {
-                return Err(bad(format!("primary key column {k:?} is not a data column")));
+            if !columns
+                .data_columns
+                .iter()
+                .any(|c| c.name.eq_ignore_ascii_case(k))
+            {
+                return Err(bad(format!(
+                    "primary key column {k:?} is not a data column"
+                )));
             }
         }
         if !def.primary_key.is_empty() {
             columns.system_columns.push(
-                Column::new(maxstorage_protocol::schema::OPERATION_COLUMN, OdpsType::Tinyint)
-                    .with_nullable(true),
+                Column::new(
+                    maxstorage_protocol::schema::OPERATION_COLUMN,
+                    OdpsType::Tinyint,
+                )
+                .with_nullable(true),
             );
         }
         columns.assign_missing_column_ids();
@@ -455,7 +470,9 @@ impl Store {
             fs::create_dir_all(&p).map_err(|e| Error::io(ctx("cannot create", &p), e))?;
         }
         let staging = root.join("staging");
-        for entry in fs::read_dir(&staging).map_err(|e| Error::io(ctx("cannot list", &staging), e))? {
+        for entry in
+            fs::read_dir(&staging).map_err(|e| Error::io(ctx("cannot list", &staging), e))?
+        {
             let entry = entry.map_err(|e| Error::io(ctx("cannot list", &staging), e))?;
             let p = entry.path();
             let _ = if p.is_dir() {
@@ -482,7 +499,8 @@ impl Store {
             let dir = root.join("tables").join(stored.id.to_string());
             let manifest_path = dir.join("manifest.json");
             let manifest: Manifest = serde_json::from_slice(
-                &fs::read(&manifest_path).map_err(|e| Error::io(ctx("cannot read", &manifest_path), e))?,
+                &fs::read(&manifest_path)
+                    .map_err(|e| Error::io(ctx("cannot read", &manifest_path), e))?,
             )
             .map_err(|e| Error::Corrupt(format!("{}: {e}", manifest_path.display())))?;
             let data = dir.join("data");
@@ -562,7 +580,10 @@ impl Store {
             return Err(ApiError::new(
                 409,
                 "TableAlreadyExists",
-                format!("table {}.{}.{} already exists", def.project, def.schema, def.name),
+                format!(
+                    "table {}.{}.{} already exists",
+                    def.project, def.schema, def.name
+                ),
             ));
         }
         let id = state.next_table_id;
@@ -799,7 +820,8 @@ impl<'a> Stager<'a> {
             .iter()
             .map(|(pi, col)| Ok((*pi, string_values(batch.column(*col))?)))
             .collect::<Result<_, ApiError>>()?;
-        let bucket_keys: Option<Vec<Vec<Option<String>>>> = if self.meta.def.bucket_count.is_some() {
+        let bucket_keys: Option<Vec<Vec<Option<String>>>> = if self.meta.def.bucket_count.is_some()
+        {
             Some(
                 self.meta
                     .cluster_indexes
@@ -845,11 +867,9 @@ impl<'a> Stager<'a> {
         let data_batch = batch
             .project(&(0..data_cols).collect::<Vec<_>>())
             .map_err(|e| ApiError::invalid_data(e.to_string()))?;
-        let data_batch = RecordBatch::try_new(
-            self.meta.file_schema.clone(),
-            data_batch.columns().to_vec(),
-        )
-        .map_err(|e| ApiError::invalid_data(e.to_string()))?;
+        let data_batch =
+            RecordBatch::try_new(self.meta.file_schema.clone(), data_batch.columns().to_vec())
+                .map_err(|e| ApiError::invalid_data(e.to_string()))?;
         let single = groups.len() == 1;
         for (key, rows) in groups {
             let part = if single {
@@ -949,7 +969,11 @@ pub(crate) fn write_layout(
             return Err(ApiError::invalid_partition(format!(
                 "{k:?} is not a partition column of {} (partition columns: [{}])",
                 meta.display_name(),
-                pcols.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                pcols
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
     }
@@ -957,7 +981,10 @@ pub(crate) fn write_layout(
     let mut dynamic = Vec::new();
     let data = meta.columns.data_columns.len();
     for (i, c) in pcols.iter().enumerate() {
-        match partial.iter().find(|(k, _)| k.eq_ignore_ascii_case(&c.name)) {
+        match partial
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&c.name))
+        {
             Some((_, v)) => static_values.push(Some(v.clone())),
             None => {
                 dynamic.push((i, data + dynamic.len()));

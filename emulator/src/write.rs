@@ -256,7 +256,12 @@ pub(crate) fn create_session(state: &State, req: &Request) -> Result<Reply, ApiE
     let table = table_of(state, req)?;
     let mode = write_mode(req)?;
     let body: Value = req.json()?;
-    let text = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let text = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let (spec, overwrite, enhance) = if mode == WriteMode::BatchCompatible {
         (
             text("PartitionSpec"),
@@ -308,7 +313,10 @@ fn session(
         if !create {
             return Err(ApiError::not_found(
                 "NoSuchSession",
-                format!("the default {mode:?} session of {} does not exist", table.meta.display_name()),
+                format!(
+                    "the default {mode:?} session of {} does not exist",
+                    table.meta.display_name()
+                ),
             ));
         }
         let mut s = new_session(state, table, mode, Vec::new(), false, true)?;
@@ -319,9 +327,15 @@ fn session(
         defaults.insert(key, internal);
         return Ok(s);
     }
-    let s = lock(&state.sessions.write).get(id).cloned().ok_or_else(|| {
-        ApiError::not_found("NoSuchSession", format!("write session {id:?} does not exist"))
-    })?;
+    let s = lock(&state.sessions.write)
+        .get(id)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "NoSuchSession",
+                format!("write session {id:?} does not exist"),
+            )
+        })?;
     if let Some(t) = req.storage.table() {
         let g = lock(&s);
         if !(t.project().eq_ignore_ascii_case(&g.table.meta.def.project)
@@ -348,17 +362,31 @@ pub(crate) fn get_session(state: &State, req: &Request) -> Result<Reply, ApiErro
 pub(crate) fn get_schema(state: &State, req: &Request) -> Result<Reply, ApiError> {
     let s = session(state, req, false)?;
     let g = lock(&s);
-    Ok(Reply::json(&serde_json::json!({"TableSchema": g.table.meta.write_schema()}))
-        .header(header::ROUTE_TOKEN, route_token(&g.id)))
+    Ok(
+        Reply::json(&serde_json::json!({"TableSchema": g.table.meta.write_schema()}))
+            .header(header::ROUTE_TOKEN, route_token(&g.id)),
+    )
 }
 
 #[derive(serde::Deserialize, Default)]
 struct StreamBody {
-    #[serde(rename = "StreamId", default, deserialize_with = "maxstorage_protocol::json::opt_string_lenient")]
+    #[serde(
+        rename = "StreamId",
+        default,
+        deserialize_with = "maxstorage_protocol::json::opt_string_lenient"
+    )]
     stream_id: Option<String>,
-    #[serde(rename = "StreamVersion", default, deserialize_with = "maxstorage_protocol::json::opt_i64_lenient")]
+    #[serde(
+        rename = "StreamVersion",
+        default,
+        deserialize_with = "maxstorage_protocol::json::opt_i64_lenient"
+    )]
     stream_version: Option<i64>,
-    #[serde(rename = "ExactlyOnceMode", default, deserialize_with = "maxstorage_protocol::json::bool_lenient")]
+    #[serde(
+        rename = "ExactlyOnceMode",
+        default,
+        deserialize_with = "maxstorage_protocol::json::bool_lenient"
+    )]
     exactly_once: bool,
 }
 
@@ -496,9 +524,13 @@ fn stage_body(
     let mut decoder = ArrowStreamDecoder::new(options);
     let mut stager = Stager::new(&state.store, table.meta.clone(), partial)?;
     let bad = |e: maxstorage_codec::CodecError| {
-        ApiError::invalid_data(format!("the TableWrite body is not a valid Arrow IPC stream: {e}"))
+        ApiError::invalid_data(format!(
+            "the TableWrite body is not a valid Arrow IPC stream: {e}"
+        ))
     };
-    let stage = |decoder: &mut ArrowStreamDecoder, stager: &mut Stager<'_>| -> Result<(), ApiError> {
+    let stage = |decoder: &mut ArrowStreamDecoder,
+                 stager: &mut Stager<'_>|
+     -> Result<(), ApiError> {
         while let Some(batch) = decoder.next_batch().map_err(bad)? {
             check_batch(expected, &batch).map_err(|e| {
                 ApiError::invalid_data(format!("the batch does not match the write schema: {e}"))
@@ -510,7 +542,9 @@ fn stage_body(
         Ok(())
     };
     for chunk in req.body.chunks(1 << 20) {
-        decoder.feed_bytes(Bytes::copy_from_slice(chunk)).map_err(bad)?;
+        decoder
+            .feed_bytes(Bytes::copy_from_slice(chunk))
+            .map_err(bad)?;
         stage(&mut decoder, &mut stager)?;
     }
     decoder.finish().map_err(bad)?;
@@ -527,7 +561,9 @@ fn stage_body(
 fn check_schema(expected: &Schema, actual: &Schema) -> Result<(), ApiError> {
     let empty = arrow_array::RecordBatch::new_empty(Arc::new(actual.clone()));
     check_batch(expected, &empty).map_err(|e| {
-        ApiError::invalid_data(format!("the body schema does not match the write schema: {e}"))
+        ApiError::invalid_data(format!(
+            "the body schema does not match the write schema: {e}"
+        ))
     })
 }
 
@@ -569,7 +605,10 @@ pub(crate) fn write_rows(state: &State, req: &Request) -> Result<Reply, ApiError
                 return Err(ApiError::new(
                     403,
                     "InvalidAccessToken",
-                    format!("missing or wrong {} for stream {id:?}", header::WRITE_ACCESS_TOKEN),
+                    format!(
+                        "missing or wrong {} for stream {id:?}",
+                        header::WRITE_ACCESS_TOKEN
+                    ),
                 ));
             }
             let Some(offset) = row_offset else {
@@ -594,7 +633,12 @@ pub(crate) fn write_rows(state: &State, req: &Request) -> Result<Reply, ApiError
                 return Err(row_offset_conflict(&id, offset, eo.next));
             }
         }
-        (g.table.clone(), g.partial.clone(), g.write_arrow.clone(), g.id.clone())
+        (
+            g.table.clone(),
+            g.partial.clone(),
+            g.write_arrow.clone(),
+            g.id.clone(),
+        )
     };
     let (files, rows) = stage_body(state, &table, &partial, &expected, req)?;
     if let Some(c) = count
@@ -710,7 +754,12 @@ fn write_block(
                 return Ok(Reply::json(&r).header(header::ROUTE_TOKEN, route_token(&g.id)));
             }
         }
-        (g.table.clone(), g.partial.clone(), g.write_arrow.clone(), g.id.clone())
+        (
+            g.table.clone(),
+            g.partial.clone(),
+            g.write_arrow.clone(),
+            g.id.clone(),
+        )
     };
     let (files, rows) = stage_body(state, &table, &partial, &expected, req)?;
     let mut g = lock(s);
@@ -761,17 +810,21 @@ pub(crate) fn commit(state: &State, req: &Request) -> Result<Reply, ApiError> {
     if let Some(messages) = body.get("CommitMessages").and_then(Value::as_array) {
         let mut chosen: BTreeMap<i64, i64> = BTreeMap::new();
         for m in messages {
-            let text = m.as_str().ok_or_else(|| {
-                ApiError::invalid_parameter("CommitMessages must be strings")
-            })?;
+            let text = m
+                .as_str()
+                .ok_or_else(|| ApiError::invalid_parameter("CommitMessages must be strings"))?;
             let v: Value = serde_json::from_str(text).map_err(|_| {
-                ApiError::invalid_parameter(format!("commit message {text:?} is not one this service issued"))
+                ApiError::invalid_parameter(format!(
+                    "commit message {text:?} is not one this service issued"
+                ))
             })?;
             let (Some(b), Some(a)) = (
                 v.get("BlockNumber").and_then(Value::as_i64),
                 v.get("AttemptNumber").and_then(Value::as_i64),
             ) else {
-                return Err(ApiError::invalid_parameter(format!("commit message {text:?} has no block")));
+                return Err(ApiError::invalid_parameter(format!(
+                    "commit message {text:?} has no block"
+                )));
             };
             if v.get("SessionId").and_then(Value::as_str) != Some(g.id.as_str()) {
                 return Err(ApiError::invalid_parameter(format!(
@@ -815,7 +868,9 @@ pub(crate) fn commit(state: &State, req: &Request) -> Result<Reply, ApiError> {
                                 Value::String(s) => s.clone(),
                                 other => other.to_string(),
                             };
-                            let v = v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()));
+                            let v = v
+                                .as_i64()
+                                .or_else(|| v.as_str().and_then(|s| s.parse().ok()));
                             v.map(|v| (id, v)).ok_or_else(|| {
                                 ApiError::invalid_parameter("StreamVersions must be integers")
                             })
@@ -835,11 +890,15 @@ pub(crate) fn commit(state: &State, req: &Request) -> Result<Reply, ApiError> {
                 let mut seen = Vec::new();
                 for (id, v) in list {
                     if seen.contains(id) {
-                        return Err(ApiError::invalid_state(format!("stream {id:?} is listed twice")));
+                        return Err(ApiError::invalid_state(format!(
+                            "stream {id:?} is listed twice"
+                        )));
                     }
                     let st = g.stream(id, Some(*v))?;
                     if !st.closed {
-                        return Err(ApiError::invalid_state(format!("stream {id:?} is not closed")));
+                        return Err(ApiError::invalid_state(format!(
+                            "stream {id:?} is not closed"
+                        )));
                     }
                     seen.push(id.clone());
                 }
@@ -894,7 +953,6 @@ pub(crate) fn abort(state: &State, req: &Request) -> Result<Reply, ApiError> {
     let _ = state;
     Ok(Reply::json(&serde_json::json!({"WarningMessage": ""})))
 }
-
 
 /// Checks that a blob upload names an open session (and, when given, a known stream).
 pub(crate) fn check_blob_target(state: &State, req: &Request) -> Result<(), ApiError> {

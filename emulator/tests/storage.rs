@@ -62,7 +62,14 @@ fn create_stream(env: &Env, sid: &str, id: &str, version: i64, eo: bool) -> Opti
     .access_token
 }
 
-fn write(env: &Env, sid: &str, id: &str, version: i64, body: &[u8], count: i64) -> Result<maxstorage_protocol::write::WriteRowsResult, maxstorage_protocol::Error> {
+fn write(
+    env: &Env,
+    sid: &str,
+    id: &str,
+    version: i64,
+    body: &[u8],
+    count: i64,
+) -> Result<maxstorage_protocol::write::WriteRowsResult, maxstorage_protocol::Error> {
     env.call(
         &WriteRows {
             table: table(),
@@ -118,11 +125,23 @@ fn read_all(env: &Env, opts: ReadSessionOptions) -> Vec<i64> {
         .unwrap();
     let mut out = Vec::new();
     if s.split_mode == SplitMode::RowOffset {
-        let r = read(env, &s.session_id, RowSelection::range(0, s.record_count), ReadRowsOptions::default(), Compression::Uncompressed);
+        let r = read(
+            env,
+            &s.session_id,
+            RowSelection::range(0, s.record_count),
+            ReadRowsOptions::default(),
+            Compression::Uncompressed,
+        );
         out.extend(col_a(&r));
     } else {
         for i in 0..s.splits_count {
-            let r = read(env, &s.session_id, RowSelection::split(i), ReadRowsOptions::default(), Compression::Uncompressed);
+            let r = read(
+                env,
+                &s.session_id,
+                RowSelection::split(i),
+                ReadRowsOptions::default(),
+                Compression::Uncompressed,
+            );
             out.extend(col_a(&r));
         }
     }
@@ -217,7 +236,15 @@ fn bad_writes_leave_state_unchanged() {
         std::sync::Arc::new(arrow_array::Int32Array::from(vec![1])) as arrow_array::ArrayRef,
     )])
     .unwrap();
-    let e = write(&env, &sid, "s", 2, &ipc(&[other], Compression::Uncompressed), 1).unwrap_err();
+    let e = write(
+        &env,
+        &sid,
+        "s",
+        2,
+        &ipc(&[other], Compression::Uncompressed),
+        1,
+    )
+    .unwrap_err();
     assert_eq!(e.status(), Some(400));
     // Malformed IPC.
     let e = write(&env, &sid, "s", 2, b"\xff\xff\xff\xffgarbage", 1).unwrap_err();
@@ -230,12 +257,32 @@ fn bad_writes_leave_state_unchanged() {
     assert!(dump_a(&env).is_empty());
     // Abort after commit is refused; commit after abort is refused.
     let e = env
-        .call(&AbortWriteSession { table: table(), session_id: sid.clone(), mode: WriteMode::Batch }, &[])
+        .call(
+            &AbortWriteSession {
+                table: table(),
+                session_id: sid.clone(),
+                mode: WriteMode::Batch,
+            },
+            &[],
+        )
         .unwrap_err();
     assert_eq!(e.status(), Some(409));
     let sid2 = write_session(&env, "");
-    env.call(&AbortWriteSession { table: table(), session_id: sid2.clone(), mode: WriteMode::Batch }, &[]).unwrap();
-    assert_eq!(commit(&env, &sid2, CommitScope::AllClosedStreams).unwrap_err().status(), Some(409));
+    env.call(
+        &AbortWriteSession {
+            table: table(),
+            session_id: sid2.clone(),
+            mode: WriteMode::Batch,
+        },
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        commit(&env, &sid2, CommitScope::AllClosedStreams)
+            .unwrap_err()
+            .status(),
+        Some(409)
+    );
 }
 
 #[test]
@@ -268,7 +315,10 @@ fn exactly_once_offsets() {
     assert_eq!(eo(0, &b1, 2).unwrap().exactly_once_row_offset, Some(2));
     // Different bytes at a used offset; a gap.
     let e = eo(0, &b2, 1).unwrap_err();
-    assert!(matches!(&e, maxstorage_protocol::Error::Service(s) if s.code == "RowOffsetConflict" && s.message.contains("expected RowOffset 2")), "{e}");
+    assert!(
+        matches!(&e, maxstorage_protocol::Error::Service(s) if s.code == "RowOffsetConflict" && s.message.contains("expected RowOffset 2")),
+        "{e}"
+    );
     assert_eq!(eo(5, &b2, 1).unwrap_err().status(), Some(409));
     assert_eq!(eo(2, &b2, 1).unwrap().exactly_once_row_offset, Some(3));
     let info = env
@@ -287,7 +337,12 @@ fn exactly_once_offsets() {
     assert_eq!(info.row_offset, Some(3));
     assert_eq!(info.access_token.as_deref(), Some(token.as_str()));
     close(&env, &sid, "0", 0);
-    commit(&env, &sid, CommitScope::Streams(vec![StreamRef::new("0", 0)])).unwrap();
+    commit(
+        &env,
+        &sid,
+        CommitScope::Streams(vec![StreamRef::new("0", 0)]),
+    )
+    .unwrap();
     assert_eq!(dump_a(&env), vec![1, 2, 3]);
 }
 
@@ -309,7 +364,13 @@ fn splits_offsets_and_compression() {
             ..Default::default()
         };
         let s = env
-            .call(&CreateReadSession { table: table(), options: opts.clone() }, &[])
+            .call(
+                &CreateReadSession {
+                    table: table(),
+                    options: opts.clone(),
+                },
+                &[],
+            )
             .unwrap();
         if n > 0 {
             assert_eq!(s.splits_count, n);
@@ -320,29 +381,76 @@ fn splits_offsets_and_compression() {
         assert_eq!(read_all(&env, opts), a);
     }
     let s = env
-        .call(&CreateReadSession { table: table(), options: ReadSessionOptions { split_options: SplitOptions::by_parallelism(4), ..Default::default() } }, &[])
+        .call(
+            &CreateReadSession {
+                table: table(),
+                options: ReadSessionOptions {
+                    split_options: SplitOptions::by_parallelism(4),
+                    ..Default::default()
+                },
+            },
+            &[],
+        )
         .unwrap();
     // Offset/Count within split 1 (rows 250..500), then SkipRowNum.
     let r = read(
         &env,
         &s.session_id,
         RowSelection::split_range(1, 10, 20),
-        ReadRowsOptions { skip_row_num: 5, max_batch_rows: 4, ..Default::default() },
+        ReadRowsOptions {
+            skip_row_num: 5,
+            max_batch_rows: 4,
+            ..Default::default()
+        },
         Compression::Lz4Frame,
     );
     assert_eq!(col_a(&r), (265..280).collect::<Vec<_>>());
     assert!(r.iter().all(|b| b.num_rows() <= 4));
     // Whole-session Offset without Index; Count ≤ 0 means to the end.
-    let r = read(&env, &s.session_id, RowSelection::range(990, 0), ReadRowsOptions::default(), Compression::Zstd);
+    let r = read(
+        &env,
+        &s.session_id,
+        RowSelection::range(990, 0),
+        ReadRowsOptions::default(),
+        Compression::Zstd,
+    );
     assert_eq!(col_a(&r), (990..1000).collect::<Vec<_>>());
     // DataColumns.
-    let r = read(&env, &s.session_id, RowSelection::split(0), ReadRowsOptions { data_columns: vec!["b".into()], ..Default::default() }, Compression::Uncompressed);
+    let r = read(
+        &env,
+        &s.session_id,
+        RowSelection::split(0),
+        ReadRowsOptions {
+            data_columns: vec!["b".into()],
+            ..Default::default()
+        },
+        Compression::Uncompressed,
+    );
     assert_eq!(r[0].num_columns(), 1);
     // Bad split index.
-    let resp = env.raw(&ReadRows { table: table(), session_id: s.session_id.clone(), selection: RowSelection::split(9), options: ReadRowsOptions::default(), compression: Compression::Uncompressed }, None, &[]);
+    let resp = env.raw(
+        &ReadRows {
+            table: table(),
+            session_id: s.session_id.clone(),
+            selection: RowSelection::split(9),
+            options: ReadRowsOptions::default(),
+            compression: Compression::Uncompressed,
+        },
+        None,
+        &[],
+    );
     assert_eq!(resp.status, 400);
     // Refresh.
-    let g = env.call(&GetReadSession { table: table(), session_id: s.session_id.clone(), refresh: true }, &[]).unwrap();
+    let g = env
+        .call(
+            &GetReadSession {
+                table: table(),
+                session_id: s.session_id.clone(),
+                refresh: true,
+            },
+            &[],
+        )
+        .unwrap();
     assert!(g.expiration_time >= s.expiration_time);
 }
 
@@ -350,17 +458,65 @@ fn splits_offsets_and_compression() {
 fn filters_partitions_and_preview() {
     let env = start();
     make_table(&env, true);
-    env.admin.insert("p", "t", Some("pt=1"), &[batch(&[1, 2, 3], &["a", "b", "c"])]).unwrap();
-    env.admin.insert("p", "t", Some("pt=2"), &[batch(&[4, 5, 6], &["d", "e", "f"])]).unwrap();
-    let mut got = read_all(&env, ReadSessionOptions { filter_predicate: "a > 1 AND (b <> 'e' OR pt = '1')".into(), ..Default::default() });
+    env.admin
+        .insert(
+            "p",
+            "t",
+            Some("pt=1"),
+            &[batch(&[1, 2, 3], &["a", "b", "c"])],
+        )
+        .unwrap();
+    env.admin
+        .insert(
+            "p",
+            "t",
+            Some("pt=2"),
+            &[batch(&[4, 5, 6], &["d", "e", "f"])],
+        )
+        .unwrap();
+    let mut got = read_all(
+        &env,
+        ReadSessionOptions {
+            filter_predicate: "a > 1 AND (b <> 'e' OR pt = '1')".into(),
+            ..Default::default()
+        },
+    );
     got.sort();
     assert_eq!(got, vec![2, 3, 4, 6]);
-    let got = read_all(&env, ReadSessionOptions { required_partitions: vec!["pt=2".into()], ..Default::default() });
+    let got = read_all(
+        &env,
+        ReadSessionOptions {
+            required_partitions: vec!["pt=2".into()],
+            ..Default::default()
+        },
+    );
     assert_eq!(got, vec![4, 5, 6]);
-    let r = env.raw(&CreateReadSession { table: table(), options: ReadSessionOptions { filter_predicate: "a IN (1)".into(), ..Default::default() } }, None, &[]);
+    let r = env.raw(
+        &CreateReadSession {
+            table: table(),
+            options: ReadSessionOptions {
+                filter_predicate: "a IN (1)".into(),
+                ..Default::default()
+            },
+        },
+        None,
+        &[],
+    );
     assert_eq!(r.status, 400);
     assert!(String::from_utf8_lossy(&r.body).contains("UnsupportedOperation"));
-    let r = env.raw(&PreviewTable { table: table(), options: PreviewOptions { limit: Some(2), partition: Some("pt=2".into()), columns: Some(vec!["a".into()]) }, compression: Compression::Uncompressed }, None, &[]);
+    let r = env.raw(
+        &PreviewTable {
+            table: table(),
+            options: PreviewOptions {
+                limit: Some(2),
+                partition: Some("pt=2".into()),
+                columns: Some(vec!["a".into()]),
+            },
+            compression: Compression::Uncompressed,
+        },
+        None,
+        &[],
+    );
     assert_eq!(r.status, 200);
     let b = decode(&r.body);
     assert_eq!(col_a(&b), vec![4, 5]);
@@ -373,36 +529,115 @@ fn signatures_and_faults() {
     make_table(&env, false);
     let mut bad = env.config.clone();
     bad.credentials = maxstorage_protocol::Credentials::new(ID, "wrong");
-    let e = env.call_with(&bad, &GetWriteSession { table: table(), session_id: "x".into(), mode: WriteMode::Batch }, &[]).unwrap_err();
+    let e = env
+        .call_with(
+            &bad,
+            &GetWriteSession {
+                table: table(),
+                session_id: "x".into(),
+                mode: WriteMode::Batch,
+            },
+            &[],
+        )
+        .unwrap_err();
     assert_eq!(e.status(), Some(403));
     // A stale Date.
-    let ctx = maxstorage_protocol::RequestContext::new(&env.config, std::time::SystemTime::now() - std::time::Duration::from_secs(3600));
-    let req = maxstorage_protocol::Call::build(&CreateReadSession { table: table(), options: Default::default() }, &ctx).unwrap();
-    let r = maxstorage_emulator::http_client::send_request(env.emulator.addr(), &req, req.body().bytes().unwrap()).unwrap();
+    let ctx = maxstorage_protocol::RequestContext::new(
+        &env.config,
+        std::time::SystemTime::now() - std::time::Duration::from_secs(3600),
+    );
+    let req = maxstorage_protocol::Call::build(
+        &CreateReadSession {
+            table: table(),
+            options: Default::default(),
+        },
+        &ctx,
+    )
+    .unwrap();
+    let r = maxstorage_emulator::http_client::send_request(
+        env.emulator.addr(),
+        &req,
+        req.body().bytes().unwrap(),
+    )
+    .unwrap();
     assert_eq!(r.status, 403);
     assert!(r.header("x-odps-request-id").is_some());
     // Faults: a 503 with Retry-After, then normal service.
-    env.admin.inject_fault(&FaultSpec::status("TableCreateWriteSession", 503).retry_after(2)).unwrap();
-    let r = env.raw(&CreateWriteSession { table: table(), options: Default::default() }, None, &[]);
+    env.admin
+        .inject_fault(&FaultSpec::status("TableCreateWriteSession", 503).retry_after(2))
+        .unwrap();
+    let r = env.raw(
+        &CreateWriteSession {
+            table: table(),
+            options: Default::default(),
+        },
+        None,
+        &[],
+    );
     assert_eq!(r.status, 503);
     assert_eq!(r.header("retry-after"), Some("2"));
     let sid = write_session(&env, "");
     // Drop after apply: the commit happens, the client sees no answer.
     create_stream(&env, &sid, "0", 1, false);
-    write(&env, &sid, "0", 1, &ipc(&[batch(&[7], &["z"])], Compression::Uncompressed), 1).unwrap();
+    write(
+        &env,
+        &sid,
+        "0",
+        1,
+        &ipc(&[batch(&[7], &["z"])], Compression::Uncompressed),
+        1,
+    )
+    .unwrap();
     close(&env, &sid, "0", 1);
-    env.admin.inject_fault(&FaultSpec::drop_after_apply("TableCommitWriteSession")).unwrap();
+    env.admin
+        .inject_fault(&FaultSpec::drop_after_apply("TableCommitWriteSession"))
+        .unwrap();
     let ctx = maxstorage_protocol::RequestContext::new(&env.config, std::time::SystemTime::now());
-    let req = maxstorage_protocol::Call::build(&CommitWriteSession { table: table(), session_id: sid.clone(), mode: WriteMode::Batch, scope: CommitScope::AllClosedStreams }, &ctx).unwrap();
-    assert!(maxstorage_emulator::http_client::send_request(env.emulator.addr(), &req, b"{}").is_err());
+    let req = maxstorage_protocol::Call::build(
+        &CommitWriteSession {
+            table: table(),
+            session_id: sid.clone(),
+            mode: WriteMode::Batch,
+            scope: CommitScope::AllClosedStreams,
+        },
+        &ctx,
+    )
+    .unwrap();
+    assert!(
+        maxstorage_emulator::http_client::send_request(env.emulator.addr(), &req, b"{}").is_err()
+    );
     assert_eq!(dump_a(&env), vec![7]);
     commit(&env, &sid, CommitScope::AllClosedStreams).unwrap();
     // Cut after N bytes.
-    let s = env.call(&CreateReadSession { table: table(), options: Default::default() }, &[]).unwrap();
-    env.admin.inject_fault(&FaultSpec::cut_after("TableRead", 10)).unwrap();
+    let s = env
+        .call(
+            &CreateReadSession {
+                table: table(),
+                options: Default::default(),
+            },
+            &[],
+        )
+        .unwrap();
+    env.admin
+        .inject_fault(&FaultSpec::cut_after("TableRead", 10))
+        .unwrap();
     let ctx = maxstorage_protocol::RequestContext::new(&env.config, std::time::SystemTime::now());
-    let req = maxstorage_protocol::Call::build(&ReadRows { table: table(), session_id: s.session_id.clone(), selection: RowSelection::split(0), options: ReadRowsOptions::default(), compression: Compression::Uncompressed }, &ctx).unwrap();
-    let got = maxstorage_emulator::http_client::send_request(env.emulator.addr(), &req, req.body().bytes().unwrap());
+    let req = maxstorage_protocol::Call::build(
+        &ReadRows {
+            table: table(),
+            session_id: s.session_id.clone(),
+            selection: RowSelection::split(0),
+            options: ReadRowsOptions::default(),
+            compression: Compression::Uncompressed,
+        },
+        &ctx,
+    )
+    .unwrap();
+    let got = maxstorage_emulator::http_client::send_request(
+        env.emulator.addr(),
+        &req,
+        req.body().bytes().unwrap(),
+    );
     assert!(got.is_err() || got.unwrap().body.len() <= 10);
     assert!(env.admin.faults().unwrap().is_empty());
 }

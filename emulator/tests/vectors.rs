@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use maxstorage_protocol::Credentials;
-use maxstorage_protocol::server::{AuthError, DEFAULT_MAX_CLOCK_SKEW, IncomingRequest, verify_request};
+use maxstorage_protocol::server::{
+    AuthError, DEFAULT_MAX_CLOCK_SKEW, IncomingRequest, verify_request,
+};
 use maxstorage_protocol::time::parse_http_date;
 use serde_json::Value;
 
@@ -20,7 +22,12 @@ fn pairs(v: &Value) -> Vec<(String, String)> {
     v.as_array()
         .map(|a| {
             a.iter()
-                .map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_str().unwrap().to_string()))
+                .map(|p| {
+                    (
+                        p[0].as_str().unwrap().to_string(),
+                        p[1].as_str().unwrap().to_string(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -40,12 +47,29 @@ fn recorded_requests_verify() {
             let query = pairs(&r["query"]);
             let headers = pairs(&r["headers"]);
             let id = format!("{file}#{} {}", d["seq"], d["call"]);
-            let req = IncomingRequest { method, path, query: &query, headers: &headers };
-            assert_eq!(verify_request(&req, &creds, None, DEFAULT_MAX_CLOCK_SKEW), Ok(()), "{id}");
+            let req = IncomingRequest {
+                method,
+                path,
+                query: &query,
+                headers: &headers,
+            };
+            assert_eq!(
+                verify_request(&req, &creds, None, DEFAULT_MAX_CLOCK_SKEW),
+                Ok(()),
+                "{id}"
+            );
             // At the recorded Date, the skew check passes too.
-            let date = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("date")).map(|(_, v)| v.clone()).unwrap();
+            let date = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("date"))
+                .map(|(_, v)| v.clone())
+                .unwrap();
             let now = parse_http_date(&date).unwrap();
-            assert_eq!(verify_request(&req, &creds, Some(now), DEFAULT_MAX_CLOCK_SKEW), Ok(()), "{id}");
+            assert_eq!(
+                verify_request(&req, &creds, Some(now), DEFAULT_MAX_CLOCK_SKEW),
+                Ok(()),
+                "{id}"
+            );
             // Change each query value in turn.
             for i in 0..query.len() {
                 let mut q = query.clone();

@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime};
 use crate::action::Action;
 use crate::config::{ApiVersion, Credentials, InstanceId, TableId, Target};
 use crate::header;
-use crate::sign::{SignedParts, Verification, canonical_string, v4_scope_date, verify_authorization};
+use crate::sign::{
+    SignedParts, Verification, canonical_string, v4_scope_date, verify_authorization,
+};
 use crate::time::{parse_http_date, yyyymmdd};
 
 /// The clock skew a signed request's `Date` may have (protocol.md B§2.2: ±15 minutes).
@@ -116,7 +118,12 @@ impl StorageRequest {
         version: ApiVersion,
         query: Vec<(String, String)>,
     ) -> Result<StorageRequest, RequestError> {
-        let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let get = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
         let action = get("Action").ok_or(RequestError::MissingParameter("Action"))?;
         let action: Action = action
             .parse()
@@ -136,7 +143,11 @@ impl StorageRequest {
         self.query
             .iter()
             .find(|(k, _)| k == name)
-            .or_else(|| self.query.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+            .or_else(|| {
+                self.query
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            })
             .map(|(_, v)| v.as_str())
     }
 
@@ -317,13 +328,19 @@ pub enum AuthError {
     #[error("unknown access key id {0:?}")]
     UnknownAccessId(String),
     /// The signature does not match the request.
-    #[error("the request signature does not match (check the access key secret and the signed headers, query and path)")]
+    #[error(
+        "the request signature does not match (check the access key secret and the signed headers, query and path)"
+    )]
     SignatureMismatch,
     /// No or an unparsable `Date` header.
-    #[error("missing or malformed Date header {0:?} (expected RFC 1123, e.g. Mon, 01 Jan 2024 00:00:00 GMT)")]
+    #[error(
+        "missing or malformed Date header {0:?} (expected RFC 1123, e.g. Mon, 01 Jan 2024 00:00:00 GMT)"
+    )]
     InvalidDate(String),
     /// The `Date` is too far from the server's clock.
-    #[error("the request Date {date:?} is {skew_secs} s away from the server time (at most {max_secs} s allowed)")]
+    #[error(
+        "the request Date {date:?} is {skew_secs} s away from the server time (at most {max_secs} s allowed)"
+    )]
     DateSkewed {
         /// The `Date` header.
         date: String,
@@ -439,9 +456,9 @@ pub fn verify_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SignatureVersion;
     use crate::sign::authorization;
     use crate::time::format_http_date;
-    use crate::SignatureVersion;
     use std::time::UNIX_EPOCH;
 
     #[test]
@@ -467,7 +484,10 @@ mod tests {
             }
         );
         assert_eq!(RequestPath::classify("/api/storage/v4"), RequestPath::Other);
-        assert_eq!(RequestPath::classify("/projects//tunnel"), RequestPath::Other);
+        assert_eq!(
+            RequestPath::classify("/projects//tunnel"),
+            RequestPath::Other
+        );
         assert_eq!(
             resource_candidates("/api/storage/v2"),
             vec!["/api/storage/v2", "/storage/v2"]
@@ -533,7 +553,10 @@ mod tests {
             ("pt".to_string(), "20230101".to_string()),
             ("region".to_string(), "cn".to_string()),
         ];
-        assert_eq!(parse_partition_spec("pt=20230101,region=cn"), Ok(want.clone()));
+        assert_eq!(
+            parse_partition_spec("pt=20230101,region=cn"),
+            Ok(want.clone())
+        );
         assert_eq!(
             parse_partition_spec(" pt='20230101' / region=\"cn\" "),
             Ok(want.clone())
@@ -546,7 +569,11 @@ mod tests {
         assert!(parse_partition_spec("pt=1,PT=2").is_err());
     }
 
-    fn signed(creds: &Credentials, version: &SignatureVersion, date: SystemTime) -> Vec<(String, String)> {
+    fn signed(
+        creds: &Credentials,
+        version: &SignatureVersion,
+        date: SystemTime,
+    ) -> Vec<(String, String)> {
         let mut headers = vec![
             ("Content-Type".to_string(), "application/json".to_string()),
             ("Date".to_string(), format_http_date(date)),
@@ -566,7 +593,10 @@ mod tests {
     }
 
     fn query() -> Vec<(String, String)> {
-        vec![("Action".into(), "TableRead".into()), ("x".into(), "1".into())]
+        vec![
+            ("Action".into(), "TableRead".into()),
+            ("x".into(), "1".into()),
+        ]
     }
 
     #[test]
@@ -587,20 +617,32 @@ mod tests {
                 query: &q,
                 headers: &headers,
             };
-            assert_eq!(verify_request(&req, &creds, Some(date), DEFAULT_MAX_CLOCK_SKEW), Ok(()));
-            assert_eq!(verify_request(&req, &creds, None, DEFAULT_MAX_CLOCK_SKEW), Ok(()));
+            assert_eq!(
+                verify_request(&req, &creds, Some(date), DEFAULT_MAX_CLOCK_SKEW),
+                Ok(())
+            );
+            assert_eq!(
+                verify_request(&req, &creds, None, DEFAULT_MAX_CLOCK_SKEW),
+                Ok(())
+            );
             // The same request sent below an /api prefix.
             let prefixed = IncomingRequest {
                 path: "/api/api/storage/v2",
                 ..req
             };
-            assert_eq!(verify_request(&prefixed, &creds, None, DEFAULT_MAX_CLOCK_SKEW), Ok(()));
+            assert_eq!(
+                verify_request(&prefixed, &creds, None, DEFAULT_MAX_CLOCK_SKEW),
+                Ok(())
+            );
             let late = date + Duration::from_secs(16 * 60);
             assert!(matches!(
                 verify_request(&req, &creds, Some(late), DEFAULT_MAX_CLOCK_SKEW),
                 Err(AuthError::DateSkewed { .. })
             ));
-            let other_q = vec![("Action".into(), "TableRead".into()), ("x".into(), "2".into())];
+            let other_q = vec![
+                ("Action".into(), "TableRead".into()),
+                ("x".into(), "2".into()),
+            ];
             let changed = IncomingRequest {
                 query: &other_q,
                 ..req
@@ -620,7 +662,10 @@ mod tests {
                 headers: &with_token,
                 ..req
             };
-            assert_eq!(verify_request(&req_tok, &sts, None, DEFAULT_MAX_CLOCK_SKEW), Ok(()));
+            assert_eq!(
+                verify_request(&req_tok, &sts, None, DEFAULT_MAX_CLOCK_SKEW),
+                Ok(())
+            );
         }
         let none: Vec<(String, String)> = vec![];
         let req = IncomingRequest {

@@ -108,7 +108,9 @@ pub fn ipc(batches: &[RecordBatch], compression: Compression) -> Vec<u8> {
 }
 
 pub fn decode(body: &[u8]) -> Vec<RecordBatch> {
-    decode_body(body, DecoderOptions::default()).unwrap().batches
+    decode_body(body, DecoderOptions::default())
+        .unwrap()
+        .batches
 }
 
 pub fn rows(batches: &[RecordBatch]) -> usize {
