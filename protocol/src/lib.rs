@@ -25,6 +25,7 @@ pub mod request;
 pub mod retry;
 pub mod route;
 pub mod schema;
+pub mod server;
 pub mod sign;
 pub mod state;
 pub mod time;

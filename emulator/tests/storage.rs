@@ -1,0 +1,643 @@
+//! End-to-end tests over loopback HTTP with requests built by the protocol core.
+
+mod common;
+
+use common::*;
+use maxstorage_emulator::fault::FaultSpec;
+use maxstorage_emulator::store::{ColumnDef, TableDef};
+use maxstorage_protocol::read::{
+    CreateReadSession, GetReadSession, PreviewOptions, PreviewTable, ReadRows, ReadRowsOptions,
+    ReadSessionOptions, RowSelection, SplitMode, SplitOptions,
+};
+use maxstorage_protocol::write::{
+    AbortWriteSession, CloseWriteStream, CommitScope, CommitWriteSession, CreateWriteSession,
+    CreateWriteStream, GetWriteSession, GetWriteStream, StreamRef, WriteMode, WriteRows,
+    WriteSessionOptions,
+};
+use maxstorage_protocol::{Compression, TableId};
+
+fn table() -> TableId {
+    TableId::new("p", "t")
+}
+
+fn make_table(env: &Env, partitioned: bool) {
+    let mut def = TableDef::new(
+        "p",
+        "t",
+        vec![ColumnDef::new("a", "bigint"), ColumnDef::new("b", "string")],
+    );
+    if partitioned {
+        def = def.with_partitions(vec![ColumnDef::new("pt", "string")]);
+    }
+    env.admin.create_table(&def).unwrap();
+}
+
+fn write_session(env: &Env, partition: &str) -> String {
+    env.call(
+        &CreateWriteSession {
+            table: table(),
+            options: WriteSessionOptions {
+                partition_spec: partition.into(),
+                ..Default::default()
+            },
+        },
+        &[],
+    )
+    .unwrap()
+    .session_id
+}
+
+fn create_stream(env: &Env, sid: &str, id: &str, version: i64, eo: bool) -> Option<String> {
+    env.call(
+        &CreateWriteStream {
+            table: table(),
+            session_id: sid.into(),
+            mode: WriteMode::Batch,
+            stream: StreamRef::new(id, version),
+            exactly_once: eo,
+        },
+        &[],
+    )
+    .unwrap()
+    .access_token
+}
+
+fn write(
+    env: &Env,
+    sid: &str,
+    id: &str,
+    version: i64,
+    body: &[u8],
+    count: i64,
+) -> Result<maxstorage_protocol::write::WriteRowsResult, maxstorage_protocol::Error> {
+    env.call(
+        &WriteRows {
+            table: table(),
+            session_id: sid.into(),
+            mode: WriteMode::Batch,
+            stream: StreamRef::new(id, version),
+            record_count: count,
+            row_offset: None,
+            access_token: None,
+            table_id: None,
+            schema_version: None,
+            content_length: Some(body.len() as u64),
+        },
+        body,
+    )
+}
+
+fn close(env: &Env, sid: &str, id: &str, version: i64) {
+    env.call(
+        &CloseWriteStream {
+            table: table(),
+            session_id: sid.into(),
+            mode: WriteMode::Batch,
+            stream: StreamRef::new(id, version),
+        },
+        &[],
+    )
+    .unwrap();
+}
+
+fn commit(env: &Env, sid: &str, scope: CommitScope) -> Result<(), maxstorage_protocol::Error> {
+    env.call(
+        &CommitWriteSession {
+            table: table(),
+            session_id: sid.into(),
+            mode: WriteMode::Batch,
+            scope,
+        },
+        &[],
+    )
+    .map(|_| ())
+}
+
+fn read_all(env: &Env, opts: ReadSessionOptions) -> Vec<i64> {
+    let s = env
+        .call(
+            &CreateReadSession {
+                table: table(),
+                options: opts,
+            },
+            &[],
+        )
+        .unwrap();
+    let mut out = Vec::new();
+    if s.split_mode == SplitMode::RowOffset {
+        let r = read(
+            env,
+            &s.session_id,
+            RowSelection::range(0, s.record_count),
+            ReadRowsOptions::default(),
+            Compression::Uncompressed,
+        );
+        out.extend(col_a(&r));
+    } else {
+        for i in 0..s.splits_count {
+            let r = read(
+                env,
+                &s.session_id,
+                RowSelection::split(i),
+                ReadRowsOptions::default(),
+                Compression::Uncompressed,
+            );
+            out.extend(col_a(&r));
+        }
+    }
+    out
+}
+
+fn read(
+    env: &Env,
+    sid: &str,
+    sel: RowSelection,
+    options: ReadRowsOptions,
+    compression: Compression,
+) -> Vec<arrow_array::RecordBatch> {
+    let r = env.raw(
+        &ReadRows {
+            table: table(),
+            session_id: sid.into(),
+            selection: sel,
+            options,
+            compression,
+        },
+        None,
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    decode(&r.body)
+}
+
+fn dump_a(env: &Env) -> Vec<i64> {
+    let mut a = col_a(&env.admin.dump("p", "t", None).unwrap());
+    a.sort();
+    a
+}
+
+#[test]
+fn write_commit_read_round_trip() {
+    let env = start();
+    make_table(&env, true);
+    let sid = write_session(&env, "pt=x");
+    create_stream(&env, &sid, "0", 1, false);
+    let body = ipc(&[batch(&[1, 2, 3], &["a", "b", "c"])], Compression::Zstd);
+    write(&env, &sid, "0", 1, &body, 3).unwrap();
+    // Nothing visible before the commit.
+    assert!(dump_a(&env).is_empty());
+    // Commit with an open stream is refused.
+    let e = commit(&env, &sid, CommitScope::AllClosedStreams).unwrap_err();
+    assert_eq!(e.status(), Some(409));
+    close(&env, &sid, "0", 1);
+    commit(&env, &sid, CommitScope::AllClosedStreams).unwrap();
+    // Idempotent second commit; write after commit refused.
+    commit(&env, &sid, CommitScope::AllClosedStreams).unwrap();
+    let e = write(&env, &sid, "0", 1, &body, 3).unwrap_err();
+    assert_eq!(e.status(), Some(409));
+    assert_eq!(dump_a(&env), vec![1, 2, 3]);
+    let info = env.admin.describe("p", "default", "t").unwrap();
+    assert_eq!(info.partitions, vec!["pt=x".to_string()]);
+    let mut got = read_all(&env, ReadSessionOptions::default());
+    got.sort();
+    assert_eq!(got, vec![1, 2, 3]);
+}
+
+#[test]
+fn bad_writes_leave_state_unchanged() {
+    let env = start();
+    make_table(&env, false);
+    let sid = write_session(&env, "");
+    create_stream(&env, &sid, "s", 2, false);
+    let good = ipc(&[batch(&[1, 2], &["x", "y"])], Compression::Uncompressed);
+    // Count mismatch.
+    let e = write(&env, &sid, "s", 2, &good, 5).unwrap_err();
+    assert_eq!(e.status(), Some(400));
+    // Wrong stream version.
+    let e = write(&env, &sid, "s", 1, &good, 2).unwrap_err();
+    assert_eq!(e.status(), Some(409));
+    // Lower version cannot replace.
+    let e = env
+        .call(
+            &CreateWriteStream {
+                table: table(),
+                session_id: sid.clone(),
+                mode: WriteMode::Batch,
+                stream: StreamRef::new("s", 1),
+                exactly_once: false,
+            },
+            &[],
+        )
+        .unwrap_err();
+    assert_eq!(e.status(), Some(409));
+    // Schema mismatch.
+    let other = arrow_array::RecordBatch::try_from_iter(vec![(
+        "zz",
+        std::sync::Arc::new(arrow_array::Int32Array::from(vec![1])) as arrow_array::ArrayRef,
+    )])
+    .unwrap();
+    let e = write(
+        &env,
+        &sid,
+        "s",
+        2,
+        &ipc(&[other], Compression::Uncompressed),
+        1,
+    )
+    .unwrap_err();
+    assert_eq!(e.status(), Some(400));
+    // Malformed IPC.
+    let e = write(&env, &sid, "s", 2, b"\xff\xff\xff\xffgarbage", 1).unwrap_err();
+    assert_eq!(e.status(), Some(400));
+    // Unknown session.
+    let e = write(&env, "nope", "s", 2, &good, 2).unwrap_err();
+    assert_eq!(e.status(), Some(404));
+    close(&env, &sid, "s", 2);
+    commit(&env, &sid, CommitScope::AllClosedStreams).unwrap();
+    assert!(dump_a(&env).is_empty());
+    // Abort after commit is refused; commit after abort is refused.
+    let e = env
+        .call(
+            &AbortWriteSession {
+                table: table(),
+                session_id: sid.clone(),
+                mode: WriteMode::Batch,
+            },
+            &[],
+        )
+        .unwrap_err();
+    assert_eq!(e.status(), Some(409));
+    let sid2 = write_session(&env, "");
+    env.call(
+        &AbortWriteSession {
+            table: table(),
+            session_id: sid2.clone(),
+            mode: WriteMode::Batch,
+        },
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        commit(&env, &sid2, CommitScope::AllClosedStreams)
+            .unwrap_err()
+            .status(),
+        Some(409)
+    );
+}
+
+#[test]
+fn exactly_once_offsets() {
+    let env = start();
+    make_table(&env, false);
+    let sid = write_session(&env, "");
+    let token = create_stream(&env, &sid, "0", 0, true).expect("access token");
+    let eo = |offset: i64, body: &[u8], count: i64| {
+        env.call(
+            &WriteRows {
+                table: table(),
+                session_id: sid.clone(),
+                mode: WriteMode::Batch,
+                stream: StreamRef::new("0", 0),
+                record_count: count,
+                row_offset: Some(offset),
+                access_token: Some(token.clone()),
+                table_id: None,
+                schema_version: None,
+                content_length: None,
+            },
+            body,
+        )
+    };
+    let b1 = ipc(&[batch(&[1, 2], &["a", "b"])], Compression::Uncompressed);
+    let b2 = ipc(&[batch(&[3], &["c"])], Compression::Uncompressed);
+    assert_eq!(eo(0, &b1, 2).unwrap().exactly_once_row_offset, Some(2));
+    // Identical replay: accepted, not applied twice.
+    assert_eq!(eo(0, &b1, 2).unwrap().exactly_once_row_offset, Some(2));
+    // Different bytes at a used offset; a gap.
+    let e = eo(0, &b2, 1).unwrap_err();
+    assert!(
+        matches!(&e, maxstorage_protocol::Error::Service(s) if s.code == "RowOffsetConflict" && s.message.contains("expected RowOffset 2")),
+        "{e}"
+    );
+    assert_eq!(eo(5, &b2, 1).unwrap_err().status(), Some(409));
+    assert_eq!(eo(2, &b2, 1).unwrap().exactly_once_row_offset, Some(3));
+    let info = env
+        .call(
+            &GetWriteStream {
+                table: table(),
+                session_id: sid.clone(),
+                mode: WriteMode::Batch,
+                stream: StreamRef::new("0", 0),
+                table_id: None,
+                exactly_once: true,
+            },
+            &[],
+        )
+        .unwrap();
+    assert_eq!(info.row_offset, Some(3));
+    assert_eq!(info.access_token.as_deref(), Some(token.as_str()));
+    close(&env, &sid, "0", 0);
+    commit(
+        &env,
+        &sid,
+        CommitScope::Streams(vec![StreamRef::new("0", 0)]),
+    )
+    .unwrap();
+    assert_eq!(dump_a(&env), vec![1, 2, 3]);
+}
+
+#[test]
+fn splits_offsets_and_compression() {
+    let env = start();
+    make_table(&env, false);
+    let a: Vec<i64> = (0..1000).collect();
+    let b: Vec<String> = a.iter().map(|i| format!("row-{i}")).collect();
+    let bs: Vec<&str> = b.iter().map(String::as_str).collect();
+    env.admin.insert("p", "t", None, &[batch(&a, &bs)]).unwrap();
+    for (mode, n) in [
+        (SplitOptions::by_parallelism(7), 7),
+        (SplitOptions::by_size(4000), 0),
+        (SplitOptions::by_row_offset(300), 0),
+    ] {
+        let opts = ReadSessionOptions {
+            split_options: mode,
+            ..Default::default()
+        };
+        let s = env
+            .call(
+                &CreateReadSession {
+                    table: table(),
+                    options: opts.clone(),
+                },
+                &[],
+            )
+            .unwrap();
+        if n > 0 {
+            assert_eq!(s.splits_count, n);
+        }
+        if s.split_mode == SplitMode::Size {
+            assert!(s.splits_count > 1, "size splits: {}", s.splits_count);
+        }
+        assert_eq!(read_all(&env, opts), a);
+    }
+    let s = env
+        .call(
+            &CreateReadSession {
+                table: table(),
+                options: ReadSessionOptions {
+                    split_options: SplitOptions::by_parallelism(4),
+                    ..Default::default()
+                },
+            },
+            &[],
+        )
+        .unwrap();
+    // Offset/Count within split 1 (rows 250..500), then SkipRowNum.
+    let r = read(
+        &env,
+        &s.session_id,
+        RowSelection::split_range(1, 10, 20),
+        ReadRowsOptions {
+            skip_row_num: 5,
+            max_batch_rows: 4,
+            ..Default::default()
+        },
+        Compression::Lz4Frame,
+    );
+    assert_eq!(col_a(&r), (265..280).collect::<Vec<_>>());
+    assert!(r.iter().all(|b| b.num_rows() <= 4));
+    // Whole-session Offset without Index; Count ≤ 0 means to the end.
+    let r = read(
+        &env,
+        &s.session_id,
+        RowSelection::range(990, 0),
+        ReadRowsOptions::default(),
+        Compression::Zstd,
+    );
+    assert_eq!(col_a(&r), (990..1000).collect::<Vec<_>>());
+    // DataColumns.
+    let r = read(
+        &env,
+        &s.session_id,
+        RowSelection::split(0),
+        ReadRowsOptions {
+            data_columns: vec!["b".into()],
+            ..Default::default()
+        },
+        Compression::Uncompressed,
+    );
+    assert_eq!(r[0].num_columns(), 1);
+    // Bad split index.
+    let resp = env.raw(
+        &ReadRows {
+            table: table(),
+            session_id: s.session_id.clone(),
+            selection: RowSelection::split(9),
+            options: ReadRowsOptions::default(),
+            compression: Compression::Uncompressed,
+        },
+        None,
+        &[],
+    );
+    assert_eq!(resp.status, 400);
+    // Refresh.
+    let g = env
+        .call(
+            &GetReadSession {
+                table: table(),
+                session_id: s.session_id.clone(),
+                refresh: true,
+            },
+            &[],
+        )
+        .unwrap();
+    assert!(g.expiration_time >= s.expiration_time);
+}
+
+#[test]
+fn filters_partitions_and_preview() {
+    let env = start();
+    make_table(&env, true);
+    env.admin
+        .insert(
+            "p",
+            "t",
+            Some("pt=1"),
+            &[batch(&[1, 2, 3], &["a", "b", "c"])],
+        )
+        .unwrap();
+    env.admin
+        .insert(
+            "p",
+            "t",
+            Some("pt=2"),
+            &[batch(&[4, 5, 6], &["d", "e", "f"])],
+        )
+        .unwrap();
+    let mut got = read_all(
+        &env,
+        ReadSessionOptions {
+            filter_predicate: "a > 1 AND (b <> 'e' OR pt = '1')".into(),
+            ..Default::default()
+        },
+    );
+    got.sort();
+    assert_eq!(got, vec![2, 3, 4, 6]);
+    let got = read_all(
+        &env,
+        ReadSessionOptions {
+            required_partitions: vec!["pt=2".into()],
+            ..Default::default()
+        },
+    );
+    assert_eq!(got, vec![4, 5, 6]);
+    let r = env.raw(
+        &CreateReadSession {
+            table: table(),
+            options: ReadSessionOptions {
+                filter_predicate: "a IN (1)".into(),
+                ..Default::default()
+            },
+        },
+        None,
+        &[],
+    );
+    assert_eq!(r.status, 400);
+    assert!(String::from_utf8_lossy(&r.body).contains("UnsupportedOperation"));
+    let r = env.raw(
+        &PreviewTable {
+            table: table(),
+            options: PreviewOptions {
+                limit: Some(2),
+                partition: Some("pt=2".into()),
+                columns: Some(vec!["a".into()]),
+            },
+            compression: Compression::Uncompressed,
+        },
+        None,
+        &[],
+    );
+    assert_eq!(r.status, 200);
+    let b = decode(&r.body);
+    assert_eq!(col_a(&b), vec![4, 5]);
+    assert_eq!(b[0].num_columns(), 1);
+}
+
+#[test]
+fn signatures_and_faults() {
+    let env = start();
+    make_table(&env, false);
+    let mut bad = env.config.clone();
+    bad.credentials = maxstorage_protocol::Credentials::new(ID, "wrong");
+    let e = env
+        .call_with(
+            &bad,
+            &GetWriteSession {
+                table: table(),
+                session_id: "x".into(),
+                mode: WriteMode::Batch,
+            },
+            &[],
+        )
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403));
+    // A stale Date.
+    let ctx = maxstorage_protocol::RequestContext::new(
+        &env.config,
+        std::time::SystemTime::now() - std::time::Duration::from_secs(3600),
+    );
+    let req = maxstorage_protocol::Call::build(
+        &CreateReadSession {
+            table: table(),
+            options: Default::default(),
+        },
+        &ctx,
+    )
+    .unwrap();
+    let r = maxstorage_emulator::http_client::send_request(
+        env.emulator.addr(),
+        &req,
+        req.body().bytes().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r.status, 403);
+    assert!(r.header("x-odps-request-id").is_some());
+    // Faults: a 503 with Retry-After, then normal service.
+    env.admin
+        .inject_fault(&FaultSpec::status("TableCreateWriteSession", 503).retry_after(2))
+        .unwrap();
+    let r = env.raw(
+        &CreateWriteSession {
+            table: table(),
+            options: Default::default(),
+        },
+        None,
+        &[],
+    );
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after"), Some("2"));
+    let sid = write_session(&env, "");
+    // Drop after apply: the commit happens, the client sees no answer.
+    create_stream(&env, &sid, "0", 1, false);
+    write(
+        &env,
+        &sid,
+        "0",
+        1,
+        &ipc(&[batch(&[7], &["z"])], Compression::Uncompressed),
+        1,
+    )
+    .unwrap();
+    close(&env, &sid, "0", 1);
+    env.admin
+        .inject_fault(&FaultSpec::drop_after_apply("TableCommitWriteSession"))
+        .unwrap();
+    let ctx = maxstorage_protocol::RequestContext::new(&env.config, std::time::SystemTime::now());
+    let req = maxstorage_protocol::Call::build(
+        &CommitWriteSession {
+            table: table(),
+            session_id: sid.clone(),
+            mode: WriteMode::Batch,
+            scope: CommitScope::AllClosedStreams,
+        },
+        &ctx,
+    )
+    .unwrap();
+    assert!(
+        maxstorage_emulator::http_client::send_request(env.emulator.addr(), &req, b"{}").is_err()
+    );
+    assert_eq!(dump_a(&env), vec![7]);
+    commit(&env, &sid, CommitScope::AllClosedStreams).unwrap();
+    // Cut after N bytes.
+    let s = env
+        .call(
+            &CreateReadSession {
+                table: table(),
+                options: Default::default(),
+            },
+            &[],
+        )
+        .unwrap();
+    env.admin
+        .inject_fault(&FaultSpec::cut_after("TableRead", 10))
+        .unwrap();
+    let ctx = maxstorage_protocol::RequestContext::new(&env.config, std::time::SystemTime::now());
+    let req = maxstorage_protocol::Call::build(
+        &ReadRows {
+            table: table(),
+            session_id: s.session_id.clone(),
+            selection: RowSelection::split(0),
+            options: ReadRowsOptions::default(),
+            compression: Compression::Uncompressed,
+        },
+        &ctx,
+    )
+    .unwrap();
+    let got = maxstorage_emulator::http_client::send_request(
+        env.emulator.addr(),
+        &req,
+        req.body().bytes().unwrap(),
+    );
+    assert!(got.is_err() || got.unwrap().body.len() <= 10);
+    assert!(env.admin.faults().unwrap().is_empty());
+}
