@@ -7,13 +7,11 @@ use std::sync::{Arc, Mutex};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
-use maxstorage_codec::write::{ArrowStreamEncoder, EncoderOptions};
+use maxstorage_codec::write::ArrowStreamEncoder;
 use maxstorage_protocol::blob::{WriteBlob, WriteBlobBatch, WriteBlobBatchResult};
-use maxstorage_protocol::frame::{BlobFrameEncoder, ChecksumType};
+use maxstorage_protocol::frame::ChecksumType;
 use maxstorage_protocol::state::write_session::WriteSession;
-use maxstorage_protocol::state::write_stream::{
-    Recovery, ResyncOutcome, WriteFailure, WriteStream,
-};
+use maxstorage_protocol::state::write_stream::WriteStream;
 use maxstorage_protocol::write::{
     CloseWriteStream, CreateWriteStream, GetWriteSession, GetWriteStream, StreamRef, WriteMode,
     WriteRows, WriteRowsResult, WriteSessionInfo, WriteStreamInfo,
@@ -23,14 +21,11 @@ use maxstorage_protocol::{ApiVersion, Compression, TableId};
 use crate::blob::BlobWriter;
 use crate::client::Client;
 use crate::exec::{Route, SendBody};
-use crate::transport::TransportErrorKind;
 use crate::upload::Upload;
-use maxstorage_client_core::write::body_schema;
+use maxstorage_client_core::blob::blob_batch_body;
+use maxstorage_client_core::write::{WriteNext, WriteRecovery, open_stream};
 use maxstorage_client_core::{BlobItem, StreamOptions, StreamSummary};
 use maxstorage_client_core::{Error, Result};
-
-/// How many times a write is re-sent after the retry policy gave up on one attempt.
-const MAX_WRITE_RECOVERIES: u32 = 3;
 
 /// A write session. Cheap to clone; share it with the threads that write its streams.
 #[derive(Debug, Clone)]
@@ -114,31 +109,25 @@ impl WriteSessionHandle {
     /// Creates a stream and returns a writer of Arrow record batches for it.
     pub fn stream_writer(&self, stream: StreamRef, options: StreamOptions) -> Result<StreamWriter> {
         let info = self.create_stream(&stream, options.exactly_once)?;
-        let mut machine = WriteStream::new(
+        let machine = WriteStream::new(
             self.table.clone(),
             self.session_id.clone(),
             self.mode,
             stream,
             options.exactly_once,
         );
-        machine.on_created(&info)?;
-        let schema = Arc::new(body_schema(&info, &self.partition_spec)?);
-        let compression = options
-            .compression
-            .unwrap_or(self.client.defaults.compression);
-        let encoder = ArrowStreamEncoder::new(
-            schema.clone(),
-            EncoderOptions {
-                compression,
-                target_body_bytes: options.max_body_bytes,
-                ..EncoderOptions::default()
-            },
+        let opened = open_stream(
+            machine,
+            &info,
+            &self.partition_spec,
+            &options,
+            self.client.defaults.compression,
         )?;
         Ok(StreamWriter {
             session: self.clone(),
-            machine,
-            encoder,
-            schema,
+            machine: opened.machine,
+            encoder: opened.encoder,
+            schema: opened.schema,
             last: None,
         })
     }
@@ -289,23 +278,8 @@ impl WriteSessionHandle {
     ) -> Result<WriteBlobBatchResult> {
         self.state()?.check_writable("blob upload")?;
         let v3 = self.client.core.config.endpoint.api_version() == ApiVersion::V3;
-        let mut encoder = BlobFrameEncoder::new();
-        let mut body = Vec::new();
-        for item in items {
-            body.extend_from_slice(&encoder.begin_item(
-                &item.header(v3),
-                item.data.len() as u64,
-                item.checksum,
-            )?);
-            encoder.item_data(&item.data)?;
-            body.extend_from_slice(&item.data);
-            body.extend_from_slice(&encoder.end_item()?);
-        }
         let compression = compression.unwrap_or(Compression::Uncompressed);
-        let body = match compression {
-            Compression::Uncompressed => Bytes::from(body),
-            c => Bytes::from(maxstorage_codec::compress::compress(c, &body)?),
-        };
+        let body = blob_batch_body(items, v3, compression)?;
         let call = WriteBlobBatch {
             table: self.table.clone(),
             session_id: self.session_id.clone(),
@@ -402,7 +376,7 @@ impl StreamWriter {
         self.session.state()?.check_writable("write")?;
         let core = self.session.client.core.clone();
         let mut call = self.machine.begin_write(rows, Some(body.len() as u64))?;
-        let mut recoveries = 0;
+        let mut recovery = WriteRecovery::new();
         loop {
             let error = match core.call_with_body(
                 &call,
@@ -416,31 +390,17 @@ impl StreamWriter {
                 }
                 Err(e) => e,
             };
-            let failure = match &error {
-                Error::Protocol(maxstorage_protocol::Error::Service(se)) => {
-                    WriteFailure::Service(se.clone())
-                }
-                Error::Transport(t) if t.kind == TransportErrorKind::Connect => {
-                    WriteFailure::NotSent
-                }
-                Error::Transport(_) | Error::Io { .. } => WriteFailure::Unknown,
-                _ => return Err(error),
-            };
-            recoveries += 1;
-            if recoveries > MAX_WRITE_RECOVERIES {
-                return Err(error);
-            }
-            match self.machine.on_write_failed(failure) {
-                Recovery::Resend(next) => call = next,
-                Recovery::Resync(get) => {
-                    let info = core.call(&get, self.session.route())?;
-                    match self.machine.on_resync(&info)? {
-                        ResyncOutcome::Applied => return Ok(()),
-                        ResyncOutcome::Resend(next) => call = *next,
+            let mut next = recovery.on_error(&mut self.machine, error)?;
+            call = loop {
+                match next {
+                    WriteNext::Send(resend) => break resend,
+                    WriteNext::Resync(get) => {
+                        let info = core.call(&get, self.session.route())?;
+                        next = WriteRecovery::on_resync(&mut self.machine, &info)?;
                     }
+                    WriteNext::Done => return Ok(()),
                 }
-                Recovery::Fail(e) => return Err(e.into()),
-            }
+            };
         }
     }
 }
