@@ -3,11 +3,16 @@
 
 use maxstorage_codec::types::{ArrowOptions, odps_schema};
 use maxstorage_codec::write::{ArrowStreamEncoder, EncoderOptions};
-use maxstorage_protocol::Compression;
+use maxstorage_protocol::blob::{WriteBlob, WriteBlobBatch};
 use maxstorage_protocol::schema::ColumnKind;
 use maxstorage_protocol::state::write_stream::{Recovery, ResyncOutcome, WriteStream};
-use maxstorage_protocol::write::{GetWriteStream, WriteRows, WriteStreamInfo};
+use maxstorage_protocol::write::{
+    CloseWriteStream, CommitScope, CommitWriteSession, CreateWriteStream, GetWriteSession,
+    GetWriteStream, StreamRef, WriteMode, WriteRows, WriteStreamInfo,
+};
+use maxstorage_protocol::{Compression, TableId};
 
+use crate::blob::{BlobItem, blob_batch_body};
 use crate::error::{Error, Result};
 use crate::options::StreamOptions;
 
@@ -129,4 +134,149 @@ pub fn open_stream(
         schema,
         encoder,
     })
+}
+
+/// The calls of one write session, built from its table, id and mode — what both clients'
+/// session handles send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionCalls {
+    /// The table.
+    pub table: TableId,
+    /// The session id.
+    pub session_id: String,
+    /// The write mode.
+    pub mode: WriteMode,
+}
+
+impl SessionCalls {
+    /// `TableCreateWriteStream`.
+    pub fn create_stream(&self, stream: &StreamRef, exactly_once: bool) -> CreateWriteStream {
+        CreateWriteStream {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+            stream: stream.clone(),
+            exactly_once,
+        }
+    }
+
+    /// The state machine of a new stream writer.
+    pub fn stream_machine(&self, stream: StreamRef, exactly_once: bool) -> WriteStream {
+        WriteStream::new(
+            self.table.clone(),
+            self.session_id.clone(),
+            self.mode,
+            stream,
+            exactly_once,
+        )
+    }
+
+    /// `TableCloseWriteStream`.
+    pub fn close_stream(&self, stream: &StreamRef) -> CloseWriteStream {
+        CloseWriteStream {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+            stream: stream.clone(),
+        }
+    }
+
+    /// A raw `TableWrite` of `record_count` rows, with the exactly-once row offset and
+    /// access token when given.
+    pub fn raw_write(
+        &self,
+        stream: &StreamRef,
+        record_count: i64,
+        access_token: Option<(i64, String)>,
+    ) -> WriteRows {
+        let (row_offset, access_token) = match access_token {
+            Some((offset, token)) => (Some(offset), Some(token)),
+            None => (None, None),
+        };
+        WriteRows {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+            stream: stream.clone(),
+            record_count,
+            row_offset,
+            access_token,
+            table_id: None,
+            schema_version: None,
+            content_length: None,
+        }
+    }
+
+    /// A commit of exactly these streams.
+    pub fn commit_streams(&self, streams: Vec<StreamRef>) -> CommitWriteSession {
+        CommitWriteSession {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+            scope: CommitScope::Streams(streams),
+        }
+    }
+
+    /// `TableGetWriteSession`.
+    pub fn get_session(&self) -> GetWriteSession {
+        GetWriteSession {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+        }
+    }
+
+    /// `TableGetWriteStream`.
+    pub fn get_stream(&self, stream: &StreamRef, exactly_once: bool) -> GetWriteStream {
+        GetWriteStream {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+            stream: stream.clone(),
+            table_id: None,
+            exactly_once,
+        }
+    }
+
+    /// A streamed single-blob upload.
+    pub fn write_blob(
+        &self,
+        stream: &StreamRef,
+        partition_values: Vec<String>,
+        column_index: i64,
+        compression: Compression,
+    ) -> WriteBlob {
+        WriteBlob {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            stream: stream.clone(),
+            partition_values,
+            column_index,
+            compression,
+            content_length: None,
+        }
+    }
+
+    /// A batch blob upload of `items` (v3 sends file names), returning the call and its
+    /// body.
+    pub fn write_blob_batch(
+        &self,
+        stream: &StreamRef,
+        items: &[BlobItem],
+        v3: bool,
+        compression: Compression,
+    ) -> Result<(WriteBlobBatch, bytes::Bytes)> {
+        let body = blob_batch_body(items, v3, compression)?;
+        Ok((
+            WriteBlobBatch {
+                table: self.table.clone(),
+                session_id: self.session_id.clone(),
+                stream: stream.clone(),
+                item_count: items.len(),
+                compression,
+                content_length: Some(body.len() as u64),
+            },
+            body,
+        ))
+    }
 }

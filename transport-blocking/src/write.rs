@@ -8,13 +8,12 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
 use maxstorage_codec::write::ArrowStreamEncoder;
-use maxstorage_protocol::blob::{WriteBlob, WriteBlobBatch, WriteBlobBatchResult};
+use maxstorage_protocol::blob::WriteBlobBatchResult;
 use maxstorage_protocol::frame::ChecksumType;
 use maxstorage_protocol::state::write_session::WriteSession;
 use maxstorage_protocol::state::write_stream::WriteStream;
 use maxstorage_protocol::write::{
-    CloseWriteStream, CreateWriteStream, GetWriteSession, GetWriteStream, StreamRef, WriteMode,
-    WriteRows, WriteRowsResult, WriteSessionInfo, WriteStreamInfo,
+    StreamRef, WriteMode, WriteRowsResult, WriteSessionInfo, WriteStreamInfo,
 };
 use maxstorage_protocol::{ApiVersion, Compression, TableId};
 
@@ -22,8 +21,7 @@ use crate::blob::BlobWriter;
 use crate::client::Client;
 use crate::exec::{Route, SendBody};
 use crate::upload::Upload;
-use maxstorage_client_core::blob::blob_batch_body;
-use maxstorage_client_core::write::{WriteNext, WriteRecovery, open_stream};
+use maxstorage_client_core::write::{SessionCalls, WriteNext, WriteRecovery, open_stream};
 use maxstorage_client_core::{BlobItem, StreamOptions, StreamSummary};
 use maxstorage_client_core::{Error, Result};
 
@@ -31,13 +29,13 @@ use maxstorage_client_core::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct WriteSessionHandle {
     client: Client,
-    table: TableId,
     target: String,
     session_id: String,
     mode: WriteMode,
     partition_spec: String,
     state: Arc<Mutex<WriteSession>>,
     route_override: Option<String>,
+    calls: SessionCalls,
 }
 
 impl WriteSessionHandle {
@@ -56,7 +54,11 @@ impl WriteSessionHandle {
         WriteSessionHandle {
             target: table.target(),
             client,
-            table,
+            calls: SessionCalls {
+                table: table.clone(),
+                session_id: session_id.clone(),
+                mode,
+            },
             session_id,
             mode,
             partition_spec,
@@ -96,26 +98,14 @@ impl WriteSessionHandle {
     /// service reports it.
     pub fn create_stream(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
         self.state()?.register_stream(stream)?;
-        let call = CreateWriteStream {
-            table: self.table.clone(),
-            session_id: self.session_id.clone(),
-            mode: self.mode,
-            stream: stream.clone(),
-            exactly_once,
-        };
+        let call = self.calls.create_stream(stream, exactly_once);
         self.client.core.call(&call, self.route())
     }
 
     /// Creates a stream and returns a writer of Arrow record batches for it.
     pub fn stream_writer(&self, stream: StreamRef, options: StreamOptions) -> Result<StreamWriter> {
         let info = self.create_stream(&stream, options.exactly_once)?;
-        let machine = WriteStream::new(
-            self.table.clone(),
-            self.session_id.clone(),
-            self.mode,
-            stream,
-            options.exactly_once,
-        );
+        let machine = self.calls.stream_machine(stream, options.exactly_once);
         let opened = open_stream(
             machine,
             &info,
@@ -135,12 +125,7 @@ impl WriteSessionHandle {
     /// Closes a stream created with [`create_stream`](Self::create_stream) (streams of
     /// [`StreamWriter`]s are closed by [`StreamWriter::finish`]).
     pub fn close_stream(&self, stream: &StreamRef) -> Result<()> {
-        let call = CloseWriteStream {
-            table: self.table.clone(),
-            session_id: self.session_id.clone(),
-            mode: self.mode,
-            stream: stream.clone(),
-        };
+        let call = self.calls.close_stream(stream);
         self.client.core.call(&call, self.route())?;
         self.state()?.stream_closed(stream)?;
         Ok(())
@@ -155,22 +140,7 @@ impl WriteSessionHandle {
         access_token: Option<(i64, String)>,
     ) -> Result<RawRowsWriter> {
         self.state()?.check_writable("write")?;
-        let (row_offset, access_token) = match access_token {
-            Some((offset, token)) => (Some(offset), Some(token)),
-            None => (None, None),
-        };
-        let call = WriteRows {
-            table: self.table.clone(),
-            session_id: self.session_id.clone(),
-            mode: self.mode,
-            stream: stream.clone(),
-            record_count,
-            row_offset,
-            access_token,
-            table_id: None,
-            schema_version: None,
-            content_length: None,
-        };
+        let call = self.calls.raw_write(stream, record_count, access_token);
         let route = self.route();
         let upload = Upload::start(
             self.client.clone(),
@@ -195,12 +165,7 @@ impl WriteSessionHandle {
     /// processes.
     pub fn commit_streams(&self, streams: Vec<StreamRef>) -> Result<WriteSessionInfo> {
         self.state()?.check_writable("commit")?;
-        let call = maxstorage_protocol::write::CommitWriteSession {
-            table: self.table.clone(),
-            session_id: self.session_id.clone(),
-            mode: self.mode,
-            scope: maxstorage_protocol::write::CommitScope::Streams(streams),
-        };
+        let call = self.calls.commit_streams(streams);
         let result = self.client.core.call(&call, self.route());
         if result.is_ok() {
             self.state()?.commit_call(false).ok();
@@ -219,25 +184,14 @@ impl WriteSessionHandle {
 
     /// The session's streams and status as the service reports them.
     pub fn status(&self) -> Result<WriteSessionInfo> {
-        let call = GetWriteSession {
-            table: self.table.clone(),
-            session_id: self.session_id.clone(),
-            mode: self.mode,
-        };
+        let call = self.calls.get_session();
         self.client.core.call(&call, self.route())
     }
 
     /// A stream's state as the service reports it (in exactly-once mode: its row offset
     /// and access token).
     pub fn stream_status(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
-        let call = GetWriteStream {
-            table: self.table.clone(),
-            session_id: self.session_id.clone(),
-            mode: self.mode,
-            stream: stream.clone(),
-            table_id: None,
-            exactly_once,
-        };
+        let call = self.calls.get_stream(stream, exactly_once);
         self.client.core.call(&call, self.route())
     }
 
@@ -251,15 +205,12 @@ impl WriteSessionHandle {
         compression: Option<Compression>,
     ) -> Result<BlobWriter> {
         self.state()?.check_writable("blob upload")?;
-        let call = WriteBlob {
-            table: self.table.clone(),
-            session_id: self.session_id.clone(),
-            stream: stream.clone(),
+        let call = self.calls.write_blob(
+            stream,
             partition_values,
             column_index,
-            compression: compression.unwrap_or(self.client.defaults.compression),
-            content_length: None,
-        };
+            compression.unwrap_or(self.client.defaults.compression),
+        );
         BlobWriter::start(
             self.client.clone(),
             call,
@@ -279,15 +230,9 @@ impl WriteSessionHandle {
         self.state()?.check_writable("blob upload")?;
         let v3 = self.client.core.config.endpoint.api_version() == ApiVersion::V3;
         let compression = compression.unwrap_or(Compression::Uncompressed);
-        let body = blob_batch_body(items, v3, compression)?;
-        let call = WriteBlobBatch {
-            table: self.table.clone(),
-            session_id: self.session_id.clone(),
-            stream: stream.clone(),
-            item_count: items.len(),
-            compression,
-            content_length: Some(body.len() as u64),
-        };
+        let (call, body) = self
+            .calls
+            .write_blob_batch(stream, items, v3, compression)?;
         self.client
             .core
             .call_with_body(&call, Route::default(), SendBody::Bytes(body))
