@@ -13,6 +13,7 @@ pub mod options;
 pub mod session;
 pub mod settings;
 pub mod split;
+pub mod table;
 pub mod write;
 
 pub use blob::{Blob, BlobCursor, BlobInfo, BlobItem, BlobUploadDigest, Need};

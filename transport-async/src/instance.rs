@@ -1,19 +1,19 @@
 //! Reads of query results (instances). Instances are read-only: write operations do not
 //! exist on [`InstanceClient`].
 
-use tokio::time::Instant;
-
+use maxstorage_client_core::Result;
+use maxstorage_client_core::table::{Wait, instance_session_wait};
 use maxstorage_protocol::instance::{
     CreateInstanceReadSession, GetInstanceReadSession, InstanceRead, InstanceReadOptions,
     InstanceReadSession,
 };
 use maxstorage_protocol::read::RowRange;
 use maxstorage_protocol::{Compression, InstanceId};
+use tokio::time::Instant;
 
 use crate::client::Client;
 use crate::exec::Route;
 use crate::read::{DecodingBody, StreamBatches};
-use maxstorage_client_core::{Error, Result};
 
 /// Operations on a query result.
 #[derive(Debug, Clone)]
@@ -40,18 +40,16 @@ impl InstanceClient {
         };
         let mut session = self.client.core.call(&call, Route::default()).await?;
         let started = Instant::now();
-        while session.is_initiating() {
-            if started.elapsed() >= self.client.defaults.session_ready_timeout {
-                return Err(Error::NotReady {
-                    session_id: session.session_id,
-                    status: session.status,
-                    waited: started.elapsed(),
-                });
+        loop {
+            match instance_session_wait(&self.client.defaults, &session, started.elapsed()) {
+                Wait::Ready => return Ok(session),
+                Wait::Fail(e) => return Err(e),
+                Wait::PollAfter(delay) => {
+                    tokio::time::sleep(delay).await;
+                    session = self.get_read_session(&session.session_id).await?;
+                }
             }
-            tokio::time::sleep(self.client.defaults.session_poll_interval).await;
-            session = self.get_read_session(&session.session_id).await?;
         }
-        Ok(session)
     }
 
     /// Re-reads a session.
@@ -63,7 +61,7 @@ impl InstanceClient {
         self.client.core.call(&call, Route::default()).await
     }
 
-    /// Streams rows of the result (`range` = all when `None`).
+    /// Streams rows of the result (`range` = all when `None`) as a [`futures_core::Stream`].
     pub async fn read(
         &self,
         session: &InstanceReadSession,
