@@ -905,3 +905,140 @@ async fn sixty_four_concurrent_split_reads_return_correct_data() {
         assert_eq!(got, (from..to).collect::<Vec<_>>(), "split {split}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn blob_stream_reader_moves_from_blob_to_blob_and_verifies_blocks() {
+    use maxstorage_protocol::frame::{BlobItemHeader, ChecksumType, crc32c_frame, encode_items};
+    use tokio::io::AsyncReadExt;
+
+    let first = vec![7u8; 10_000];
+    let second = b"second blob".to_vec();
+    let mut header = BlobItemHeader::for_column(2);
+    header.content_type = Some("image/png".into());
+    let payload = encode_items(&[
+        (header, &first[..], ChecksumType::Md5),
+        (
+            BlobItemHeader::for_column(2),
+            &second[..],
+            ChecksumType::Crc32,
+        ),
+    ]);
+    let framed = crc32c_frame(&payload).to_vec();
+    let script = Arc::new(Script::default());
+    let body = framed.clone();
+    push(&script, move |s| {
+        assert_eq!(s.action(), "BlobRead");
+        data(chunked(body.clone(), 999, None))
+    });
+    // The same body with one flipped bit: the reader must refuse it.
+    let mut corrupt = framed.clone();
+    corrupt[100] ^= 1;
+    push(&script, move |_| data(chunked(corrupt.clone(), 999, None)));
+    let client = client(script.clone()).await;
+    let table = client.table(TableId::new("p", "t"));
+
+    let mut reader = table
+        .read_blobs_stream(vec!["r1".into(), "r2".into()], None)
+        .await
+        .unwrap();
+    let info = reader.next_blob().await.unwrap().unwrap();
+    assert_eq!(info.content_type.as_deref(), Some("image/png"));
+    let mut got = Vec::new();
+    reader.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, first);
+    assert_eq!(reader.next_blob().await.unwrap().unwrap().index, 1);
+    let mut got = Vec::new();
+    reader.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, second);
+    assert!(reader.next_blob().await.unwrap().is_none());
+
+    let results: Vec<_> = table
+        .read_blobs(vec!["r1".into(), "r2".into()], None)
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert!(
+        results.iter().any(|r| r.is_err()),
+        "a corrupt CRC32C block is an error"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn blob_writer_streams_its_body_and_checks_the_answer() {
+    use maxstorage_protocol::frame::md5_hex;
+
+    let script = Arc::new(Script::default());
+    push(&script, |_| json(200, r#"{"SessionId":"ws5"}"#));
+    let blob: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let expected = blob.clone();
+    push(&script, move |s| {
+        assert_eq!(s.body, expected, "the whole blob arrived, in order");
+        json(
+            200,
+            &format!(
+                r#"{{"BlobReference":"cmVm","Size":{},"MD5Value":"{}"}}"#,
+                expected.len(),
+                md5_hex(&expected)
+            ),
+        )
+    });
+    // A service that stored something else is caught.
+    push(&script, |_| {
+        json(
+            200,
+            r#"{"BlobReference":"cmVm","Size":3,"MD5Value":"00000000000000000000000000000000"}"#,
+        )
+    });
+    let client = client(script.clone()).await;
+    let session = client
+        .table(TableId::new("p", "t"))
+        .create_write_session(WriteSessionOptions::default())
+        .await
+        .unwrap();
+    let mut writer = session
+        .blob_writer(&StreamRef::new("0", 1), Vec::new(), 2, None)
+        .unwrap();
+    for chunk in blob.chunks(7_000) {
+        writer.write_all(chunk).await.unwrap();
+    }
+    let result = writer.finish().await.unwrap();
+    assert_eq!(result.blob_reference, "cmVm");
+
+    let mut writer = session
+        .blob_writer(&StreamRef::new("0", 1), Vec::new(), 2, None)
+        .unwrap();
+    writer.write(b"abc").await.unwrap();
+    let err = writer.finish().await.unwrap_err();
+    assert!(err.to_string().contains("MD5"), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn raw_rows_reader_removes_whole_body_compression() {
+    use tokio::io::AsyncReadExt;
+
+    let script = Arc::new(Script::default());
+    push(&script, |_| json(200, SESSION));
+    let plain = ipc(&[rows(0, 10)]);
+    let compressed = maxstorage_codec::compress::compress(Compression::Zstd, &plain).unwrap();
+    push(&script, move |_| {
+        Answer::Reply(Reply {
+            status: 200,
+            headers: vec![("content-encoding", "zstd".into())],
+            body: chunked(compressed.clone(), 13, None),
+        })
+    });
+    let client = client(script.clone()).await;
+    let table = client.table(TableId::new("p", "t"));
+    let session = table
+        .create_read_session(ReadSessionOptions::default())
+        .await
+        .unwrap();
+    let mut reader = table
+        .read_rows_stream(&session, RowSelection::split(0), &ReadOptions::default())
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    reader.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, plain);
+}
