@@ -2,14 +2,20 @@
 //!
 //! No task is spawned: the request's future is polled by the writer itself, each time it
 //! waits to hand over a chunk and in `finish`. Dropping the writer drops the future, which
-//! cancels the request mid-body: the service sees a body cut short, never a complete one.
+//! cancels the request mid-body; and since the transport may read the body elsewhere (hyper
+//! does, on its connection task), the body itself ends with an error unless the writer
+//! finished: the service sees a body cut short, never a complete one.
 
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use futures_channel::mpsc;
+use futures_core::Stream;
 
 use crate::client::Client;
 use crate::exec::{Route, SendBody};
@@ -22,6 +28,7 @@ const QUEUED_CHUNKS: usize = 4;
 /// A request whose body is written while it is being sent.
 pub(crate) struct Upload<T> {
     tx: Option<mpsc::Sender<io::Result<Bytes>>>,
+    finished: Arc<AtomicBool>,
     request: Option<BoxFuture<'static, Result<T>>>,
     outcome: Option<Result<T>>,
 }
@@ -50,10 +57,17 @@ impl<T: Send + 'static> Upload<T> {
         Fut: Future<Output = Result<T>> + Send + 'static,
     {
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(QUEUED_CHUNKS);
-        let body = SendBody::Stream(Box::pin(rx), None);
+        let finished = Arc::new(AtomicBool::new(false));
+        let body = UploadBody {
+            rx,
+            finished: finished.clone(),
+            done: false,
+        };
+        let body = SendBody::Stream(Box::pin(body), None);
         let request = send(client, target, session_id, route_override, body);
         Upload {
             tx: Some(tx),
+            finished,
             request: Some(Box::pin(request)),
             outcome: None,
         }
@@ -108,6 +122,7 @@ impl<T: Send + 'static> Upload<T> {
 
     /// Ends the body and returns the answer.
     pub async fn finish(mut self) -> Result<T> {
+        self.finished.store(true, Ordering::SeqCst);
         drop(self.tx.take());
         if let Some(outcome) = self.outcome.take() {
             return outcome;
@@ -115,6 +130,38 @@ impl<T: Send + 'static> Upload<T> {
         match self.request.take() {
             Some(request) => request.await,
             None => Err(Error::Integrity("upload already finished".into())),
+        }
+    }
+}
+
+/// The body of an upload: the chunks the writer hands over; it ends cleanly only after
+/// `finish`, and with an error when the writer was dropped before.
+struct UploadBody {
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    finished: Arc<AtomicBool>,
+    done: bool,
+}
+
+impl Stream for UploadBody {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match ready!(Pin::new(&mut self.rx).poll_next(cx)) {
+            Some(item) => Poll::Ready(Some(item)),
+            None => {
+                self.done = true;
+                if self.finished.load(Ordering::SeqCst) {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Ready(Some(Err(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        "the writer was dropped before finish: the body is incomplete",
+                    ))))
+                }
+            }
         }
     }
 }

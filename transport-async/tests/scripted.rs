@@ -80,6 +80,9 @@ struct Drops {
     bodies_dropped: AtomicUsize,
     exchanges_cancelled: AtomicUsize,
     request_bodies_cut: AtomicUsize,
+    /// How streamed bodies read on a task of their own ended: `Ok(bytes)` cleanly, or the
+    /// error they ended with.
+    detached_bodies: Mutex<Vec<Result<usize, io::ErrorKind>>>,
 }
 
 #[derive(Default)]
@@ -88,6 +91,9 @@ struct Script {
     handlers: Mutex<VecDeque<Handler>>,
     responder: Option<Responder>,
     drops: Arc<Drops>,
+    /// Read streamed request bodies on a task of their own, as hyper does on its
+    /// connection task, and never answer those requests.
+    detach_bodies: bool,
 }
 
 impl std::fmt::Debug for Script {
@@ -131,6 +137,21 @@ impl HttpTransport for Script {
             let body = match body {
                 RequestBody::Empty => Vec::new(),
                 RequestBody::Bytes(b) => b.to_vec(),
+                RequestBody::Stream { mut stream, .. } if self.detach_bodies => {
+                    let drops = self.drops.clone();
+                    tokio::spawn(async move {
+                        let mut len = 0;
+                        let outcome = loop {
+                            match stream.next().await {
+                                Some(Ok(chunk)) => len += chunk.len(),
+                                Some(Err(e)) => break Err(e.kind()),
+                                None => break Ok(len),
+                            }
+                        };
+                        drops.detached_bodies.lock().unwrap().push(outcome);
+                    });
+                    return std::future::pending().await;
+                }
                 RequestBody::Stream { mut stream, .. } => {
                     let mut cut = DropGuard {
                         counter: &self.drops.request_bodies_cut,
@@ -1041,4 +1062,40 @@ async fn raw_rows_reader_removes_whole_body_compression() {
     let mut got = Vec::new();
     reader.read_to_end(&mut got).await.unwrap();
     assert_eq!(got, plain);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_upload_never_ends_its_body_cleanly() {
+    let script = Arc::new(Script {
+        detach_bodies: true,
+        ..Script::default()
+    });
+    push(&script, |_| json(200, r#"{"SessionId":"ws6"}"#));
+    let client = client(script.clone()).await;
+    let session = client
+        .table(TableId::new("p", "t"))
+        .create_write_session(WriteSessionOptions::default())
+        .await
+        .unwrap();
+    let baseline = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    let mut blob = session
+        .blob_writer(&StreamRef::new("0", 1), Vec::new(), 2, None)
+        .unwrap();
+    blob.write_all(b"the first half of a blob").await.unwrap();
+    assert_eq!(
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks(),
+        baseline + 1,
+        "the transport reads the body on its own task"
+    );
+    drop(blob);
+    assert_eq!(alive_tasks_settled(baseline).await, baseline);
+    assert_eq!(
+        *script.drops.detached_bodies.lock().unwrap(),
+        vec![Err(io::ErrorKind::ConnectionAborted)],
+        "the body ended with an error, so the transport aborts it instead of completing it"
+    );
 }
