@@ -100,16 +100,6 @@ impl TableReadSession {
             column_types,
             ..DecoderOptions::default()
         }
-        .with_timestamp_unit(self.session_timestamp_unit())
-    }
-
-    fn session_timestamp_unit(&self) -> maxstorage_codec::types::TimestampUnit {
-        use maxstorage_codec::types::TimestampUnit as U;
-        match self.timestamp_unit {
-            TimestampUnit::Second => U::Second,
-            TimestampUnit::Milli => U::Milli,
-            TimestampUnit::Micro => U::Micro,
-            TimestampUnit::Nano => U::Nano,
-        }
+        .with_timestamp_unit(self.timestamp_unit)
     }
 }

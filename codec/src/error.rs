@@ -197,6 +197,10 @@ pub enum CodecError {
         data_type: DataType,
     },
 
+    /// A method was called after `finish()` ended the stream.
+    #[error("{0} called after finish()")]
+    AfterFinish(&'static str),
+
     /// An option has an invalid value.
     #[error("invalid option: {0}")]
     InvalidOption(String),

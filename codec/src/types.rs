@@ -33,8 +33,6 @@
 //! `Timestamp` → `timestamp`, …). Data must then be cast to [`odps_to_arrow`] of that
 //! type before it is written.
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, Fields, IntervalUnit, Schema, TimeUnit};
@@ -42,34 +40,19 @@ pub use maxstorage_protocol::schema::OdpsType;
 
 use crate::error::CodecError;
 
-/// The precision of Arrow timestamps (the session's `TimestampUnit` / `DatetimeUnit`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum TimestampUnit {
-    /// Seconds (`second`).
-    Second,
-    /// Milliseconds (`milli`).
-    Milli,
-    /// Microseconds (`micro`).
-    Micro,
-    /// Nanoseconds (`nano`), the default for `timestamp`.
-    #[default]
-    Nano,
+pub use maxstorage_protocol::read::{TimestampUnit, UnknownTimestampUnit};
+
+/// Arrow's view of a [`TimestampUnit`] (the unit itself is the protocol's: it is part of a
+/// read session's `ArrowOptions`).
+pub trait TimestampUnitExt: Sized {
+    /// The Arrow time unit.
+    fn to_arrow(self) -> TimeUnit;
+    /// The unit of an Arrow time unit.
+    fn from_arrow(unit: TimeUnit) -> Self;
 }
 
-impl TimestampUnit {
-    /// The name used in the `ArrowOptions` of a read session request (`second`, `milli`,
-    /// `micro`, `nano`).
-    pub fn wire_name(self) -> &'static str {
-        match self {
-            TimestampUnit::Second => "second",
-            TimestampUnit::Milli => "milli",
-            TimestampUnit::Micro => "micro",
-            TimestampUnit::Nano => "nano",
-        }
-    }
-
-    /// The Arrow time unit.
-    pub fn to_arrow(self) -> TimeUnit {
+impl TimestampUnitExt for TimestampUnit {
+    fn to_arrow(self) -> TimeUnit {
         match self {
             TimestampUnit::Second => TimeUnit::Second,
             TimestampUnit::Milli => TimeUnit::Millisecond,
@@ -78,50 +61,12 @@ impl TimestampUnit {
         }
     }
 
-    /// The unit of an Arrow time unit.
-    pub fn from_arrow(unit: TimeUnit) -> Self {
+    fn from_arrow(unit: TimeUnit) -> Self {
         match unit {
             TimeUnit::Second => TimestampUnit::Second,
             TimeUnit::Millisecond => TimestampUnit::Milli,
             TimeUnit::Microsecond => TimestampUnit::Micro,
             TimeUnit::Nanosecond => TimestampUnit::Nano,
-        }
-    }
-
-    /// How many units make one second.
-    pub fn per_second(self) -> i64 {
-        match self {
-            TimestampUnit::Second => 1,
-            TimestampUnit::Milli => 1_000,
-            TimestampUnit::Micro => 1_000_000,
-            TimestampUnit::Nano => 1_000_000_000,
-        }
-    }
-}
-
-impl fmt::Display for TimestampUnit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.wire_name())
-    }
-}
-
-/// The error of parsing a [`TimestampUnit`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown timestamp unit {0:?}: expected second, milli, micro or nano")]
-pub struct UnknownTimestampUnit(pub String);
-
-impl FromStr for TimestampUnit {
-    type Err = UnknownTimestampUnit;
-
-    /// Parses `second`/`s`, `milli`/`ms`, `micro`/`us`, `nano`/`ns` (case-insensitive).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim().to_ascii_lowercase();
-        match t.as_str() {
-            "second" | "seconds" | "s" => Ok(TimestampUnit::Second),
-            "milli" | "millis" | "ms" => Ok(TimestampUnit::Milli),
-            "micro" | "micros" | "us" => Ok(TimestampUnit::Micro),
-            "nano" | "nanos" | "ns" => Ok(TimestampUnit::Nano),
-            _ => Err(UnknownTimestampUnit(s.to_string())),
         }
     }
 }
@@ -147,6 +92,17 @@ impl Default for ArrowOptions {
             datetime_unit: TimestampUnit::Milli,
             large_string: false,
             large_binary: false,
+        }
+    }
+}
+
+impl From<maxstorage_protocol::read::ArrowOptions> for ArrowOptions {
+    /// The mapping a read session with these wire options produces.
+    fn from(o: maxstorage_protocol::read::ArrowOptions) -> Self {
+        ArrowOptions {
+            timestamp_unit: o.timestamp_unit,
+            datetime_unit: o.datetime_unit,
+            ..ArrowOptions::default()
         }
     }
 }

@@ -378,9 +378,17 @@ impl Iterator for DecompressPieces<'_> {
                 return Some(Ok(Bytes::from(piece)));
             }
             if p.consumed == 0 && p.produced == 0 {
-                // Input exhausted (or fully buffered inside the decoder) and no output is
-                // held back: this feed is done.
                 self.done = true;
+                if self.pos < self.input.len() {
+                    // Never drop input silently: a decoder that takes none is stuck.
+                    return Some(Err(CodecError::Decompress {
+                        codec: self.decompressor.codec,
+                        offset: self.decompressor.total_in,
+                        detail: "the decoder made no progress".into(),
+                    }));
+                }
+                // Input used up (possibly buffered inside the decoder) and no output is
+                // held back: this feed is done.
                 return if piece.is_empty() {
                     None
                 } else {
@@ -481,18 +489,11 @@ impl Compressor {
         self.total_out
     }
 
-    fn error(&self, detail: impl ToString) -> CodecError {
-        CodecError::Compress {
-            codec: self.codec,
-            detail: detail.to_string(),
-        }
-    }
-
     /// Compresses `input`, returning the compressed bytes produced so far (possibly
     /// none: the codecs buffer up to a block internally).
     pub fn compress(&mut self, input: &[u8]) -> Result<Bytes, CodecError> {
         if self.finished {
-            return Err(self.error("compress() after finish()"));
+            return Err(CodecError::AfterFinish("compress()"));
         }
         self.total_in += input.len() as u64;
         let out = match &mut self.kind {
@@ -531,7 +532,7 @@ impl Compressor {
     /// Ends the frame, returning its last bytes. The compressor cannot be used after.
     pub fn finish(&mut self) -> Result<Bytes, CodecError> {
         if self.finished {
-            return Err(self.error("finish() called twice"));
+            return Err(CodecError::AfterFinish("finish()"));
         }
         self.finished = true;
         let out = match &mut self.kind {
@@ -760,6 +761,37 @@ mod tests {
                 ),
             }
         }
+    }
+
+    #[test]
+    fn lz4_checksums_are_verified() {
+        let data = sample(10_000);
+        let body = compress(Compression::Lz4Frame, &data).unwrap();
+        // Header checksum (byte 6: magic 4 + FLG + BD, then HC).
+        let mut bad = body.clone();
+        bad[6] ^= 1;
+        let e = decompress(Compression::Lz4Frame, &bad, 1 << 20).unwrap_err();
+        assert!(e.to_string().contains("descriptor checksum"), "{e}");
+        // Content checksum: the last 4 bytes.
+        let mut bad = body.clone();
+        let n = bad.len();
+        bad[n - 1] ^= 1;
+        let e = decompress(Compression::Lz4Frame, &bad, 1 << 20).unwrap_err();
+        assert!(e.to_string().contains("content checksum"), "{e}");
+        // An unknown magic number.
+        let e = decompress(Compression::Lz4Frame, b"\x01\x02\x03\x04", 10).unwrap_err();
+        assert!(e.to_string().contains("not an LZ4 frame"), "{e}");
+    }
+
+    #[test]
+    fn after_finish() {
+        let mut c = Compressor::new(Compression::Zstd).unwrap();
+        c.finish().unwrap();
+        assert_eq!(
+            c.compress(b"x").unwrap_err(),
+            CodecError::AfterFinish("compress()")
+        );
+        assert_eq!(c.finish().unwrap_err(), CodecError::AfterFinish("finish()"));
     }
 
     #[test]

@@ -275,9 +275,7 @@ impl ArrowStreamDecoder {
             return Err(e.clone());
         }
         if self.finished {
-            return Err(self.fail(CodecError::InvalidOption(
-                "feed() after finish(): the body has already ended".into(),
-            )));
+            return Err(self.fail(CodecError::AfterFinish("feed()")));
         }
         self.bytes_fed += chunk.len() as u64;
         if !chunk.is_empty() {
@@ -548,7 +546,9 @@ impl ArrowStreamDecoder {
                 let fb = message
                     .header_as_schema()
                     .ok_or_else(|| invalid("schema message without a schema".into()))?;
-                let schema = arrow_ipc::convert::try_fb_to_schema(fb)
+                let schema = guard(offset, || arrow_ipc::convert::try_fb_to_schema(fb))?
+                    .map_err(|e| invalid(format!("invalid schema: {e}")))?;
+                validate::check_schema_types(&schema)
                     .map_err(|e| invalid(format!("invalid schema: {e}")))?;
                 self.set_schema(schema);
             }
@@ -566,14 +566,17 @@ impl ArrowStreamDecoder {
                     offset,
                     self.options.max_decompressed_batch_bytes,
                 )?;
-                let batch = arrow_ipc::reader::read_record_batch(
-                    body,
-                    rb,
-                    schema,
-                    &self.dictionaries,
-                    None,
-                    &version,
-                )
+                let dictionaries = &self.dictionaries;
+                let batch = guard(offset, || {
+                    arrow_ipc::reader::read_record_batch(
+                        body,
+                        rb,
+                        schema,
+                        dictionaries,
+                        None,
+                        &version,
+                    )
+                })?
                 .map_err(|e| invalid(e.to_string()))?;
                 let batch = match &self.normalizer {
                     Some(n) => n.apply(&batch)?,
@@ -600,13 +603,10 @@ impl ArrowStreamDecoder {
                     offset,
                     self.options.max_decompressed_batch_bytes,
                 )?;
-                arrow_ipc::reader::read_dictionary(
-                    body,
-                    db,
-                    &schema,
-                    &mut self.dictionaries,
-                    &version,
-                )
+                let dictionaries = &mut self.dictionaries;
+                guard(offset, || {
+                    arrow_ipc::reader::read_dictionary(body, db, &schema, dictionaries, &version)
+                })?
                 .map_err(|e| invalid(e.to_string()))?;
             }
             arrow_ipc::MessageHeader::NONE => {}
@@ -635,6 +635,27 @@ impl ArrowStreamDecoder {
         tracing::debug!(columns = schema.fields().len(), "stream schema");
         self.wire_schema = Some(schema);
     }
+}
+
+/// Runs an Arrow decoding step on untrusted input, turning a panic inside Arrow into
+/// [`CodecError::InvalidIpc`].
+///
+/// Every length and offset a message declares is validated before Arrow sees it
+/// ([`validate`]), so this is defence in depth against decoder bugs in Arrow, not the
+/// primary check; it has no effect when the binary is built with `panic = "abort"`.
+fn guard<T>(offset: u64, f: impl FnOnce() -> T) -> Result<T, CodecError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        tracing::warn!(offset, %what, "the Arrow decoder panicked on a message");
+        CodecError::InvalidIpc {
+            offset,
+            detail: format!("the Arrow decoder rejected the message: {what}"),
+        }
+    })
 }
 
 /// A decoded body: its schema and all its batches.

@@ -24,7 +24,7 @@ use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, Field, FieldRef, Fields, Schema, SchemaRef, TimeUnit};
 
 use crate::error::CodecError;
-use crate::types::{OdpsType, TimestampUnit};
+use crate::types::{OdpsType, TimestampUnit, TimestampUnitExt};
 
 /// Whether `dt` is `struct<sec: int64, nano: int32>` (names and order as the SDKs check).
 pub(crate) fn is_timestamp_struct(dt: &DataType) -> bool {

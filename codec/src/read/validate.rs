@@ -105,3 +105,34 @@ pub(crate) fn check_record_batch(
     }
     Ok(())
 }
+
+/// Rejects types of a stream schema that Arrow's decoder cannot handle safely from
+/// untrusted input (negative fixed sizes panic in `arrow-data`; union buffers are sliced
+/// without bounds checks) or that never occur in MaxCompute data (unions, run-end
+/// encoding). Returns the offending column path and type.
+pub(crate) fn check_schema_types(schema: &arrow_schema::Schema) -> Result<(), String> {
+    fn walk(path: &str, dt: &arrow_schema::DataType) -> Result<(), String> {
+        use arrow_schema::DataType::*;
+        let child = |f: &arrow_schema::Field| walk(&format!("{path}.{}", f.name()), f.data_type());
+        match dt {
+            FixedSizeBinary(n) if *n < 0 => Err(format!("column {path:?} has type {dt}")),
+            FixedSizeList(_, n) if *n < 0 => Err(format!("column {path:?} has type {dt}")),
+            Union(_, _) | RunEndEncoded(_, _) => {
+                Err(format!("column {path:?} has unsupported type {dt}"))
+            }
+            List(f)
+            | LargeList(f)
+            | ListView(f)
+            | LargeListView(f)
+            | FixedSizeList(f, _)
+            | Map(f, _) => child(f),
+            Struct(fs) => fs.iter().try_for_each(|f| child(f)),
+            Dictionary(_, v) => walk(path, v),
+            _ => Ok(()),
+        }
+    }
+    schema
+        .fields()
+        .iter()
+        .try_for_each(|f| walk(f.name(), f.data_type()))
+}

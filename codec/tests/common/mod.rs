@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod arb;
+
 use std::path::PathBuf;
 
 use arrow_array::RecordBatch;

@@ -131,6 +131,54 @@ pub enum TimestampUnit {
     Nano,
 }
 
+impl TimestampUnit {
+    /// The wire name (`second`, `milli`, `micro`, `nano`).
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            TimestampUnit::Second => "second",
+            TimestampUnit::Milli => "milli",
+            TimestampUnit::Micro => "micro",
+            TimestampUnit::Nano => "nano",
+        }
+    }
+
+    /// How many units make one second.
+    pub fn per_second(self) -> i64 {
+        match self {
+            TimestampUnit::Second => 1,
+            TimestampUnit::Milli => 1_000,
+            TimestampUnit::Micro => 1_000_000,
+            TimestampUnit::Nano => 1_000_000_000,
+        }
+    }
+}
+
+impl std::fmt::Display for TimestampUnit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.wire_name())
+    }
+}
+
+/// The error of parsing a [`TimestampUnit`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown timestamp unit {0:?}: expected second, milli, micro or nano")]
+pub struct UnknownTimestampUnit(pub String);
+
+impl std::str::FromStr for TimestampUnit {
+    type Err = UnknownTimestampUnit;
+
+    /// Parses `second`/`s`, `milli`/`ms`, `micro`/`us`, `nano`/`ns` (case-insensitive).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "second" | "seconds" | "s" => Ok(TimestampUnit::Second),
+            "milli" | "millis" | "ms" => Ok(TimestampUnit::Milli),
+            "micro" | "micros" | "us" => Ok(TimestampUnit::Micro),
+            "nano" | "nanos" | "ns" => Ok(TimestampUnit::Nano),
+            _ => Err(UnknownTimestampUnit(s.to_string())),
+        }
+    }
+}
+
 /// Arrow format options of a read session (`ArrowOptions`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArrowOptions {
