@@ -1,16 +1,32 @@
 //! What the blocking and async MaxCompute Storage API clients share: their error type,
-//! options of reads and writes, read-session and blob types, and the schema of write
-//! bodies. No I/O: each client crate adds its transport.
+//! options of reads and writes, read-session and blob types, the schema of write bodies,
+//! builder settings, and every decision their I/O loops make (which request to send,
+//! whether to retry, when to resume a read, how to recover a write). No I/O: each client
+//! crate adds its transport, its sleeping and its threads or tasks.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod blob;
 pub mod error;
+pub mod exchange;
 pub mod options;
 pub mod session;
+pub mod settings;
+pub mod split;
+pub mod table;
 pub mod write;
 
-pub use blob::{Blob, BlobInfo, BlobItem};
+pub use blob::{Blob, BlobCursor, BlobInfo, BlobItem, BlobUploadDigest, Need};
 pub use error::{Error, Result, TransportError, TransportErrorKind};
+pub use exchange::{Attempts, CallCore, Failure, OutgoingBody, Route, SendBody};
 pub use options::{ReadOptions, StreamOptions, StreamSummary};
 pub use session::TableReadSession;
+pub use settings::{ClientSettings, Defaults, EndpointPlan, Prepared};
+pub use split::{BodyDecoder, SplitProgress, Step};
+
+/// Types the [`client_settings_methods!`] macro names.
+#[doc(hidden)]
+pub mod reexport {
+    pub use maxstorage_protocol::retry::RetryPolicy;
+    pub use maxstorage_protocol::{ApiVersion, Compression, Credentials};
+}

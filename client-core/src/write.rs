@@ -1,10 +1,20 @@
-//! Write bodies.
+//! Writing: the schema of write bodies, setting up stream writers, and the recovery of
+//! failed writes.
 
 use maxstorage_codec::types::{ArrowOptions, odps_schema};
+use maxstorage_codec::write::{ArrowStreamEncoder, EncoderOptions};
+use maxstorage_protocol::blob::{WriteBlob, WriteBlobBatch};
 use maxstorage_protocol::schema::ColumnKind;
-use maxstorage_protocol::write::WriteStreamInfo;
+use maxstorage_protocol::state::write_stream::{Recovery, ResyncOutcome, WriteStream};
+use maxstorage_protocol::write::{
+    CloseWriteStream, CommitScope, CommitWriteSession, CreateWriteStream, GetWriteSession,
+    GetWriteStream, StreamRef, WriteMode, WriteRows, WriteStreamInfo,
+};
+use maxstorage_protocol::{Compression, TableId};
 
+use crate::blob::{BlobItem, blob_batch_body};
 use crate::error::{Error, Result};
+use crate::options::StreamOptions;
 
 /// The Arrow schema of `TableWrite` bodies: the data columns, plus the partition
 /// columns when the session writes dynamic partitions, plus the system columns the
@@ -34,4 +44,239 @@ pub fn body_schema(info: &WriteStreamInfo, partition_spec: &str) -> Result<arrow
         columns.iter().map(|(n, t, null)| (n.as_str(), t, *null)),
         &ArrowOptions::default(),
     )?)
+}
+
+/// How many times a write is re-sent after the retry policy gave up on one attempt.
+pub const MAX_WRITE_RECOVERIES: u32 = 3;
+
+/// What a stream writer does next with the body in flight.
+#[derive(Debug)]
+pub enum WriteNext {
+    /// Send the (identical) body with this request.
+    Send(WriteRows),
+    /// Ask the service where the stream is, then call [`WriteRecovery::on_resync`].
+    Resync(GetWriteStream),
+    /// The body is acknowledged: go on with the next one.
+    Done,
+}
+
+/// The recovery of one body's write after failures, driving the exactly-once state
+/// machine ([`WriteStream`]): re-send identical bytes, resync, or fail — never write a
+/// row twice nor lose one.
+#[derive(Debug, Default)]
+pub struct WriteRecovery {
+    recoveries: u32,
+}
+
+impl WriteRecovery {
+    /// A recovery for a body about to be sent.
+    pub fn new() -> WriteRecovery {
+        WriteRecovery::default()
+    }
+
+    /// The write failed (after the executor's own retries) with `error`.
+    pub fn on_error(&mut self, machine: &mut WriteStream, error: Error) -> Result<WriteNext> {
+        let Some(failure) = error.write_failure() else {
+            return Err(error);
+        };
+        self.recoveries += 1;
+        if self.recoveries > MAX_WRITE_RECOVERIES {
+            return Err(error);
+        }
+        match machine.on_write_failed(failure) {
+            Recovery::Resend(next) => Ok(WriteNext::Send(next)),
+            Recovery::Resync(get) => Ok(WriteNext::Resync(get)),
+            Recovery::Fail(e) => Err(e.into()),
+        }
+    }
+
+    /// The service said where the stream is.
+    pub fn on_resync(machine: &mut WriteStream, info: &WriteStreamInfo) -> Result<WriteNext> {
+        Ok(match machine.on_resync(info)? {
+            ResyncOutcome::Applied => WriteNext::Done,
+            ResyncOutcome::Resend(next) => WriteNext::Send(*next),
+        })
+    }
+}
+
+/// What a new stream writer starts with: its state machine, the Arrow schema batches must
+/// have, and the encoder of its request bodies.
+#[derive(Debug)]
+pub struct OpenedStream {
+    /// The stream's state machine, created.
+    pub machine: WriteStream,
+    /// The schema of the batches.
+    pub schema: arrow_schema::SchemaRef,
+    /// The body encoder.
+    pub encoder: ArrowStreamEncoder,
+}
+
+/// Sets up a stream writer from the service's answer to `TableCreateWriteStream`.
+pub fn open_stream(
+    mut machine: WriteStream,
+    info: &WriteStreamInfo,
+    partition_spec: &str,
+    options: &StreamOptions,
+    default_compression: Compression,
+) -> Result<OpenedStream> {
+    machine.on_created(info)?;
+    let schema = std::sync::Arc::new(body_schema(info, partition_spec)?);
+    let encoder = ArrowStreamEncoder::new(
+        schema.clone(),
+        EncoderOptions {
+            compression: options.compression.unwrap_or(default_compression),
+            target_body_bytes: options.max_body_bytes,
+            ..EncoderOptions::default()
+        },
+    )?;
+    Ok(OpenedStream {
+        machine,
+        schema,
+        encoder,
+    })
+}
+
+/// The calls of one write session, built from its table, id and mode — what both clients'
+/// session handles send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionCalls {
+    /// The table.
+    pub table: TableId,
+    /// The session id.
+    pub session_id: String,
+    /// The write mode.
+    pub mode: WriteMode,
+}
+
+impl SessionCalls {
+    /// `TableCreateWriteStream`.
+    pub fn create_stream(&self, stream: &StreamRef, exactly_once: bool) -> CreateWriteStream {
+        CreateWriteStream {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+            stream: stream.clone(),
+            exactly_once,
+        }
+    }
+
+    /// The state machine of a new stream writer.
+    pub fn stream_machine(&self, stream: StreamRef, exactly_once: bool) -> WriteStream {
+        WriteStream::new(
+            self.table.clone(),
+            self.session_id.clone(),
+            self.mode,
+            stream,
+            exactly_once,
+        )
+    }
+
+    /// `TableCloseWriteStream`.
+    pub fn close_stream(&self, stream: &StreamRef) -> CloseWriteStream {
+        CloseWriteStream {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+            stream: stream.clone(),
+        }
+    }
+
+    /// A raw `TableWrite` of `record_count` rows, with the exactly-once row offset and
+    /// access token when given.
+    pub fn raw_write(
+        &self,
+        stream: &StreamRef,
+        record_count: i64,
+        access_token: Option<(i64, String)>,
+    ) -> WriteRows {
+        let (row_offset, access_token) = match access_token {
+            Some((offset, token)) => (Some(offset), Some(token)),
+            None => (None, None),
+        };
+        WriteRows {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+            stream: stream.clone(),
+            record_count,
+            row_offset,
+            access_token,
+            table_id: None,
+            schema_version: None,
+            content_length: None,
+        }
+    }
+
+    /// A commit of exactly these streams.
+    pub fn commit_streams(&self, streams: Vec<StreamRef>) -> CommitWriteSession {
+        CommitWriteSession {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+            scope: CommitScope::Streams(streams),
+        }
+    }
+
+    /// `TableGetWriteSession`.
+    pub fn get_session(&self) -> GetWriteSession {
+        GetWriteSession {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+        }
+    }
+
+    /// `TableGetWriteStream`.
+    pub fn get_stream(&self, stream: &StreamRef, exactly_once: bool) -> GetWriteStream {
+        GetWriteStream {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+            stream: stream.clone(),
+            table_id: None,
+            exactly_once,
+        }
+    }
+
+    /// A streamed single-blob upload.
+    pub fn write_blob(
+        &self,
+        stream: &StreamRef,
+        partition_values: Vec<String>,
+        column_index: i64,
+        compression: Compression,
+    ) -> WriteBlob {
+        WriteBlob {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            stream: stream.clone(),
+            partition_values,
+            column_index,
+            compression,
+            content_length: None,
+        }
+    }
+
+    /// A batch blob upload of `items` (v3 sends file names), returning the call and its
+    /// body.
+    pub fn write_blob_batch(
+        &self,
+        stream: &StreamRef,
+        items: &[BlobItem],
+        v3: bool,
+        compression: Compression,
+    ) -> Result<(WriteBlobBatch, bytes::Bytes)> {
+        let body = blob_batch_body(items, v3, compression)?;
+        Ok((
+            WriteBlobBatch {
+                table: self.table.clone(),
+                session_id: self.session_id.clone(),
+                stream: stream.clone(),
+                item_count: items.len(),
+                compression,
+                content_length: Some(body.len() as u64),
+            },
+            body,
+        ))
+    }
 }

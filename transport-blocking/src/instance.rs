@@ -1,19 +1,19 @@
 //! Reads of query results (instances). Instances are read-only: write operations do not
 //! exist on [`InstanceClient`].
 
-use std::time::Instant;
-
+use maxstorage_client_core::Result;
+use maxstorage_client_core::table::{Wait, instance_session_wait};
 use maxstorage_protocol::instance::{
     CreateInstanceReadSession, GetInstanceReadSession, InstanceRead, InstanceReadOptions,
     InstanceReadSession,
 };
 use maxstorage_protocol::read::RowRange;
 use maxstorage_protocol::{Compression, InstanceId};
+use std::time::Instant;
 
 use crate::client::Client;
 use crate::exec::Route;
 use crate::read::{DecodingBody, StreamBatches};
-use maxstorage_client_core::{Error, Result};
 
 /// Operations on a query result.
 #[derive(Debug, Clone)]
@@ -40,18 +40,16 @@ impl InstanceClient {
         };
         let mut session = self.client.core.call(&call, Route::default())?;
         let started = Instant::now();
-        while session.is_initiating() {
-            if started.elapsed() >= self.client.defaults.session_ready_timeout {
-                return Err(Error::NotReady {
-                    session_id: session.session_id,
-                    status: session.status,
-                    waited: started.elapsed(),
-                });
+        loop {
+            match instance_session_wait(&self.client.defaults, &session, started.elapsed()) {
+                Wait::Ready => return Ok(session),
+                Wait::Fail(e) => return Err(e),
+                Wait::PollAfter(delay) => {
+                    std::thread::sleep(delay);
+                    session = self.get_read_session(&session.session_id)?;
+                }
             }
-            std::thread::sleep(self.client.defaults.session_poll_interval);
-            session = self.get_read_session(&session.session_id)?;
         }
-        Ok(session)
     }
 
     /// Re-reads a session.

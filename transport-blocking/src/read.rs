@@ -8,16 +8,15 @@ use std::thread;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+use bytes::Bytes;
 use maxstorage_codec::compress::io::DecompressReader;
-use maxstorage_codec::read::{ArrowStreamDecoder, DecoderOptions};
-use maxstorage_protocol::read::{ReadRows, RowSelection};
-use maxstorage_protocol::retry::{FailureClass, Idempotency, RetryDecision, SplitMix64};
-use maxstorage_protocol::state::split_reader::{SplitReader, SplitState};
+use maxstorage_codec::read::DecoderOptions;
+use maxstorage_protocol::read::RowSelection;
 use maxstorage_protocol::{Compression, StreamingResponse};
-use tracing::warn;
 
 use crate::exec::{Core, Route};
 use crate::transport::ResponseBody;
+use maxstorage_client_core::split::{BodyDecoder, SplitProgress, Step};
 use maxstorage_client_core::{Error, ReadOptions, Result, TableReadSession};
 
 /// Size of the buffer body bytes are read with.
@@ -26,13 +25,12 @@ const READ_CHUNK: usize = 64 * 1024;
 /// A response body being decoded into record batches.
 pub(crate) struct DecodingBody {
     body: ResponseBody,
-    decoder: ArrowStreamDecoder,
+    decoder: BodyDecoder,
     buf: Vec<u8>,
-    ended: bool,
 }
 
 /// What reading the next piece of a body gave.
-pub(crate) enum Step {
+pub(crate) enum Piece {
     /// A batch.
     Batch(RecordBatch),
     /// The stream ended cleanly.
@@ -47,18 +45,18 @@ impl DecodingBody {
         body: ResponseBody,
         options: DecoderOptions,
     ) -> Result<DecodingBody> {
-        let options = DecoderOptions {
-            body_encoding: maxstorage_codec::read::BodyEncoding::from_content_encoding(
-                head.content_encoding.as_deref(),
-            )?,
-            ..options
-        };
-        Ok(DecodingBody {
+        Ok(DecodingBody::with_decoder(
             body,
-            decoder: ArrowStreamDecoder::new(options),
+            BodyDecoder::new(head, options)?,
+        ))
+    }
+
+    fn with_decoder(body: ResponseBody, decoder: BodyDecoder) -> DecodingBody {
+        DecodingBody {
+            body,
+            decoder,
             buf: vec![0; READ_CHUNK],
-            ended: false,
-        })
+        }
     }
 
     /// The schema, once the stream's schema message has arrived.
@@ -68,23 +66,22 @@ impl DecodingBody {
 
     /// Reads until a batch is complete, the stream ends, or it breaks. A corrupt stream is
     /// an error (`Err`), not a break.
-    pub fn step(&mut self) -> Result<Step> {
+    pub fn step(&mut self) -> Result<Piece> {
         loop {
-            if let Some(batch) = self.decoder.next_batch()? {
-                return Ok(Step::Batch(batch));
-            }
-            if self.ended {
-                return Ok(Step::End);
+            match self.decoder.step()? {
+                Step::Batch(batch) => return Ok(Piece::Batch(batch)),
+                Step::End => return Ok(Piece::End),
+                Step::NeedInput => {}
             }
             match self.body.read(&mut self.buf) {
-                Ok(0) => match self.decoder.finish() {
-                    Ok(()) => self.ended = true,
-                    Err(e) if e.is_truncated() => return Ok(Step::Broken(e.into())),
-                    Err(e) => return Err(e.into()),
-                },
-                Ok(n) => self.decoder.feed(&self.buf[..n])?,
+                Ok(0) => {
+                    if let Some(e) = self.decoder.end_of_body()? {
+                        return Ok(Piece::Broken(e));
+                    }
+                }
+                Ok(n) => self.decoder.feed(Bytes::copy_from_slice(&self.buf[..n]))?,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Ok(Step::Broken(Error::io("reading the response body", e))),
+                Err(e) => return Ok(Piece::Broken(Error::io("reading the response body", e))),
             }
         }
     }
@@ -95,21 +92,15 @@ impl DecodingBody {
 /// come out exactly once, or the iterator ends with an error — never silently short.
 pub struct SplitBatches {
     core: Arc<Core>,
-    target: String,
-    reader: SplitReader,
-    decoder_options: DecoderOptions,
+    progress: SplitProgress,
     current: Option<DecodingBody>,
-    max_resumes: u32,
-    jitter: SplitMix64,
-    schema: Option<SchemaRef>,
     done: bool,
 }
 
 impl std::fmt::Debug for SplitBatches {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SplitBatches")
-            .field("target", &self.target)
-            .field("reader", &self.reader)
+            .field("progress", &self.progress)
             .finish_non_exhaustive()
     }
 }
@@ -122,119 +113,72 @@ impl SplitBatches {
         options: &ReadOptions,
         default_compression: Compression,
     ) -> SplitBatches {
-        let reader = SplitReader::new(
-            session.table().clone(),
-            session.id(),
-            selection,
-            options.to_wire(),
-            options.compression.unwrap_or(default_compression),
-        );
         SplitBatches {
-            target: session.table().target(),
             core,
-            reader,
-            decoder_options: session.decoder_options(),
+            progress: SplitProgress::new(session, selection, options, default_compression),
             current: None,
-            max_resumes: options.max_resumes,
-            jitter: SplitMix64::new(selection_seed(&selection)),
-            schema: None,
             done: false,
         }
     }
 
     /// The schema of the batches, once the first response has started.
     pub fn schema(&self) -> Option<SchemaRef> {
-        self.schema.clone()
+        self.progress.schema()
     }
 
     /// Rows delivered so far.
     pub fn rows(&self) -> u64 {
-        self.reader.delivered()
+        self.progress.rows()
     }
 
     /// How many times the read resumed after a break.
     pub fn resumes(&self) -> u32 {
-        self.reader.resumes()
+        self.progress.resumes()
     }
 
-    fn open(&mut self) -> Result<()> {
-        let call: ReadRows = self.reader.request()?;
-        let route = Route::session(&self.target, &call.session_id);
+    fn open(&mut self) -> Result<DecodingBody> {
+        let call = self.progress.request()?;
+        let route = Route::session(self.progress.target(), &call.session_id);
         let (head, body) = self.core.open(&call, route)?;
-        let decoding = DecodingBody::new(&head, body, self.decoder_options.clone())?;
-        self.current = Some(decoding);
-        Ok(())
+        Ok(DecodingBody::with_decoder(
+            body,
+            self.progress.decoder(&head)?,
+        ))
     }
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         loop {
-            if self.current.is_none() {
-                match self.open() {
-                    Ok(()) => {}
-                    Err(e) if e.is_retryable() && self.reader.state() == SplitState::Reading => {
-                        self.reader.on_broken();
-                        self.pause_before_resume(e)?;
+            let current = match self.current.as_mut() {
+                Some(current) => current,
+                None => match self.open() {
+                    Ok(body) => self.current.insert(body),
+                    Err(e) => {
+                        let delay = self.progress.on_open_failed(e, &self.core.retry)?;
+                        thread::sleep(delay);
                         continue;
                     }
-                    Err(e) => return Err(e),
-                }
-            }
-            let Some(current) = self.current.as_mut() else {
-                continue;
+                },
             };
             match current.step()? {
-                Step::Batch(batch) => {
-                    if self.schema.is_none() {
-                        self.schema = current.schema();
-                    }
-                    self.reader.on_rows(batch.num_rows());
+                Piece::Batch(batch) => {
+                    self.progress.on_batch(&batch, &current.decoder);
                     return Ok(Some(batch));
                 }
-                Step::End => {
-                    self.reader.on_end_of_stream();
+                Piece::End => {
+                    self.progress.on_end();
                     self.current = None;
                     return Ok(None);
                 }
-                Step::Broken(e) => {
+                Piece::Broken(e) => {
                     self.current = None;
-                    self.reader.on_broken();
-                    if self.reader.is_exhausted() {
-                        // Every requested row arrived; only the end marker was lost.
-                        self.reader.on_end_of_stream();
-                        return Ok(None);
+                    match self.progress.on_broken(e, &self.core.retry)? {
+                        None => return Ok(None),
+                        Some(delay) => thread::sleep(delay),
                     }
-                    self.pause_before_resume(e)?;
                 }
             }
         }
     }
-
-    fn pause_before_resume(&mut self, cause: Error) -> Result<()> {
-        let resumes = self.reader.resumes();
-        if resumes > self.max_resumes {
-            return Err(cause);
-        }
-        match self.core.retry.decide(
-            resumes,
-            FailureClass::Io,
-            Idempotency::Idempotent,
-            None,
-            &mut self.jitter,
-        ) {
-            RetryDecision::RetryAfter(delay) => {
-                warn!(target = %self.target, delivered = self.reader.delivered(), resumes, error = %cause, "split read broke; resuming");
-                thread::sleep(delay);
-                Ok(())
-            }
-            RetryDecision::GiveUp(_) => Err(cause),
-        }
-    }
-}
-
-fn selection_seed(selection: &RowSelection) -> u64 {
-    let index = selection.split_index.unwrap_or(-1) as u64;
-    let offset = selection.row_range.map_or(0, |r| r.offset as u64);
-    index.rotate_left(32) ^ offset ^ 0x9E37_79B9_7F4A_7C15
 }
 
 impl Iterator for SplitBatches {
@@ -292,12 +236,12 @@ impl Iterator for StreamBatches {
         }
         let step = self.body.step();
         match step {
-            Ok(Step::Batch(b)) => Some(Ok(b)),
-            Ok(Step::End) => {
+            Ok(Piece::Batch(b)) => Some(Ok(b)),
+            Ok(Piece::End) => {
                 self.done = true;
                 None
             }
-            Ok(Step::Broken(e)) | Err(e) => {
+            Ok(Piece::Broken(e)) | Err(e) => {
                 self.done = true;
                 Some(Err(e))
             }

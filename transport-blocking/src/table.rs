@@ -1,106 +1,70 @@
 //! Operations on one table: read sessions and reads, preview, write sessions, blobs.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use maxstorage_protocol::blob::ReadBlobs;
-use maxstorage_protocol::read::{
-    CreateReadSession, GetReadSession, PreviewOptions, PreviewTable, ReadRows, ReadSessionOptions,
-    RowSelection, SessionStatus, SplitMode,
-};
-use maxstorage_protocol::write::{
-    CreateWriteSession, GetWriteSession, WriteMode, WriteSessionOptions,
-};
+use maxstorage_client_core::table::{TableCalls, Wait, read_session_wait};
+use maxstorage_client_core::{ReadOptions, Result, TableReadSession};
+use maxstorage_protocol::read::{PreviewOptions, ReadSessionOptions, RowSelection};
+use maxstorage_protocol::write::{WriteMode, WriteSessionOptions};
 use maxstorage_protocol::{Compression, TableId};
+use std::time::Instant;
 
 use crate::blob::{BlobReader, BlobStreamReader};
 use crate::client::Client;
 use crate::exec::Route;
 use crate::read::{DecodingBody, ParallelBatches, RawRowsReader, SplitBatches, StreamBatches};
 use crate::write::WriteSessionHandle;
-use maxstorage_client_core::{Error, Result};
-use maxstorage_client_core::{ReadOptions, TableReadSession};
 
 /// Operations on a table. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct TableClient {
     client: Client,
-    table: TableId,
+    calls: TableCalls,
+    target: String,
 }
 
 impl TableClient {
     pub(crate) fn new(client: Client, table: TableId) -> TableClient {
-        TableClient { client, table }
+        TableClient {
+            client,
+            target: table.target(),
+            calls: TableCalls { table },
+        }
     }
 
     /// The table.
     pub fn table(&self) -> &TableId {
-        &self.table
-    }
-
-    fn target(&self) -> String {
-        self.table.target()
+        &self.calls.table
     }
 
     /// Creates a read session and waits (polling `TableGetReadSession` every second, up
     /// to the client's session-ready timeout) until it is ready.
     pub fn create_read_session(&self, options: ReadSessionOptions) -> Result<TableReadSession> {
-        let rows_per_split = (options.split_options.mode == SplitMode::RowOffset)
-            .then_some(options.split_options.number);
-        let unit = options.arrow_options.timestamp_unit;
-        let call = CreateReadSession {
-            table: self.table.clone(),
-            options,
-        };
+        let (call, shape) = self.calls.create_read_session(options);
         let info = self.client.core.call(&call, Route::default())?;
-        let target = self.target();
         self.client.core.observe_token(
-            &Route::session(&target, &info.session_id),
+            &Route::session(&self.target, &info.session_id),
             info.route_token.as_deref(),
         );
-        let mut session = TableReadSession::new(self.table.clone(), info, rows_per_split, unit);
+        let mut session = self.calls.read_session(info, shape);
         let started = Instant::now();
-        while *session.status() == SessionStatus::Init {
-            if started.elapsed() >= self.client.defaults.session_ready_timeout {
-                return Err(Error::NotReady {
-                    session_id: session.id().to_string(),
-                    status: "INIT".into(),
-                    waited: started.elapsed(),
-                });
+        loop {
+            match read_session_wait(&self.client.defaults, &session, started.elapsed()) {
+                Wait::Ready => return Ok(session),
+                Wait::Fail(e) => return Err(e),
+                Wait::PollAfter(delay) => {
+                    std::thread::sleep(delay);
+                    self.get_read_session(&mut session, false)?;
+                }
             }
-            std::thread::sleep(self.client.defaults.session_poll_interval);
-            let info = self.get_read_session_info(session.id(), false)?;
-            session.replace_info(info);
         }
-        match session.status() {
-            SessionStatus::Normal => Ok(session),
-            other => Err(Error::NotReady {
-                session_id: session.id().to_string(),
-                status: other.as_str().to_string(),
-                waited: started.elapsed(),
-            }),
-        }
-    }
-
-    fn get_read_session_info(
-        &self,
-        session_id: &str,
-        refresh: bool,
-    ) -> Result<maxstorage_protocol::read::ReadSession> {
-        let call = GetReadSession {
-            table: self.table.clone(),
-            session_id: session_id.to_string(),
-            refresh,
-        };
-        let target = self.target();
-        self.client
-            .core
-            .call(&call, Route::session(&target, session_id))
     }
 
     /// Re-reads a session (e.g. its status); `refresh` extends its lifetime.
     pub fn get_read_session(&self, session: &mut TableReadSession, refresh: bool) -> Result<()> {
-        let info = self.get_read_session_info(session.id(), refresh)?;
+        let call = self.calls.get_read_session(session.id(), refresh);
+        let route = Route::session(&self.target, session.id());
+        let info = self.client.core.call(&call, route)?;
         session.replace_info(info);
         Ok(())
     }
@@ -141,20 +105,14 @@ impl TableClient {
         selection: RowSelection,
         options: &ReadOptions,
     ) -> Result<RawRowsReader> {
-        let call = ReadRows {
-            table: self.table.clone(),
-            session_id: session.id().to_string(),
+        let call = self.calls.read_rows(
+            session,
             selection,
-            options: options.to_wire(),
-            compression: options
-                .compression
-                .unwrap_or(self.client.defaults.compression),
-        };
-        let target = self.target();
-        let (head, body) = self
-            .client
-            .core
-            .open(&call, Route::session(&target, session.id()))?;
+            options,
+            self.client.defaults.compression,
+        );
+        let route = Route::session(&self.target, session.id());
+        let (head, body) = self.client.core.open(&call, route)?;
         RawRowsReader::new(&head, body)
     }
 
@@ -182,11 +140,8 @@ impl TableClient {
         options: PreviewOptions,
         compression: Option<Compression>,
     ) -> Result<StreamBatches> {
-        let call = PreviewTable {
-            table: self.table.clone(),
-            options,
-            compression: compression.unwrap_or(self.client.defaults.compression),
-        };
+        let compression = compression.unwrap_or(self.client.defaults.compression);
+        let call = self.calls.preview(options, compression);
         let (head, body) = self.client.core.open(&call, Route::default())?;
         Ok(StreamBatches::new(DecodingBody::new(
             &head,
@@ -197,25 +152,14 @@ impl TableClient {
 
     /// Creates a write session.
     pub fn create_write_session(&self, options: WriteSessionOptions) -> Result<WriteSessionHandle> {
-        let mode = options.mode;
-        let partition = options.partition_spec.clone();
-        let call = CreateWriteSession {
-            table: self.table.clone(),
-            options,
-        };
+        let (mode, partition) = (options.mode, options.partition_spec.clone());
+        let call = self.calls.create_write_session(options);
         let info = self.client.core.call(&call, Route::default())?;
-        let target = self.target();
         self.client.core.observe_token(
-            &Route::session(&target, &info.session_id),
+            &Route::session(&self.target, &info.session_id),
             info.route_token.as_deref(),
         );
-        Ok(WriteSessionHandle::new(
-            self.client.clone(),
-            self.table.clone(),
-            info.session_id,
-            mode,
-            partition,
-        ))
+        Ok(self.write_session_handle(info.session_id, mode, partition))
     }
 
     /// Attaches to an existing write session (e.g. one created by another process), or to
@@ -226,33 +170,37 @@ impl TableClient {
         mode: WriteMode,
         partition_spec: &str,
     ) -> Result<WriteSessionHandle> {
-        if session_id != maxstorage_protocol::write::DEFAULT_SESSION_ID {
-            let call = GetWriteSession {
-                table: self.table.clone(),
-                session_id: session_id.to_string(),
-                mode,
-            };
-            let target = self.target();
-            self.client
-                .core
-                .call(&call, Route::session(&target, session_id))?;
+        if let Some(call) = self.calls.attach_write_session(session_id, mode) {
+            let route = Route::session(&self.target, session_id);
+            self.client.core.call(&call, route)?;
         }
-        Ok(WriteSessionHandle::new(
-            self.client.clone(),
-            self.table.clone(),
-            session_id.to_string(),
-            mode,
-            partition_spec.to_string(),
-        ))
+        Ok(self.write_session_handle(session_id.to_string(), mode, partition_spec.to_string()))
     }
 
-    /// Downloads blobs by reference, one [`crate::blob::Blob`] at a time.
+    fn write_session_handle(
+        &self,
+        session_id: String,
+        mode: WriteMode,
+        partition_spec: String,
+    ) -> WriteSessionHandle {
+        WriteSessionHandle::new(
+            self.client.clone(),
+            self.calls.table.clone(),
+            session_id,
+            mode,
+            partition_spec,
+        )
+    }
+
+    /// Downloads blobs by reference, one [`crate::Blob`] at a time.
     pub fn read_blobs(
         &self,
         references: Vec<String>,
         compression: Option<Compression>,
     ) -> Result<BlobReader> {
-        Ok(BlobReader::new(self.blob_stream(references, compression)?))
+        Ok(BlobReader::new(
+            self.read_blobs_stream(references, compression)?,
+        ))
     }
 
     /// Downloads blobs by reference as a streaming reader that moves from blob to blob.
@@ -261,25 +209,11 @@ impl TableClient {
         references: Vec<String>,
         compression: Option<Compression>,
     ) -> Result<BlobStreamReader> {
-        self.blob_stream(references, compression)
-    }
-
-    fn blob_stream(
-        &self,
-        references: Vec<String>,
-        compression: Option<Compression>,
-    ) -> Result<BlobStreamReader> {
-        let project = self
-            .client
-            .project()
-            .unwrap_or(self.table.project())
-            .to_string();
         let count = references.len();
-        let call = ReadBlobs {
-            project,
-            references,
-            compression: compression.unwrap_or(self.client.defaults.compression),
-        };
+        let compression = compression.unwrap_or(self.client.defaults.compression);
+        let call = self
+            .calls
+            .read_blobs(self.client.project(), references, compression);
         let (head, body) = self.client.core.open(&call, Route::default())?;
         BlobStreamReader::new(&head, body, count)
     }

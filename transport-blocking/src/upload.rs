@@ -4,8 +4,6 @@ use std::sync::mpsc;
 use std::thread;
 
 use bytes::Bytes;
-use maxstorage_codec::compress::Compressor;
-use maxstorage_protocol::Compression;
 
 use crate::client::Client;
 use crate::exec::{Route, SendBody};
@@ -45,7 +43,7 @@ impl<T: Send + 'static> Upload<T> {
             };
             let route =
                 Route::session(&target, &session_id).with_override(route_override.as_deref());
-            send(&client, route, SendBody::Reader(Box::new(reader), None))
+            send(&client, route, SendBody::Stream(Box::new(reader), None))
         });
         Upload {
             tx: Some(tx),
@@ -100,12 +98,4 @@ impl std::io::Read for ChannelReader {
         self.current = self.current.slice(n..);
         Ok(n)
     }
-}
-
-/// Compresses the chunks of an upload as they are written.
-pub(crate) fn compressor_for(compression: Compression) -> Result<Option<Compressor>> {
-    Ok(match compression {
-        Compression::Uncompressed => None,
-        c => Some(Compressor::new(c)?),
-    })
 }

@@ -7,42 +7,35 @@ use std::sync::{Arc, Mutex};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
-use maxstorage_codec::write::{ArrowStreamEncoder, EncoderOptions};
-use maxstorage_protocol::blob::{WriteBlob, WriteBlobBatch, WriteBlobBatchResult};
-use maxstorage_protocol::frame::{BlobFrameEncoder, ChecksumType};
+use maxstorage_codec::write::ArrowStreamEncoder;
+use maxstorage_protocol::blob::WriteBlobBatchResult;
+use maxstorage_protocol::frame::ChecksumType;
 use maxstorage_protocol::state::write_session::WriteSession;
-use maxstorage_protocol::state::write_stream::{
-    Recovery, ResyncOutcome, WriteFailure, WriteStream,
-};
+use maxstorage_protocol::state::write_stream::WriteStream;
 use maxstorage_protocol::write::{
-    CloseWriteStream, CreateWriteStream, GetWriteSession, GetWriteStream, StreamRef, WriteMode,
-    WriteRows, WriteRowsResult, WriteSessionInfo, WriteStreamInfo,
+    StreamRef, WriteMode, WriteRowsResult, WriteSessionInfo, WriteStreamInfo,
 };
 use maxstorage_protocol::{ApiVersion, Compression, TableId};
 
 use crate::blob::BlobWriter;
 use crate::client::Client;
 use crate::exec::{Route, SendBody};
-use crate::transport::TransportErrorKind;
 use crate::upload::Upload;
-use maxstorage_client_core::write::body_schema;
+use maxstorage_client_core::write::{SessionCalls, WriteNext, WriteRecovery, open_stream};
 use maxstorage_client_core::{BlobItem, StreamOptions, StreamSummary};
 use maxstorage_client_core::{Error, Result};
-
-/// How many times a write is re-sent after the retry policy gave up on one attempt.
-const MAX_WRITE_RECOVERIES: u32 = 3;
 
 /// A write session. Cheap to clone; share it with the threads that write its streams.
 #[derive(Debug, Clone)]
 pub struct WriteSessionHandle {
     client: Client,
-    table: TableId,
     target: String,
     session_id: String,
     mode: WriteMode,
     partition_spec: String,
     state: Arc<Mutex<WriteSession>>,
     route_override: Option<String>,
+    calls: SessionCalls,
 }
 
 impl WriteSessionHandle {
@@ -61,7 +54,11 @@ impl WriteSessionHandle {
         WriteSessionHandle {
             target: table.target(),
             client,
-            table,
+            calls: SessionCalls {
+                table: table.clone(),
+                session_id: session_id.clone(),
+                mode,
+            },
             session_id,
             mode,
             partition_spec,
@@ -101,44 +98,26 @@ impl WriteSessionHandle {
     /// service reports it.
     pub fn create_stream(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
         self.state()?.register_stream(stream)?;
-        let call = CreateWriteStream {
-            table: self.table.clone(),
-            session_id: self.session_id.clone(),
-            mode: self.mode,
-            stream: stream.clone(),
-            exactly_once,
-        };
+        let call = self.calls.create_stream(stream, exactly_once);
         self.client.core.call(&call, self.route())
     }
 
     /// Creates a stream and returns a writer of Arrow record batches for it.
     pub fn stream_writer(&self, stream: StreamRef, options: StreamOptions) -> Result<StreamWriter> {
         let info = self.create_stream(&stream, options.exactly_once)?;
-        let mut machine = WriteStream::new(
-            self.table.clone(),
-            self.session_id.clone(),
-            self.mode,
-            stream,
-            options.exactly_once,
-        );
-        machine.on_created(&info)?;
-        let schema = Arc::new(body_schema(&info, &self.partition_spec)?);
-        let compression = options
-            .compression
-            .unwrap_or(self.client.defaults.compression);
-        let encoder = ArrowStreamEncoder::new(
-            schema.clone(),
-            EncoderOptions {
-                compression,
-                target_body_bytes: options.max_body_bytes,
-                ..EncoderOptions::default()
-            },
+        let machine = self.calls.stream_machine(stream, options.exactly_once);
+        let opened = open_stream(
+            machine,
+            &info,
+            &self.partition_spec,
+            &options,
+            self.client.defaults.compression,
         )?;
         Ok(StreamWriter {
             session: self.clone(),
-            machine,
-            encoder,
-            schema,
+            machine: opened.machine,
+            encoder: opened.encoder,
+            schema: opened.schema,
             last: None,
         })
     }
@@ -146,12 +125,7 @@ impl WriteSessionHandle {
     /// Closes a stream created with [`create_stream`](Self::create_stream) (streams of
     /// [`StreamWriter`]s are closed by [`StreamWriter::finish`]).
     pub fn close_stream(&self, stream: &StreamRef) -> Result<()> {
-        let call = CloseWriteStream {
-            table: self.table.clone(),
-            session_id: self.session_id.clone(),
-            mode: self.mode,
-            stream: stream.clone(),
-        };
+        let call = self.calls.close_stream(stream);
         self.client.core.call(&call, self.route())?;
         self.state()?.stream_closed(stream)?;
         Ok(())
@@ -166,22 +140,7 @@ impl WriteSessionHandle {
         access_token: Option<(i64, String)>,
     ) -> Result<RawRowsWriter> {
         self.state()?.check_writable("write")?;
-        let (row_offset, access_token) = match access_token {
-            Some((offset, token)) => (Some(offset), Some(token)),
-            None => (None, None),
-        };
-        let call = WriteRows {
-            table: self.table.clone(),
-            session_id: self.session_id.clone(),
-            mode: self.mode,
-            stream: stream.clone(),
-            record_count,
-            row_offset,
-            access_token,
-            table_id: None,
-            schema_version: None,
-            content_length: None,
-        };
+        let call = self.calls.raw_write(stream, record_count, access_token);
         let route = self.route();
         let upload = Upload::start(
             self.client.clone(),
@@ -206,12 +165,7 @@ impl WriteSessionHandle {
     /// processes.
     pub fn commit_streams(&self, streams: Vec<StreamRef>) -> Result<WriteSessionInfo> {
         self.state()?.check_writable("commit")?;
-        let call = maxstorage_protocol::write::CommitWriteSession {
-            table: self.table.clone(),
-            session_id: self.session_id.clone(),
-            mode: self.mode,
-            scope: maxstorage_protocol::write::CommitScope::Streams(streams),
-        };
+        let call = self.calls.commit_streams(streams);
         let result = self.client.core.call(&call, self.route());
         if result.is_ok() {
             self.state()?.commit_call(false).ok();
@@ -230,25 +184,14 @@ impl WriteSessionHandle {
 
     /// The session's streams and status as the service reports them.
     pub fn status(&self) -> Result<WriteSessionInfo> {
-        let call = GetWriteSession {
-            table: self.table.clone(),
-            session_id: self.session_id.clone(),
-            mode: self.mode,
-        };
+        let call = self.calls.get_session();
         self.client.core.call(&call, self.route())
     }
 
     /// A stream's state as the service reports it (in exactly-once mode: its row offset
     /// and access token).
     pub fn stream_status(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
-        let call = GetWriteStream {
-            table: self.table.clone(),
-            session_id: self.session_id.clone(),
-            mode: self.mode,
-            stream: stream.clone(),
-            table_id: None,
-            exactly_once,
-        };
+        let call = self.calls.get_stream(stream, exactly_once);
         self.client.core.call(&call, self.route())
     }
 
@@ -262,15 +205,12 @@ impl WriteSessionHandle {
         compression: Option<Compression>,
     ) -> Result<BlobWriter> {
         self.state()?.check_writable("blob upload")?;
-        let call = WriteBlob {
-            table: self.table.clone(),
-            session_id: self.session_id.clone(),
-            stream: stream.clone(),
+        let call = self.calls.write_blob(
+            stream,
             partition_values,
             column_index,
-            compression: compression.unwrap_or(self.client.defaults.compression),
-            content_length: None,
-        };
+            compression.unwrap_or(self.client.defaults.compression),
+        );
         BlobWriter::start(
             self.client.clone(),
             call,
@@ -289,31 +229,10 @@ impl WriteSessionHandle {
     ) -> Result<WriteBlobBatchResult> {
         self.state()?.check_writable("blob upload")?;
         let v3 = self.client.core.config.endpoint.api_version() == ApiVersion::V3;
-        let mut encoder = BlobFrameEncoder::new();
-        let mut body = Vec::new();
-        for item in items {
-            body.extend_from_slice(&encoder.begin_item(
-                &item.header(v3),
-                item.data.len() as u64,
-                item.checksum,
-            )?);
-            encoder.item_data(&item.data)?;
-            body.extend_from_slice(&item.data);
-            body.extend_from_slice(&encoder.end_item()?);
-        }
         let compression = compression.unwrap_or(Compression::Uncompressed);
-        let body = match compression {
-            Compression::Uncompressed => Bytes::from(body),
-            c => Bytes::from(maxstorage_codec::compress::compress(c, &body)?),
-        };
-        let call = WriteBlobBatch {
-            table: self.table.clone(),
-            session_id: self.session_id.clone(),
-            stream: stream.clone(),
-            item_count: items.len(),
-            compression,
-            content_length: Some(body.len() as u64),
-        };
+        let (call, body) = self
+            .calls
+            .write_blob_batch(stream, items, v3, compression)?;
         self.client
             .core
             .call_with_body(&call, Route::default(), SendBody::Bytes(body))
@@ -402,7 +321,7 @@ impl StreamWriter {
         self.session.state()?.check_writable("write")?;
         let core = self.session.client.core.clone();
         let mut call = self.machine.begin_write(rows, Some(body.len() as u64))?;
-        let mut recoveries = 0;
+        let mut recovery = WriteRecovery::new();
         loop {
             let error = match core.call_with_body(
                 &call,
@@ -416,31 +335,17 @@ impl StreamWriter {
                 }
                 Err(e) => e,
             };
-            let failure = match &error {
-                Error::Protocol(maxstorage_protocol::Error::Service(se)) => {
-                    WriteFailure::Service(se.clone())
-                }
-                Error::Transport(t) if t.kind == TransportErrorKind::Connect => {
-                    WriteFailure::NotSent
-                }
-                Error::Transport(_) | Error::Io { .. } => WriteFailure::Unknown,
-                _ => return Err(error),
-            };
-            recoveries += 1;
-            if recoveries > MAX_WRITE_RECOVERIES {
-                return Err(error);
-            }
-            match self.machine.on_write_failed(failure) {
-                Recovery::Resend(next) => call = next,
-                Recovery::Resync(get) => {
-                    let info = core.call(&get, self.session.route())?;
-                    match self.machine.on_resync(&info)? {
-                        ResyncOutcome::Applied => return Ok(()),
-                        ResyncOutcome::Resend(next) => call = *next,
+            let mut next = recovery.on_error(&mut self.machine, error)?;
+            call = loop {
+                match next {
+                    WriteNext::Send(resend) => break resend,
+                    WriteNext::Resync(get) => {
+                        let info = core.call(&get, self.session.route())?;
+                        next = WriteRecovery::on_resync(&mut self.machine, &info)?;
                     }
+                    WriteNext::Done => return Ok(()),
                 }
-                Recovery::Fail(e) => return Err(e.into()),
-            }
+            };
         }
     }
 }

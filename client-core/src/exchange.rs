@@ -1,0 +1,408 @@
+//! Sending a call, without the I/O: which route token to send, which body an attempt
+//! carries, how a failed attempt is classified, and whether (and after how long) to try
+//! again. Both clients run the same loop around these pieces:
+//!
+//! ```text
+//! let mut attempts = Attempts::new(&call, body);
+//! loop {
+//!     let request = attempts.request(&core, &call, &route, now)?;
+//!     match transport.send(request) {
+//!         success head      => { core.on_success(&route, &head); return it }
+//!         error head + body => failure = Failure::from_status(action, &head, &body, now),
+//!         transport error   => failure = Failure::from_transport(e),
+//!     }
+//!     let delay = attempts.on_failure(&core, &call, failure)?; // Err: give up
+//!     sleep(delay)
+//! }
+//! ```
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use maxstorage_protocol::retry::{
+    FailureClass, Idempotency, RetryDecision, RetryPolicy, SplitMix64, parse_retry_after,
+};
+use maxstorage_protocol::route::RouteAffinity;
+use maxstorage_protocol::{Body, Call, ClientConfig, RequestContext};
+use tracing::{debug, warn};
+
+use crate::error::{Error, Result, TransportError};
+
+/// The most of an error body read to build the service error.
+pub const MAX_ERROR_BODY: usize = 64 * 1024;
+/// The most of a JSON answer read (answers are small; this bounds a hostile one).
+pub const MAX_JSON_BODY: usize = 64 * 1024 * 1024;
+
+/// The route of a call: which session's route token it carries.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Route<'a> {
+    /// The target and session whose token to send (and to update from the answer).
+    pub session: Option<(&'a str, &'a str)>,
+    /// An explicit token overriding the session's.
+    pub override_token: Option<&'a str>,
+}
+
+impl<'a> Route<'a> {
+    /// The route of session `session_id` on `target`.
+    pub fn session(target: &'a str, session_id: &'a str) -> Route<'a> {
+        Route {
+            session: Some((target, session_id)),
+            override_token: None,
+        }
+    }
+
+    /// The same route sending `token` (when given) instead of the session's token.
+    pub fn with_override(mut self, token: Option<&'a str>) -> Route<'a> {
+        self.override_token = token;
+        self
+    }
+}
+
+/// A body to send with a call; `S` is the transport's kind of one-shot stream.
+pub enum SendBody<S> {
+    /// Whatever the call's own body is (JSON or empty).
+    Call,
+    /// Bytes in memory (replayable: retries allowed as the call's idempotency says).
+    Bytes(Bytes),
+    /// A one-shot stream and its length if known: the call is never retried, because
+    /// the stream cannot be replayed.
+    Stream(S, Option<u64>),
+}
+
+impl<S> std::fmt::Debug for SendBody<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendBody::Call => f.write_str("Call"),
+            SendBody::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            SendBody::Stream(_, len) => write!(f, "Stream(length {len:?})"),
+        }
+    }
+}
+
+/// The body of one attempt, as the transport is to send it.
+pub enum OutgoingBody<S> {
+    /// No body.
+    Empty,
+    /// A complete body.
+    Bytes(Bytes),
+    /// A streamed body, with `Content-Length` when `length` is known and chunked
+    /// otherwise.
+    Stream {
+        /// The data.
+        stream: S,
+        /// Its length, if known.
+        length: Option<u64>,
+    },
+}
+
+/// A failed attempt, classified for the retry policy.
+#[derive(Debug)]
+pub struct Failure {
+    /// How it failed.
+    pub class: FailureClass,
+    /// The delay the service asked for (`Retry-After`), if any.
+    pub retry_after: Option<Duration>,
+    /// The error to report if the call gives up.
+    pub error: Error,
+}
+
+impl Failure {
+    /// An error answer of the service: its status, headers and (the first
+    /// [`MAX_ERROR_BODY`] bytes of its) body; `now` resolves a `Retry-After` date.
+    pub fn from_status(
+        action: maxstorage_protocol::Action,
+        parts: &http::response::Parts,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Failure {
+        let err = maxstorage_protocol::error::parse_service_error(action, parts, body);
+        let retry_after = err
+            .retry_after
+            .as_deref()
+            .and_then(|v| parse_retry_after(v, now).ok());
+        Failure {
+            class: FailureClass::Status(err.status),
+            retry_after,
+            error: Error::from(err),
+        }
+    }
+
+    /// A failure of the HTTP exchange itself.
+    pub fn from_transport(e: TransportError) -> Failure {
+        Failure {
+            class: e.kind.failure_class(),
+            retry_after: None,
+            error: Error::Transport(e),
+        }
+    }
+}
+
+/// What every call of a client needs besides the transport: configuration, retry policy
+/// (with its jitter) and the route token of each session.
+#[derive(Debug)]
+pub struct CallCore {
+    /// The configuration requests are built with.
+    pub config: ClientConfig,
+    /// The retry policy.
+    pub retry: RetryPolicy,
+    jitter: Mutex<SplitMix64>,
+    affinity: Mutex<RouteAffinity>,
+}
+
+impl CallCore {
+    /// A core with this configuration and policy; `seed` seeds the retry jitter.
+    pub fn new(config: ClientConfig, retry: RetryPolicy, seed: u64) -> CallCore {
+        CallCore {
+            config,
+            retry,
+            jitter: Mutex::new(SplitMix64::new(seed)),
+            affinity: Mutex::new(RouteAffinity::new()),
+        }
+    }
+
+    /// The token to send on a call with this route.
+    pub fn token(&self, route: &Route<'_>) -> Option<String> {
+        if let Some(t) = route.override_token {
+            return Some(t.to_string());
+        }
+        let (target, session) = route.session?;
+        self.affinity
+            .lock()
+            .ok()?
+            .token(target, session, None)
+            .map(str::to_string)
+    }
+
+    /// Records the route token of an answer for the route's session.
+    pub fn observe_token(&self, route: &Route<'_>, token: Option<&str>) {
+        if let (Some((target, session)), Some(token)) = (route.session, token)
+            && let Ok(mut a) = self.affinity.lock()
+        {
+            a.observe(target, session, Some(token));
+        }
+    }
+
+    /// Records what a successful answer says about routing.
+    pub fn on_success(&self, route: &Route<'_>, parts: &http::response::Parts) {
+        self.observe_token(
+            route,
+            maxstorage_protocol::header::route_token(&parts.headers),
+        );
+    }
+
+    fn decide(
+        &self,
+        attempt: u32,
+        class: FailureClass,
+        idempotency: Idempotency,
+        retry_after: Option<Duration>,
+    ) -> Result<RetryDecision> {
+        let mut jitter = self
+            .jitter
+            .lock()
+            .map_err(|_| Error::Config("retry jitter lock poisoned".into()))?;
+        Ok(self
+            .retry
+            .decide(attempt, class, idempotency, retry_after, &mut *jitter))
+    }
+}
+
+/// The attempts of one call: the body each attempt sends, and whether another attempt
+/// follows a failure.
+pub struct Attempts<S> {
+    fixed: Option<Bytes>,
+    stream: Option<(S, Option<u64>)>,
+    one_shot: bool,
+    attempt: u32,
+    idempotency: Idempotency,
+}
+
+impl<S> std::fmt::Debug for Attempts<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attempts")
+            .field("attempt", &self.attempt)
+            .field("one_shot", &self.one_shot)
+            .field("idempotency", &self.idempotency)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Attempts<S> {
+    /// The attempts of `call` sending `body`.
+    pub fn new<C: Call>(call: &C, body: SendBody<S>) -> Attempts<S> {
+        let idempotency = if call.is_idempotent() {
+            Idempotency::Idempotent
+        } else {
+            Idempotency::NonIdempotent
+        };
+        let (fixed, stream) = match body {
+            SendBody::Call => (None, None),
+            SendBody::Bytes(b) => (Some(b), None),
+            SendBody::Stream(s, len) => (None, Some((s, len))),
+        };
+        Attempts {
+            one_shot: stream.is_some(),
+            fixed,
+            stream,
+            attempt: 1,
+            idempotency,
+        }
+    }
+
+    /// The number of the attempt about to be made (1-based).
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Builds the next attempt's request, signed at `now` with the route's token.
+    pub fn request<C: Call>(
+        &mut self,
+        core: &CallCore,
+        call: &C,
+        route: &Route<'_>,
+        now: SystemTime,
+    ) -> Result<http::Request<OutgoingBody<S>>> {
+        let token = core.token(route);
+        let ctx = RequestContext::new(&core.config, now).with_route_token(token.as_deref());
+        let (parts, built) = call.build(&ctx)?.into_parts();
+        let body = match (&self.fixed, built) {
+            (Some(b), _) => OutgoingBody::Bytes(b.clone()),
+            (None, Body::Json(b)) => OutgoingBody::Bytes(b),
+            (None, Body::Empty) => OutgoingBody::Empty,
+            (None, Body::Streaming { content_length }) => match self.stream.take() {
+                Some((stream, len)) => OutgoingBody::Stream {
+                    stream,
+                    length: len.or(content_length),
+                },
+                None => {
+                    return Err(Error::Config(format!(
+                        "{} was sent without its request body",
+                        call.action()
+                    )));
+                }
+            },
+        };
+        Ok(http::Request::from_parts(parts, body))
+    }
+
+    /// Decides after a failed attempt: `Ok(delay)` to try again after `delay`, or the
+    /// error to report. A streamed body is consumed by its attempt: never retried.
+    pub fn on_failure<C: Call>(
+        &mut self,
+        core: &CallCore,
+        call: &C,
+        failure: Failure,
+    ) -> Result<Duration> {
+        if self.one_shot {
+            return Err(failure.error);
+        }
+        let attempt = self.attempt;
+        match core.decide(
+            attempt,
+            failure.class,
+            self.idempotency,
+            failure.retry_after,
+        )? {
+            RetryDecision::RetryAfter(delay) => {
+                warn!(action = %call.action(), attempt, ?delay, error = %failure.error, "retrying");
+                self.attempt += 1;
+                Ok(delay)
+            }
+            RetryDecision::GiveUp(reason) => {
+                debug!(action = %call.action(), attempt, %reason, "giving up");
+                Err(failure.error)
+            }
+        }
+    }
+}
+
+/// Fails when a complete answer is larger than [`MAX_JSON_BODY`].
+pub fn check_answer_size(action: maxstorage_protocol::Action, len: usize) -> Result<()> {
+    if len > MAX_JSON_BODY {
+        return Err(Error::Integrity(format!(
+            "the {action} answer is larger than {MAX_JSON_BODY} bytes"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use maxstorage_protocol::read::GetReadSession;
+    use maxstorage_protocol::{Credentials, Endpoint, TableId};
+
+    fn core(retry: RetryPolicy) -> CallCore {
+        let endpoint = Endpoint::parse("http://127.0.0.1:9").unwrap();
+        CallCore::new(
+            ClientConfig::new(endpoint, Credentials::new("ak", "sk")),
+            retry,
+            7,
+        )
+    }
+
+    fn call() -> GetReadSession {
+        GetReadSession {
+            table: TableId::new("p", "t"),
+            session_id: "s1".into(),
+            refresh: false,
+        }
+    }
+
+    fn status(code: u16, retry_after: Option<&str>) -> Failure {
+        let mut b = http::Response::builder().status(code);
+        if let Some(v) = retry_after {
+            b = b.header("retry-after", v);
+        }
+        let (parts, ()) = b.body(()).unwrap().into_parts();
+        Failure::from_status(
+            maxstorage_protocol::Action::TableGetReadSession,
+            &parts,
+            b"{}",
+            SystemTime::UNIX_EPOCH,
+        )
+    }
+
+    #[test]
+    fn retries_with_the_services_delay_then_gives_up() {
+        let core = core(RetryPolicy {
+            max_attempts: 2,
+            ..RetryPolicy::default()
+        });
+        let mut a = Attempts::<()>::new(&call(), SendBody::Call);
+        let delay = a
+            .on_failure(&core, &call(), status(503, Some("7")))
+            .unwrap();
+        assert_eq!(delay, Duration::from_secs(7));
+        assert_eq!(a.attempt(), 2);
+        let err = a.on_failure(&core, &call(), status(503, None)).unwrap_err();
+        assert_eq!(err.service_code(), Some("ServiceUnavailable"));
+    }
+
+    #[test]
+    fn a_streamed_body_is_never_resent() {
+        let core = core(RetryPolicy::default());
+        let mut a = Attempts::new(&call(), SendBody::Stream((), None));
+        let failure = Failure::from_transport(TransportError {
+            kind: crate::error::TransportErrorKind::Connect,
+            host: "h".into(),
+            message: "refused".into(),
+        });
+        assert!(a.on_failure(&core, &call(), failure).is_err());
+    }
+
+    #[test]
+    fn route_tokens_follow_their_session_and_overrides_win() {
+        let core = core(RetryPolicy::default());
+        let route = Route::session("t", "s1");
+        assert_eq!(core.token(&route), None);
+        core.observe_token(&route, Some("rt;s1;1"));
+        assert_eq!(core.token(&route).as_deref(), Some("rt;s1;1"));
+        assert_eq!(core.token(&Route::session("t", "s2")), None);
+        assert_eq!(
+            core.token(&route.with_override(Some("x"))).as_deref(),
+            Some("x")
+        );
+    }
+}

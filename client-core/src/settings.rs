@@ -1,0 +1,405 @@
+//! The settings of a client builder that do not depend on its transport: endpoint (or
+//! tunnel discovery), credentials (explicit, environment, config file), project, quota,
+//! tags, API version, region, compression, retry policy, user agent, session wait.
+//!
+//! Both clients' builders hold a [`ClientSettings`] and expose the same setters through
+//! [`client_settings_methods!`](crate::client_settings_methods); they add only the
+//! transport and the I/O of building (tunnel discovery).
+
+use std::path::Path;
+use std::time::Duration;
+
+use maxstorage_protocol::discovery::DiscoverTunnel;
+use maxstorage_protocol::profile::{OdpsConfigFile, credentials_from_env};
+use maxstorage_protocol::retry::RetryPolicy;
+use maxstorage_protocol::{
+    ApiVersion, ClientConfig, Compression, Credentials, Endpoint, SignatureVersion,
+};
+
+use crate::error::{Error, Result};
+
+/// The transport-independent settings of a client builder.
+#[derive(Debug, Clone, Default)]
+pub struct ClientSettings {
+    endpoint: Option<String>,
+    service_endpoint: Option<String>,
+    credentials: Option<Credentials>,
+    project: Option<String>,
+    quota: Option<String>,
+    tags: Vec<String>,
+    api_version: ApiVersion,
+    region: Option<String>,
+    compression: Compression,
+    retry: Option<RetryPolicy>,
+    user_agent: Option<String>,
+    session_ready_timeout: Option<Duration>,
+    error: Option<String>,
+}
+
+impl ClientSettings {
+    /// The tunnel (storage) endpoint.
+    pub fn endpoint(&mut self, url: String) {
+        self.endpoint = Some(url);
+    }
+
+    /// A service endpoint from which the tunnel endpoint is discovered.
+    pub fn service_endpoint(&mut self, url: String) {
+        self.service_endpoint = Some(url);
+    }
+
+    /// Explicit credentials.
+    pub fn credentials(&mut self, credentials: Credentials) {
+        self.credentials = Some(credentials);
+    }
+
+    /// Credentials from the environment, read through `var`.
+    pub fn credentials_from_env(&mut self, var: impl Fn(&str) -> Option<String>) {
+        match credentials_from_env(var) {
+            Some(c) => self.credentials = Some(c),
+            None => {
+                self.error = Some(
+                    "ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set"
+                        .into(),
+                )
+            }
+        }
+    }
+
+    /// Settings from the text of an odpscmd `odps_config.ini` (values set explicitly win).
+    pub fn config_text(&mut self, text: &str) {
+        let file = OdpsConfigFile::parse(text);
+        self.credentials = self.credentials.take().or_else(|| file.credentials());
+        let keep = |slot: &mut Option<String>, value: Option<&str>| {
+            if slot.is_none() {
+                *slot = value.map(str::to_string);
+            }
+        };
+        keep(&mut self.project, file.project());
+        keep(&mut self.endpoint, file.tunnel_endpoint());
+        keep(&mut self.service_endpoint, file.service_endpoint());
+        keep(&mut self.quota, file.quota_name());
+        keep(&mut self.region, file.region());
+    }
+
+    /// Settings from an odpscmd `odps_config.ini` file (values set explicitly win).
+    pub fn config_file(&mut self, path: &Path) {
+        match std::fs::read_to_string(path) {
+            Ok(text) => self.config_text(&text),
+            Err(e) => self.error = Some(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+
+    /// The working project.
+    pub fn project(&mut self, project: String) {
+        self.project = Some(project);
+    }
+
+    /// A quota name.
+    pub fn quota(&mut self, quota: String) {
+        self.quota = Some(quota);
+    }
+
+    /// Request tags.
+    pub fn tags(&mut self, tags: Vec<String>) {
+        self.tags = tags;
+    }
+
+    /// The API version.
+    pub fn api_version(&mut self, version: ApiVersion) {
+        self.api_version = version;
+    }
+
+    /// A region (v4 signatures).
+    pub fn region(&mut self, region: String) {
+        self.region = Some(region);
+    }
+
+    /// The default compression.
+    pub fn compression(&mut self, compression: Compression) {
+        self.compression = compression;
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&mut self, policy: RetryPolicy) {
+        self.retry = Some(policy);
+    }
+
+    /// The user agent.
+    pub fn user_agent(&mut self, user_agent: String) {
+        self.user_agent = Some(user_agent);
+    }
+
+    /// How long to wait for a read session to become ready.
+    pub fn session_ready_timeout(&mut self, timeout: Duration) {
+        self.session_ready_timeout = Some(timeout);
+    }
+
+    /// Checks the settings and says how to reach the tunnel endpoint.
+    pub fn prepare(self) -> Result<Prepared> {
+        if let Some(e) = self.error {
+            return Err(Error::Config(e));
+        }
+        let credentials = self.credentials.ok_or_else(|| {
+            Error::Config(
+                "no credentials: set them explicitly, from the environment or from a config file"
+                    .into(),
+            )
+        })?;
+        let parse = |url: &str| Endpoint::parse(url).map_err(|e| Error::Config(e.to_string()));
+        let endpoint = match (self.endpoint, self.service_endpoint) {
+            (Some(url), _) => EndpointPlan::Tunnel(parse(&url)?),
+            (None, Some(service)) => {
+                let project = self
+                    .project
+                    .clone()
+                    .ok_or_else(|| Error::Config("tunnel discovery needs a project".into()))?;
+                EndpointPlan::Discover {
+                    service: parse(&service)?,
+                    call: DiscoverTunnel {
+                        project,
+                        quota_name: None,
+                    },
+                }
+            }
+            (None, None) => {
+                return Err(Error::Config(
+                    "no endpoint: set a tunnel endpoint or a service endpoint".into(),
+                ));
+            }
+        };
+        Ok(Prepared {
+            endpoint,
+            credentials,
+            signature: match self.region {
+                Some(region) => SignatureVersion::V4 { region },
+                None => SignatureVersion::Legacy,
+            },
+            project: self.project,
+            quota: self.quota,
+            tags: self.tags,
+            user_agent: self.user_agent,
+            api_version: self.api_version,
+            retry: self.retry.unwrap_or_default(),
+            defaults: Defaults {
+                compression: self.compression,
+                session_ready_timeout: self
+                    .session_ready_timeout
+                    .unwrap_or(Duration::from_secs(3600)),
+                session_poll_interval: Duration::from_secs(1),
+            },
+            seed: seed(),
+        })
+    }
+}
+
+/// How the client reaches its tunnel endpoint.
+#[derive(Debug, Clone)]
+pub enum EndpointPlan {
+    /// It was given.
+    Tunnel(Endpoint),
+    /// Ask the service endpoint with this call (answer with
+    /// [`DiscoverTunnel::parse_with_scheme`] and the service endpoint's scheme).
+    Discover {
+        /// The service endpoint.
+        service: Endpoint,
+        /// The discovery call.
+        call: DiscoverTunnel,
+    },
+}
+
+/// Per-client defaults of operations.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    /// Default compression of reads, writes and blob transfers.
+    pub compression: Compression,
+    /// How long to wait for a read session to leave `INIT`.
+    pub session_ready_timeout: Duration,
+    /// How often to poll a session that is not ready.
+    pub session_poll_interval: Duration,
+}
+
+/// Checked settings, ready to build a client.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// How to reach the tunnel endpoint.
+    pub endpoint: EndpointPlan,
+    credentials: Credentials,
+    signature: SignatureVersion,
+    project: Option<String>,
+    quota: Option<String>,
+    tags: Vec<String>,
+    user_agent: Option<String>,
+    api_version: ApiVersion,
+    /// The retry policy.
+    pub retry: RetryPolicy,
+    /// Defaults of operations.
+    pub defaults: Defaults,
+    /// A jitter seed that differs between processes and clients.
+    pub seed: u64,
+}
+
+impl Prepared {
+    /// The configuration of requests to `endpoint` (used as given: the tunnel endpoint
+    /// with [`api_version`](Self::tunnel_config) applied, or the service endpoint).
+    pub fn config(&self, endpoint: Endpoint) -> ClientConfig {
+        let mut config = ClientConfig::new(endpoint, self.credentials.clone());
+        config.signature = self.signature.clone();
+        config.project = self.project.clone();
+        config.quota_name = self.quota.clone();
+        config.tags = self.tags.clone();
+        if let Some(ua) = &self.user_agent {
+            config.user_agent = ua.clone();
+        }
+        config
+    }
+
+    /// The configuration of requests to the tunnel endpoint, speaking the configured API
+    /// version.
+    pub fn tunnel_config(&self, tunnel: Endpoint) -> ClientConfig {
+        self.config(tunnel.with_api_version(self.api_version))
+    }
+}
+
+/// A jitter seed that differs between processes and clients.
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+/// The transport-independent setters of a client builder whose `settings` field is a
+/// [`ClientSettings`]: one definition for both clients' builders.
+#[macro_export]
+macro_rules! client_settings_methods {
+    () => {
+        /// The tunnel (storage) endpoint, e.g. `http://dt.cn-shanghai.maxcompute.aliyun.com`.
+        pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+            self.settings.endpoint(url.into());
+            self
+        }
+
+        /// A service endpoint (e.g. `http://service.cn-shanghai.maxcompute.aliyun.com/api`)
+        /// from which the tunnel endpoint is discovered at build time (needs a project).
+        pub fn service_endpoint(mut self, url: impl Into<String>) -> Self {
+            self.settings.service_endpoint(url.into());
+            self
+        }
+
+        /// Explicit credentials.
+        pub fn credentials(mut self, credentials: $crate::reexport::Credentials) -> Self {
+            self.settings.credentials(credentials);
+            self
+        }
+
+        /// Credentials from `ALIBABA_CLOUD_ACCESS_KEY_ID`, `ALIBABA_CLOUD_ACCESS_KEY_SECRET`
+        /// and (optionally) `ALIBABA_CLOUD_SECURITY_TOKEN`.
+        pub fn credentials_from_env(mut self) -> Self {
+            self.settings
+                .credentials_from_env(|k| ::std::env::var(k).ok());
+            self
+        }
+
+        /// Settings from an odpscmd `odps_config.ini`: credentials, project, endpoints,
+        /// quota, region (values set explicitly on the builder win).
+        pub fn config_file(mut self, path: impl AsRef<::std::path::Path>) -> Self {
+            self.settings.config_file(path.as_ref());
+            self
+        }
+
+        /// The working project (`curr_project`; also the project of tunnel discovery).
+        pub fn project(mut self, project: impl Into<String>) -> Self {
+            self.settings.project(project.into());
+            self
+        }
+
+        /// A quota name (sent on every call, and used for tunnel discovery).
+        pub fn quota(mut self, quota: impl Into<String>) -> Self {
+            self.settings.quota(quota.into());
+            self
+        }
+
+        /// Request tags (`odps-tunnel-tags`).
+        pub fn tags<I: IntoIterator<Item = S>, S: Into<String>>(mut self, tags: I) -> Self {
+            self.settings
+                .tags(tags.into_iter().map(Into::into).collect());
+            self
+        }
+
+        /// The API version (default v2).
+        pub fn api_version(mut self, version: $crate::reexport::ApiVersion) -> Self {
+            self.settings.api_version(version);
+            self
+        }
+
+        /// A region: requests are then signed with the v4 (region) signature.
+        pub fn region(mut self, region: impl Into<String>) -> Self {
+            self.settings.region(region.into());
+            self
+        }
+
+        /// The default compression of reads, writes and blob transfers (default none).
+        pub fn compression(mut self, compression: $crate::reexport::Compression) -> Self {
+            self.settings.compression(compression);
+            self
+        }
+
+        /// The retry policy (default: 5 attempts, exponential backoff with jitter).
+        pub fn retry_policy(mut self, policy: $crate::reexport::RetryPolicy) -> Self {
+            self.settings.retry_policy(policy);
+            self
+        }
+
+        /// The user agent (default `maxstorage-rust/<version>`).
+        pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+            self.settings.user_agent(user_agent.into());
+            self
+        }
+
+        /// How long to wait for a read session to leave `INIT` (default 1 hour, as the
+        /// official clients).
+        pub fn session_ready_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.settings.session_ready_timeout(timeout);
+            self
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_values_win_over_the_config_file() {
+        let mut s = ClientSettings::default();
+        s.project("mine".into());
+        s.config_text(
+            "project_name=theirs\naccess_id=ak\naccess_key=sk\ntunnel_endpoint=http://127.0.0.1:1\n",
+        );
+        let p = s.prepare().unwrap();
+        let EndpointPlan::Tunnel(endpoint) = &p.endpoint else {
+            panic!("a tunnel endpoint was configured");
+        };
+        let config = p.tunnel_config(endpoint.clone());
+        assert_eq!(config.project.as_deref(), Some("mine"));
+    }
+
+    #[test]
+    fn discovery_needs_a_project_and_credentials_are_required() {
+        let mut s = ClientSettings::default();
+        s.credentials(Credentials::new("ak", "sk"));
+        s.service_endpoint("http://127.0.0.1:1/api".into());
+        assert!(matches!(s.clone().prepare(), Err(Error::Config(_))));
+        s.project("p".into());
+        assert!(matches!(
+            s.prepare().unwrap().endpoint,
+            EndpointPlan::Discover { .. }
+        ));
+        assert!(ClientSettings::default().prepare().is_err());
+    }
+}

@@ -1,0 +1,256 @@
+//! Reading record batches, without the I/O: decoding a response body pushed in chunks,
+//! and the resumable read of one split (when to resume, after how long, when to give up).
+//!
+//! A client reads a split like this (blocking or async, the loop is the same):
+//!
+//! ```text
+//! let mut split = SplitProgress::new(&session, selection, &options, default_compression);
+//! loop {
+//!     let call = split.request()?;                     // first request, or the resume
+//!     let (head, body) = match send(call) {
+//!         Ok(answer) => answer,
+//!         Err(e) => { sleep(split.on_open_failed(e, &retry)?); continue }
+//!     };
+//!     let mut decoder = split.decoder(&head)?;
+//!     loop {
+//!         match decoder.step()? {
+//!             Step::Batch(b) => { split.on_batch(&b, &decoder); yield b }
+//!             Step::End => { split.on_end(); return }
+//!             Step::NeedInput => match body.read() {
+//!                 chunk => decoder.feed(chunk)?,
+//!                 end => if let Some(e) = decoder.end_of_body()? { broke(e) },
+//!                 error => broke(error),
+//!             },
+//!         }
+//!     }
+//!     // broke(e): match split.on_broken(e, &retry)? { None => return, Some(d) => sleep(d) }
+//! }
+//! ```
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use bytes::Bytes;
+use maxstorage_codec::read::{ArrowStreamDecoder, BodyEncoding, DecoderOptions};
+use maxstorage_protocol::read::{ReadRows, RowSelection};
+use maxstorage_protocol::retry::{
+    FailureClass, Idempotency, RetryDecision, RetryPolicy, SplitMix64,
+};
+use maxstorage_protocol::state::split_reader::{SplitReader, SplitState};
+use maxstorage_protocol::{Compression, StreamingResponse};
+use std::time::Duration;
+use tracing::warn;
+
+use crate::error::{Error, Result};
+use crate::options::ReadOptions;
+use crate::session::TableReadSession;
+
+/// What a [`BodyDecoder`] has next.
+#[derive(Debug)]
+pub enum Step {
+    /// A complete batch.
+    Batch(RecordBatch),
+    /// The stream ended cleanly (end-of-stream marker and end of body).
+    End,
+    /// More of the body is needed.
+    NeedInput,
+}
+
+/// A response body being decoded into record batches, fed chunk by chunk.
+#[derive(Debug)]
+pub struct BodyDecoder {
+    decoder: ArrowStreamDecoder,
+    ended: bool,
+}
+
+impl BodyDecoder {
+    /// A decoder for the body of the response with head `head` (its `Content-Encoding`
+    /// decides the whole-body decompression).
+    pub fn new(head: &StreamingResponse, options: DecoderOptions) -> Result<BodyDecoder> {
+        let options = DecoderOptions {
+            body_encoding: BodyEncoding::from_content_encoding(head.content_encoding.as_deref())?,
+            ..options
+        };
+        Ok(BodyDecoder {
+            decoder: ArrowStreamDecoder::new(options),
+            ended: false,
+        })
+    }
+
+    /// The schema, once the stream's schema message has arrived.
+    pub fn schema(&self) -> Option<SchemaRef> {
+        self.decoder.schema()
+    }
+
+    /// The next batch, the end, or a request for more input. A corrupt stream is an
+    /// error.
+    pub fn step(&mut self) -> Result<Step> {
+        if let Some(batch) = self.decoder.next_batch()? {
+            return Ok(Step::Batch(batch));
+        }
+        Ok(if self.ended {
+            Step::End
+        } else {
+            Step::NeedInput
+        })
+    }
+
+    /// Feeds the next chunk of the body.
+    pub fn feed(&mut self, chunk: Bytes) -> Result<()> {
+        Ok(self.decoder.feed_bytes(chunk)?)
+    }
+
+    /// Declares the end of the body. `Ok(Some(e))`: the body was cut short (the read
+    /// may resume); `Err`: it is corrupt; `Ok(None)`: it was complete.
+    pub fn end_of_body(&mut self) -> Result<Option<Error>> {
+        match self.decoder.finish() {
+            Ok(()) => {
+                self.ended = true;
+                Ok(None)
+            }
+            Err(e) if e.is_truncated() => Ok(Some(e.into())),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The resumable read of one split (or row range): where it is, which request to send
+/// next, and what a failure means. Rows come out exactly once, or the read ends with an
+/// error — never silently short.
+#[derive(Debug)]
+pub struct SplitProgress {
+    target: String,
+    reader: SplitReader,
+    decoder_options: DecoderOptions,
+    max_resumes: u32,
+    jitter: SplitMix64,
+    schema: Option<SchemaRef>,
+}
+
+impl SplitProgress {
+    /// The read of `selection` in `session`.
+    pub fn new(
+        session: &TableReadSession,
+        selection: RowSelection,
+        options: &ReadOptions,
+        default_compression: Compression,
+    ) -> SplitProgress {
+        let reader = SplitReader::new(
+            session.table().clone(),
+            session.id(),
+            selection,
+            options.to_wire(),
+            options.compression.unwrap_or(default_compression),
+        );
+        SplitProgress {
+            target: session.table().target(),
+            reader,
+            decoder_options: session.decoder_options(),
+            max_resumes: options.max_resumes,
+            jitter: SplitMix64::new(selection_seed(&selection)),
+            schema: None,
+        }
+    }
+
+    /// The target (for the route of the requests).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The state machine.
+    pub fn reader(&self) -> &SplitReader {
+        &self.reader
+    }
+
+    /// The schema of the batches, once the first response has started.
+    pub fn schema(&self) -> Option<SchemaRef> {
+        self.schema.clone()
+    }
+
+    /// Rows delivered so far.
+    pub fn rows(&self) -> u64 {
+        self.reader.delivered()
+    }
+
+    /// How many times the read resumed after a break.
+    pub fn resumes(&self) -> u32 {
+        self.reader.resumes()
+    }
+
+    /// Whether the read is complete.
+    pub fn is_done(&self) -> bool {
+        self.reader.state() == SplitState::Done
+    }
+
+    /// The request to send now: the first one or the resume.
+    pub fn request(&mut self) -> Result<ReadRows> {
+        Ok(self.reader.request()?)
+    }
+
+    /// A decoder for the body of an answer.
+    pub fn decoder(&self, head: &StreamingResponse) -> Result<BodyDecoder> {
+        BodyDecoder::new(head, self.decoder_options.clone())
+    }
+
+    /// The request failed (after the executor's own retries): `Ok(delay)` to resume after
+    /// `delay`, or the error.
+    pub fn on_open_failed(&mut self, error: Error, retry: &RetryPolicy) -> Result<Duration> {
+        if error.is_retryable() && self.reader.state() == SplitState::Reading {
+            self.reader.on_broken();
+            self.resume_delay(error, retry)
+        } else {
+            Err(error)
+        }
+    }
+
+    /// A batch is handed to the caller.
+    pub fn on_batch(&mut self, batch: &RecordBatch, decoder: &BodyDecoder) {
+        if self.schema.is_none() {
+            self.schema = decoder.schema();
+        }
+        self.reader.on_rows(batch.num_rows());
+    }
+
+    /// The stream ended cleanly.
+    pub fn on_end(&mut self) {
+        self.reader.on_end_of_stream();
+    }
+
+    /// The body broke (connection lost, cut short): `Ok(None)` when every requested row
+    /// had arrived anyway (the read is complete), `Ok(Some(delay))` to resume after
+    /// `delay`, or the error when resumes are exhausted.
+    pub fn on_broken(&mut self, cause: Error, retry: &RetryPolicy) -> Result<Option<Duration>> {
+        self.reader.on_broken();
+        if self.reader.is_exhausted() {
+            // Every requested row arrived; only the end marker was lost.
+            self.reader.on_end_of_stream();
+            return Ok(None);
+        }
+        self.resume_delay(cause, retry).map(Some)
+    }
+
+    fn resume_delay(&mut self, cause: Error, retry: &RetryPolicy) -> Result<Duration> {
+        let resumes = self.reader.resumes();
+        if resumes > self.max_resumes {
+            return Err(cause);
+        }
+        match retry.decide(
+            resumes,
+            FailureClass::Io,
+            Idempotency::Idempotent,
+            None,
+            &mut self.jitter,
+        ) {
+            RetryDecision::RetryAfter(delay) => {
+                warn!(target = %self.target, delivered = self.reader.delivered(), resumes, error = %cause, "split read broke; resuming");
+                Ok(delay)
+            }
+            RetryDecision::GiveUp(_) => Err(cause),
+        }
+    }
+}
+
+fn selection_seed(selection: &RowSelection) -> u64 {
+    let index = selection.split_index.unwrap_or(-1) as u64;
+    let offset = selection.row_range.map_or(0, |r| r.offset as u64);
+    index.rotate_left(32) ^ offset ^ 0x9E37_79B9_7F4A_7C15
+}

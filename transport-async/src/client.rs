@@ -1,0 +1,105 @@
+//! The client: configuration, credentials, endpoint discovery, and the table and instance
+//! handles every operation starts from.
+
+use std::sync::Arc;
+
+use maxstorage_client_core::exchange::CallCore;
+use maxstorage_client_core::settings::{ClientSettings, Defaults, EndpointPlan};
+use maxstorage_protocol::{ClientConfig, InstanceId, TableId};
+
+use crate::exec::{Core, Route, SendBody};
+use crate::instance::InstanceClient;
+use crate::table::TableClient;
+use crate::transport::{HttpTransport, HyperTransport, TransportConfig};
+use maxstorage_client_core::{Error, Result};
+
+/// An async MaxCompute Storage API client. Cheap to clone; share it across tasks.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub(crate) core: Arc<Core>,
+    pub(crate) defaults: Defaults,
+}
+
+impl Client {
+    /// A builder.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// Operations on a table.
+    pub fn table(&self, table: TableId) -> TableClient {
+        TableClient::new(self.clone(), table)
+    }
+
+    /// Operations on a query result (read-only).
+    pub fn instance(&self, instance: InstanceId) -> InstanceClient {
+        InstanceClient::new(self.clone(), instance)
+    }
+
+    /// The configuration requests are made with.
+    pub fn config(&self) -> &ClientConfig {
+        &self.core.config
+    }
+
+    /// The project of the client (`curr_project`), if configured.
+    pub fn project(&self) -> Option<&str> {
+        self.core.config.project.as_deref()
+    }
+}
+
+/// Builds a [`Client`]. The setters are those of the blocking client's builder.
+#[derive(Debug, Default)]
+pub struct ClientBuilder {
+    settings: ClientSettings,
+    transport_config: TransportConfig,
+    transport: Option<Arc<dyn HttpTransport>>,
+}
+
+impl ClientBuilder {
+    maxstorage_client_core::client_settings_methods!();
+
+    /// Timeouts and pooling of the default transport.
+    pub fn transport_config(mut self, config: TransportConfig) -> Self {
+        self.transport_config = config;
+        self
+    }
+
+    /// Another HTTP stack instead of hyper.
+    pub fn transport(mut self, transport: Arc<dyn HttpTransport>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// Builds the client, discovering the tunnel endpoint if only a service endpoint is set.
+    pub async fn build(self) -> Result<Client> {
+        let prepared = self.settings.prepare()?;
+        let transport: Arc<dyn HttpTransport> = match self.transport {
+            Some(t) => t,
+            None => Arc::new(HyperTransport::new(&self.transport_config).map_err(Error::from)?),
+        };
+        let tunnel = match &prepared.endpoint {
+            EndpointPlan::Tunnel(endpoint) => endpoint.clone(),
+            EndpointPlan::Discover { service, call } => {
+                let core = Core::new(
+                    CallCore::new(
+                        prepared.config(service.clone()),
+                        prepared.retry.clone(),
+                        prepared.seed,
+                    ),
+                    transport.clone(),
+                );
+                let (parts, body) = core.fetch(call, Route::default(), SendBody::Call).await?;
+                call.parse_with_scheme(&parts, &body, service.scheme())?
+            }
+        };
+        let shared = CallCore::new(
+            prepared.tunnel_config(tunnel),
+            prepared.retry.clone(),
+            prepared.seed,
+        );
+        Ok(Client {
+            core: Arc::new(Core::new(shared, transport)),
+            defaults: prepared.defaults,
+        })
+    }
+}

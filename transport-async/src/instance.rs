@@ -1,0 +1,89 @@
+//! Reads of query results (instances). Instances are read-only: write operations do not
+//! exist on [`InstanceClient`].
+
+use maxstorage_client_core::Result;
+use maxstorage_client_core::table::{Wait, instance_session_wait};
+use maxstorage_protocol::instance::{
+    CreateInstanceReadSession, GetInstanceReadSession, InstanceRead, InstanceReadOptions,
+    InstanceReadSession,
+};
+use maxstorage_protocol::read::RowRange;
+use maxstorage_protocol::{Compression, InstanceId};
+use tokio::time::Instant;
+
+use crate::client::Client;
+use crate::exec::Route;
+use crate::read::{DecodingBody, StreamBatches};
+
+/// Operations on a query result.
+#[derive(Debug, Clone)]
+pub struct InstanceClient {
+    client: Client,
+    instance: InstanceId,
+}
+
+impl InstanceClient {
+    pub(crate) fn new(client: Client, instance: InstanceId) -> InstanceClient {
+        InstanceClient { client, instance }
+    }
+
+    /// The instance.
+    pub fn instance(&self) -> &InstanceId {
+        &self.instance
+    }
+
+    /// Creates a read session over the result and waits until it is ready.
+    pub async fn create_read_session(&self, enable_limit: bool) -> Result<InstanceReadSession> {
+        let call = CreateInstanceReadSession {
+            instance: self.instance.clone(),
+            enable_limit,
+        };
+        let mut session = self.client.core.call(&call, Route::default()).await?;
+        let started = Instant::now();
+        loop {
+            match instance_session_wait(&self.client.defaults, &session, started.elapsed()) {
+                Wait::Ready => return Ok(session),
+                Wait::Fail(e) => return Err(e),
+                Wait::PollAfter(delay) => {
+                    tokio::time::sleep(delay).await;
+                    session = self.get_read_session(&session.session_id).await?;
+                }
+            }
+        }
+    }
+
+    /// Re-reads a session.
+    pub async fn get_read_session(&self, session_id: &str) -> Result<InstanceReadSession> {
+        let call = GetInstanceReadSession {
+            instance: self.instance.clone(),
+            session_id: session_id.to_string(),
+        };
+        self.client.core.call(&call, Route::default()).await
+    }
+
+    /// Streams rows of the result (`range` = all when `None`) as a [`futures_core::Stream`].
+    pub async fn read(
+        &self,
+        session: &InstanceReadSession,
+        range: Option<RowRange>,
+        columns: Vec<String>,
+        compression: Option<Compression>,
+    ) -> Result<StreamBatches> {
+        let call = InstanceRead {
+            instance: self.instance.clone(),
+            session_id: session.session_id.clone(),
+            range,
+            options: InstanceReadOptions {
+                columns,
+                ..InstanceReadOptions::default()
+            },
+            compression: compression.unwrap_or(self.client.defaults.compression),
+        };
+        let (head, body) = self.client.core.open(&call, Route::default()).await?;
+        Ok(StreamBatches::new(DecodingBody::new(
+            &head,
+            body,
+            Default::default(),
+        )?))
+    }
+}

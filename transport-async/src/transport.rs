@@ -1,0 +1,305 @@
+//! The HTTP seam: one small trait to send a request (head + body stream) and get a
+//! response head and a body stream, implemented for hyper. Plug in another HTTP stack by
+//! implementing [`HttpTransport`]; the client needs nothing else from it.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_util::TryStreamExt;
+use http_body::{Body as _, Frame};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::oneshot;
+use tokio::time::{Instant, Sleep};
+
+pub use maxstorage_client_core::error::{TransportError, TransportErrorKind};
+
+/// A stream of body bytes.
+pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// A future of the transport.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The body of a request the client sends.
+pub enum RequestBody {
+    /// No body.
+    Empty,
+    /// A complete body in memory (JSON calls, write bodies). Cheap to clone for a retry.
+    Bytes(Bytes),
+    /// A body produced while it is sent, with `Content-Length` when `length` is known and
+    /// chunked otherwise. It cannot be replayed: a retry needs a new stream.
+    Stream {
+        /// The data.
+        stream: ByteStream,
+        /// Its length, if known.
+        length: Option<u64>,
+    },
+}
+
+impl fmt::Debug for RequestBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestBody::Empty => f.write_str("Empty"),
+            RequestBody::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            RequestBody::Stream { length, .. } => write!(f, "Stream(length {length:?})"),
+        }
+    }
+}
+
+/// A response body: its chunks as they arrive. Dropping it before its end closes the
+/// connection it came on (an unfinished response cannot be reused).
+pub type ResponseBody = ByteStream;
+
+/// Sends HTTP requests. Implementations must not add `x-odps-*` headers or alter the
+/// signed ones; they should set TCP_NODELAY and reuse connections. Dropping the returned
+/// future cancels the exchange.
+pub trait HttpTransport: Send + Sync + fmt::Debug {
+    /// Sends `request` and returns the response head and a streaming body, whatever the
+    /// status (error statuses are the caller's to interpret).
+    fn send(
+        &self,
+        request: http::Request<RequestBody>,
+    ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, TransportError>>;
+}
+
+/// Timeouts and pooling of the default transport.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// Connect timeout (default 10 s).
+    pub connect_timeout: Duration,
+    /// Read timeout (default 120 s): the longest wait for the response head once the
+    /// request body has been handed over, and between two chunks of a response body.
+    pub read_timeout: Duration,
+    /// Idle connections kept per host (default 32).
+    pub max_idle_per_host: usize,
+    /// How long an idle connection is kept (default 90 s).
+    pub idle_timeout: Duration,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(120),
+            max_idle_per_host: 32,
+            idle_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+type HyperBody = UnsyncBoxBody<Bytes, io::Error>;
+
+/// The default transport: a pooled hyper client (HTTP/1.1) with rustls (ring, webpki
+/// roots), TCP_NODELAY on every socket, and no automatic decompression (the client
+/// decides about compression). Needs a tokio runtime to send.
+#[derive(Clone)]
+pub struct HyperTransport {
+    client: HyperClient<Connector, HyperBody>,
+    read_timeout: Duration,
+}
+
+impl fmt::Debug for HyperTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HyperTransport")
+            .field("read_timeout", &self.read_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HyperTransport {
+    /// A transport with these timeouts.
+    pub fn new(config: &TransportConfig) -> Result<HyperTransport, TransportError> {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(config.connect_timeout));
+        http.set_keepalive(Some(Duration::from_secs(60)));
+        http.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| TransportError {
+                kind: TransportErrorKind::Protocol,
+                host: String::new(),
+                message: format!("TLS configuration: {e}"),
+            })?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = HyperClient::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(config.max_idle_per_host)
+            .pool_idle_timeout(config.idle_timeout)
+            .pool_timer(hyper_util::rt::TokioTimer::new())
+            .build(https);
+        Ok(HyperTransport {
+            client,
+            read_timeout: config.read_timeout,
+        })
+    }
+}
+
+impl HttpTransport for HyperTransport {
+    fn send(
+        &self,
+        request: http::Request<RequestBody>,
+    ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, TransportError>> {
+        Box::pin(async move {
+            let host = request
+                .uri()
+                .authority()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            let (mut parts, body) = request.into_parts();
+            let (sent_tx, sent_rx) = oneshot::channel::<()>();
+            let body: HyperBody = match body {
+                RequestBody::Empty => {
+                    drop(sent_tx);
+                    Empty::new().map_err(|never| match never {}).boxed_unsync()
+                }
+                RequestBody::Bytes(b) => {
+                    drop(sent_tx);
+                    Full::new(b).map_err(|never| match never {}).boxed_unsync()
+                }
+                RequestBody::Stream { stream, length } => {
+                    if let Some(len) = length {
+                        parts
+                            .headers
+                            .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+                    }
+                    let stream = SignalEnd {
+                        inner: stream,
+                        ended: Some(sent_tx),
+                    };
+                    StreamBody::new(stream.map_ok(Frame::data)).boxed_unsync()
+                }
+            };
+            let read_timeout = self.read_timeout;
+            // The read timeout runs from when the body is handed over (or dropped).
+            let head_deadline = async move {
+                let _ = sent_rx.await;
+                tokio::time::sleep(read_timeout).await;
+            };
+            let response = tokio::select! {
+                r = self.client.request(http::Request::from_parts(parts, body)) => {
+                    r.map_err(|e| map_error(&e, host.clone()))?
+                }
+                () = head_deadline => {
+                    return Err(TransportError {
+                        kind: TransportErrorKind::Timeout,
+                        host,
+                        message: format!("no response within {read_timeout:?}"),
+                    });
+                }
+            };
+            let (parts, body) = response.into_parts();
+            let body: ResponseBody = Box::pin(IdleTimeoutBody {
+                body,
+                timeout: read_timeout,
+                sleep: Box::pin(tokio::time::sleep(read_timeout)),
+            });
+            Ok(http::Response::from_parts(parts, body))
+        })
+    }
+}
+
+/// A request body stream that reports its end (or its drop) through a oneshot channel.
+struct SignalEnd {
+    inner: ByteStream,
+    ended: Option<oneshot::Sender<()>>,
+}
+
+impl Stream for SignalEnd {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let item = ready!(self.inner.as_mut().poll_next(cx));
+        if item.is_none() {
+            self.ended.take();
+        }
+        Poll::Ready(item)
+    }
+}
+
+/// A response body that fails when no chunk arrives within the read timeout.
+struct IdleTimeoutBody {
+    body: hyper::body::Incoming,
+    timeout: Duration,
+    sleep: Pin<Box<Sleep>>,
+}
+
+impl Stream for IdleTimeoutBody {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            match Pin::new(&mut self.body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    let deadline = Instant::now() + self.timeout;
+                    self.sleep.as_mut().reset(deadline);
+                    match frame.into_data() {
+                        Ok(data) if data.is_empty() => continue,
+                        Ok(data) => return Poll::Ready(Some(Ok(data))),
+                        // Trailers carry nothing the client needs.
+                        Err(_) => continue,
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    return Poll::Ready(Some(Err(io::Error::other(e))));
+                }
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => {
+                    ready!(self.sleep.as_mut().poll(cx));
+                    return Poll::Ready(Some(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no response data within {:?}", self.timeout),
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+fn map_error(e: &hyper_util::client::legacy::Error, host: String) -> TransportError {
+    let kind = if e.is_connect() {
+        TransportErrorKind::Connect
+    } else if source_io_kind(e) == Some(io::ErrorKind::TimedOut) {
+        TransportErrorKind::Timeout
+    } else {
+        TransportErrorKind::Io
+    };
+    TransportError {
+        kind,
+        host,
+        message: error_chain(e),
+    }
+}
+
+fn source_io_kind(e: &(dyn std::error::Error + 'static)) -> Option<io::ErrorKind> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            return Some(io.kind());
+        }
+        current = err.source();
+    }
+    None
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = e.to_string();
+    let mut current = e.source();
+    while let Some(err) = current {
+        message.push_str(": ");
+        message.push_str(&err.to_string());
+        current = err.source();
+    }
+    message
+}

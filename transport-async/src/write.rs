@@ -1,0 +1,425 @@
+//! Writing: write sessions, Arrow stream writers (normal and exactly-once), raw-bytes
+//! writers, blob uploads, commit and abort.
+//!
+//! Cancellation: nothing here commits on its own. Dropping a writer (or a future of one
+//! of its methods) mid-request cancels that request; the session's data becomes visible
+//! only through an explicit [`WriteSessionHandle::commit`], which no drop issues. A writer
+//! whose write was cancelled mid-request refuses further writes (its exactly-once state
+//! does not know whether the body was applied): create a new stream version, or abort.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use bytes::Bytes;
+use maxstorage_client_core::write::{SessionCalls, WriteNext, WriteRecovery, open_stream};
+use maxstorage_client_core::{BlobItem, Error, Result, StreamOptions, StreamSummary};
+use maxstorage_codec::write::ArrowStreamEncoder;
+use maxstorage_protocol::blob::WriteBlobBatchResult;
+use maxstorage_protocol::frame::ChecksumType;
+use maxstorage_protocol::state::write_session::WriteSession;
+use maxstorage_protocol::state::write_stream::WriteStream;
+use maxstorage_protocol::write::{
+    StreamRef, WriteMode, WriteRowsResult, WriteSessionInfo, WriteStreamInfo,
+};
+use maxstorage_protocol::{ApiVersion, Compression, TableId};
+use tokio::io::AsyncWrite;
+
+use crate::blob::BlobWriter;
+use crate::client::Client;
+use crate::exec::{Route, SendBody};
+use crate::upload::{Upload, upload_route};
+
+/// A write session. Cheap to clone; share it with the tasks that write its streams.
+#[derive(Debug, Clone)]
+pub struct WriteSessionHandle {
+    client: Client,
+    target: String,
+    session_id: String,
+    mode: WriteMode,
+    partition_spec: String,
+    state: Arc<Mutex<WriteSession>>,
+    route_override: Option<String>,
+    calls: SessionCalls,
+}
+
+impl WriteSessionHandle {
+    pub(crate) fn new(
+        client: Client,
+        table: TableId,
+        session_id: String,
+        mode: WriteMode,
+        partition_spec: String,
+    ) -> WriteSessionHandle {
+        let state = Arc::new(Mutex::new(WriteSession::new(
+            table.clone(),
+            session_id.clone(),
+            mode,
+        )));
+        WriteSessionHandle {
+            target: table.target(),
+            client,
+            calls: SessionCalls {
+                table,
+                session_id: session_id.clone(),
+                mode,
+            },
+            session_id,
+            mode,
+            partition_spec,
+            state,
+            route_override: None,
+        }
+    }
+
+    /// The session id.
+    pub fn id(&self) -> &str {
+        &self.session_id
+    }
+
+    /// The write mode.
+    pub fn mode(&self) -> WriteMode {
+        self.mode
+    }
+
+    /// The same handle sending `token` as the route token on every call instead of the one
+    /// learned from the service.
+    pub fn with_route_token(mut self, token: impl Into<String>) -> WriteSessionHandle {
+        self.route_override = Some(token.into());
+        self
+    }
+
+    fn route(&self) -> Route<'_> {
+        upload_route(
+            &self.target,
+            &self.session_id,
+            self.route_override.as_deref(),
+        )
+    }
+
+    fn state(&self) -> Result<std::sync::MutexGuard<'_, WriteSession>> {
+        self.state
+            .lock()
+            .map_err(|_| Error::Integrity("write session state lock poisoned".into()))
+    }
+
+    /// Creates a stream (or replaces it with a higher version) and returns its state as the
+    /// service reports it.
+    pub async fn create_stream(
+        &self,
+        stream: &StreamRef,
+        exactly_once: bool,
+    ) -> Result<WriteStreamInfo> {
+        self.state()?.register_stream(stream)?;
+        let call = self.calls.create_stream(stream, exactly_once);
+        self.client.core.call(&call, self.route()).await
+    }
+
+    /// Creates a stream and returns a writer of Arrow record batches for it.
+    pub async fn stream_writer(
+        &self,
+        stream: StreamRef,
+        options: StreamOptions,
+    ) -> Result<StreamWriter> {
+        let info = self.create_stream(&stream, options.exactly_once).await?;
+        let machine = self.calls.stream_machine(stream, options.exactly_once);
+        let opened = open_stream(
+            machine,
+            &info,
+            &self.partition_spec,
+            &options,
+            self.client.defaults.compression,
+        )?;
+        Ok(StreamWriter {
+            session: self.clone(),
+            machine: opened.machine,
+            encoder: opened.encoder,
+            schema: opened.schema,
+            last: None,
+        })
+    }
+
+    /// Closes a stream created with [`create_stream`](Self::create_stream) (streams of
+    /// [`StreamWriter`]s are closed by [`StreamWriter::finish`]).
+    pub async fn close_stream(&self, stream: &StreamRef) -> Result<()> {
+        let call = self.calls.close_stream(stream);
+        self.client.core.call(&call, self.route()).await?;
+        self.state()?.stream_closed(stream)?;
+        Ok(())
+    }
+
+    /// A writer of raw Arrow IPC bytes (a complete stream with `record_count` rows) for one
+    /// `TableWrite` request; [`RawRowsWriter::finish`] returns the service's answer.
+    pub fn raw_writer(
+        &self,
+        stream: &StreamRef,
+        record_count: i64,
+        access_token: Option<(i64, String)>,
+    ) -> Result<RawRowsWriter> {
+        self.state()?.check_writable("write")?;
+        let call = self.calls.raw_write(stream, record_count, access_token);
+        let upload = Upload::start(
+            self.client.clone(),
+            self.target.clone(),
+            self.session_id.clone(),
+            self.route_override.clone(),
+            move |client, target, session_id, route_override, body| async move {
+                let route = upload_route(&target, &session_id, route_override.as_deref());
+                client.core.call_with_body(&call, route, body).await
+            },
+        );
+        Ok(RawRowsWriter { upload })
+    }
+
+    /// Commits every closed stream (or, with `list_streams`, exactly the session's streams
+    /// by id and version, as transactional tables need). Refused while a stream is open.
+    pub async fn commit(&self, list_streams: bool) -> Result<WriteSessionInfo> {
+        let call = self.state()?.commit_call(list_streams)?;
+        let result = self.client.core.call(&call, self.route()).await;
+        self.state()?.on_commit_result(result.is_ok());
+        result
+    }
+
+    /// Commits exactly these streams (ids and versions), e.g. streams written by other
+    /// processes.
+    pub async fn commit_streams(&self, streams: Vec<StreamRef>) -> Result<WriteSessionInfo> {
+        self.state()?.check_writable("commit")?;
+        let call = self.calls.commit_streams(streams);
+        let result = self.client.core.call(&call, self.route()).await;
+        if result.is_ok() {
+            let mut state = self.state()?;
+            state.commit_call(false).ok();
+            state.on_commit_result(true);
+        }
+        result
+    }
+
+    /// Aborts the session: nothing written in it becomes visible.
+    pub async fn abort(&self) -> Result<()> {
+        let call = self.state()?.abort_call()?;
+        self.client.core.call(&call, self.route()).await?;
+        self.state()?.on_aborted();
+        Ok(())
+    }
+
+    /// The session's streams and status as the service reports them.
+    pub async fn status(&self) -> Result<WriteSessionInfo> {
+        let call = self.calls.get_session();
+        self.client.core.call(&call, self.route()).await
+    }
+
+    /// A stream's state as the service reports it (in exactly-once mode: its row offset
+    /// and access token).
+    pub async fn stream_status(
+        &self,
+        stream: &StreamRef,
+        exactly_once: bool,
+    ) -> Result<WriteStreamInfo> {
+        let call = self.calls.get_stream(stream, exactly_once);
+        self.client.core.call(&call, self.route()).await
+    }
+
+    /// Starts a streaming upload of one blob for `stream`; write its bytes and call
+    /// [`BlobWriter::finish`].
+    pub fn blob_writer(
+        &self,
+        stream: &StreamRef,
+        partition_values: Vec<String>,
+        column_index: i64,
+        compression: Option<Compression>,
+    ) -> Result<BlobWriter> {
+        self.state()?.check_writable("blob upload")?;
+        let call = self.calls.write_blob(
+            stream,
+            partition_values,
+            column_index,
+            compression.unwrap_or(self.client.defaults.compression),
+        );
+        BlobWriter::start(
+            self.client.clone(),
+            call,
+            self.target.clone(),
+            self.route_override.clone(),
+        )
+    }
+
+    /// Uploads several blobs in one request (each with its own checksum); the references
+    /// come back in item order.
+    pub async fn write_blob_batch(
+        &self,
+        stream: &StreamRef,
+        items: &[BlobItem],
+        compression: Option<Compression>,
+    ) -> Result<WriteBlobBatchResult> {
+        self.state()?.check_writable("blob upload")?;
+        let v3 = self.client.core.config.endpoint.api_version() == ApiVersion::V3;
+        let compression = compression.unwrap_or(Compression::Uncompressed);
+        let (call, body) = self
+            .calls
+            .write_blob_batch(stream, items, v3, compression)?;
+        self.client
+            .core
+            .call_with_body(&call, Route::default(), SendBody::Bytes(body))
+            .await
+    }
+
+    /// The write checksum used by [`BlobItem::new`].
+    pub fn default_blob_checksum() -> ChecksumType {
+        ChecksumType::Md5
+    }
+}
+
+/// Writes Arrow record batches to one stream. Batches are checked against the stream's
+/// schema, encoded (with IPC buffer compression) and sent in bodies of up to
+/// `max_body_bytes`; in exactly-once mode every body is sent with its row offset and is
+/// re-sent identically after a failure, so each row is written exactly once.
+pub struct StreamWriter {
+    session: WriteSessionHandle,
+    machine: WriteStream,
+    encoder: ArrowStreamEncoder,
+    schema: SchemaRef,
+    last: Option<WriteRowsResult>,
+}
+
+impl std::fmt::Debug for StreamWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamWriter")
+            .field("stream", self.machine.stream())
+            .field("rows_written", &self.machine.rows_written())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamWriter {
+    /// The Arrow schema batches must have.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// The stream.
+    pub fn stream(&self) -> &StreamRef {
+        self.machine.stream()
+    }
+
+    /// Rows acknowledged by the service so far.
+    pub fn rows_written(&self) -> i64 {
+        self.machine.rows_written()
+    }
+
+    /// Writes a batch; a request is sent whenever a body is full.
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.encoder.write(batch)?;
+        while let Some(body) = self.encoder.next_body() {
+            self.send(body.rows() as i64, body.to_bytes()).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends what is buffered.
+    pub async fn flush(&mut self) -> Result<()> {
+        while let Some(body) = self.encoder.flush() {
+            self.send(body.rows() as i64, body.to_bytes()).await?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and closes the stream (streams of the implicit `default` session are not
+    /// closed). The session still has to be committed (Batch modes).
+    pub async fn finish(mut self) -> Result<StreamSummary> {
+        self.flush().await?;
+        if let Some(close) = self.machine.close_call()? {
+            self.session
+                .client
+                .core
+                .call(&close, self.session.route())
+                .await?;
+            self.machine.on_closed();
+            self.session.state()?.stream_closed(self.machine.stream())?;
+        }
+        Ok(StreamSummary {
+            stream: self.machine.stream().clone(),
+            rows: self.machine.rows_written(),
+            last_result: self.last,
+        })
+    }
+
+    async fn send(&mut self, rows: i64, body: Bytes) -> Result<()> {
+        self.session.state()?.check_writable("write")?;
+        let core = self.session.client.core.clone();
+        let mut call = self.machine.begin_write(rows, Some(body.len() as u64))?;
+        let mut recovery = WriteRecovery::new();
+        loop {
+            let error = match core
+                .call_with_body(&call, self.session.route(), SendBody::Bytes(body.clone()))
+                .await
+            {
+                Ok(result) => {
+                    self.machine.on_written(&result)?;
+                    self.last = Some(result);
+                    return Ok(());
+                }
+                Err(e) => e,
+            };
+            let mut next = recovery.on_error(&mut self.machine, error)?;
+            call = loop {
+                match next {
+                    WriteNext::Send(resend) => break resend,
+                    WriteNext::Resync(get) => {
+                        let info = core.call(&get, self.session.route()).await?;
+                        next = WriteRecovery::on_resync(&mut self.machine, &info)?;
+                    }
+                    WriteNext::Done => return Ok(()),
+                }
+            };
+        }
+    }
+}
+
+/// Writes the raw bytes of one `TableWrite` body (a complete Arrow IPC stream) while they
+/// are being sent ([`AsyncWrite`]). Dropping it before [`finish`](Self::finish) cancels
+/// the request: the service gets a body cut short.
+#[derive(Debug)]
+pub struct RawRowsWriter {
+    upload: Upload<WriteRowsResult>,
+}
+
+impl RawRowsWriter {
+    /// Writes bytes of the body, waiting while the upload catches up.
+    pub async fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.upload
+            .send(Bytes::copy_from_slice(data))
+            .await
+            .map_err(|e| Error::io("sending the TableWrite body", e))
+    }
+
+    /// Ends the body and returns the service's answer.
+    pub async fn finish(self) -> Result<WriteRowsResult> {
+        self.upload.finish().await
+    }
+}
+
+impl AsyncWrite for RawRowsWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        ready!(this.upload.poll_ready(cx))?;
+        this.upload.start_send(Bytes::copy_from_slice(buf))?;
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Does nothing: the body ends with [`RawRowsWriter::finish`], which returns the
+    /// service's answer.
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

@@ -1,0 +1,136 @@
+//! The default hyper transport against a loopback server written here (no HTTP library):
+//! pooled connections are reused, a server that never answers hits the read timeout, a
+//! closed port is a connect failure.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use maxstorage_async::{Client, TransportConfig, TransportErrorKind};
+use maxstorage_protocol::read::ReadSessionOptions;
+use maxstorage_protocol::retry::RetryPolicy;
+use maxstorage_protocol::{Credentials, TableId};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const SESSION: &str = r#"{"SessionId":"rs1","SessionStatus":"NORMAL","SplitsCount":1,"RecordCount":0,"SplitMode":"Size","DataSchema":{"DataColumns":[],"PartitionColumns":[]}}"#;
+
+/// Reads one request (head and `Content-Length` body); `false` at end of connection.
+async fn read_request(stream: &mut TcpStream) -> std::io::Result<bool> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).await? == 0 {
+            return Ok(false);
+        }
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+    let len = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse::<usize>().unwrap_or(0));
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body).await?;
+    Ok(true)
+}
+
+/// A server answering every request with the session JSON; counts connections.
+async fn serve(listener: TcpListener, connections: Arc<AtomicUsize>, answer: bool) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            return;
+        };
+        connections.fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(async move {
+            while let Ok(true) = read_request(&mut stream).await {
+                if !answer {
+                    // Hold the connection open without answering.
+                    std::future::pending::<()>().await;
+                }
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{}",
+                    SESSION.len(),
+                    SESSION
+                );
+                if stream.write_all(response.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+async fn client(port: u16, config: TransportConfig) -> Client {
+    Client::builder()
+        .endpoint(format!("http://127.0.0.1:{port}"))
+        .credentials(Credentials::new("ak", "sk"))
+        .project("p")
+        .retry_policy(RetryPolicy::no_retries())
+        .transport_config(config)
+        .build()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn connections_are_pooled_and_reused() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let server = tokio::spawn(serve(listener, connections.clone(), true));
+    let client = client(port, TransportConfig::default()).await;
+    let table = client.table(TableId::new("p", "t"));
+    for _ in 0..3 {
+        let session = table
+            .create_read_session(ReadSessionOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(session.id(), "rs1");
+    }
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "one pooled connection"
+    );
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_silent_server_hits_the_read_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(serve(listener, Arc::new(AtomicUsize::new(0)), false));
+    let config = TransportConfig {
+        read_timeout: Duration::from_millis(200),
+        ..TransportConfig::default()
+    };
+    let err = client(port, config)
+        .await
+        .table(TableId::new("p", "t"))
+        .create_read_session(ReadSessionOptions::default())
+        .await
+        .unwrap_err();
+    match err {
+        maxstorage_async::Error::Transport(e) => assert_eq!(e.kind, TransportErrorKind::Timeout),
+        other => panic!("expected a timeout, got {other}"),
+    }
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_closed_port_is_a_connect_failure() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let err = client(port, TransportConfig::default())
+        .await
+        .table(TableId::new("p", "t"))
+        .create_read_session(ReadSessionOptions::default())
+        .await
+        .unwrap_err();
+    match err {
+        maxstorage_async::Error::Transport(e) => assert_eq!(e.kind, TransportErrorKind::Connect),
+        other => panic!("expected a connect failure, got {other}"),
+    }
+}
