@@ -5,12 +5,16 @@ use std::io::Read;
 
 use arrow_array::RecordBatch;
 use maxstorage_blocking::{Client, WriteSessionHandle};
-use maxstorage_client_core::{Blob, BlobItem, ReadOptions, Result, StreamOptions, StreamSummary, TableReadSession};
+use maxstorage_client_core::{
+    Blob, BlobItem, ReadOptions, Result, StreamOptions, StreamSummary, TableReadSession,
+};
 use maxstorage_codec::read::{ArrowStreamReader, DecoderOptions};
 use maxstorage_protocol::blob::{WriteBlobBatchResult, WriteBlobResult};
 use maxstorage_protocol::instance::InstanceReadSession;
 use maxstorage_protocol::read::{PreviewOptions, ReadSessionOptions, RowRange, RowSelection};
-use maxstorage_protocol::write::{StreamRef, WriteMode, WriteRowsResult, WriteSessionInfo, WriteSessionOptions, WriteStreamInfo};
+use maxstorage_protocol::write::{
+    StreamRef, WriteMode, WriteRowsResult, WriteSessionInfo, WriteSessionOptions, WriteStreamInfo,
+};
 use maxstorage_protocol::{Compression, InstanceId, TableId};
 
 /// A client under test.
@@ -21,27 +25,71 @@ pub trait StorageClient: Send + Sync {
     /// A name for test output.
     fn name(&self) -> &'static str;
     /// Creates a read session (waiting until it is ready).
-    fn create_read_session(&self, table: &TableId, options: ReadSessionOptions) -> Result<TableReadSession>;
+    fn create_read_session(
+        &self,
+        table: &TableId,
+        options: ReadSessionOptions,
+    ) -> Result<TableReadSession>;
     /// Re-reads (and optionally refreshes) a read session.
     fn get_read_session(&self, session: &mut TableReadSession, refresh: bool) -> Result<()>;
     /// Reads a selection to the end (resuming after breaks) and collects the batches.
-    fn read(&self, session: &TableReadSession, selection: RowSelection, options: &ReadOptions) -> Result<Vec<RecordBatch>>;
+    fn read(
+        &self,
+        session: &TableReadSession,
+        selection: RowSelection,
+        options: &ReadOptions,
+    ) -> Result<Vec<RecordBatch>>;
     /// Reads a selection as raw bytes (an Arrow IPC stream).
-    fn read_raw(&self, session: &TableReadSession, selection: RowSelection, options: &ReadOptions) -> Result<Vec<u8>>;
+    fn read_raw(
+        &self,
+        session: &TableReadSession,
+        selection: RowSelection,
+        options: &ReadOptions,
+    ) -> Result<Vec<u8>>;
     /// Reads every split with `workers` parallel readers.
-    fn read_all(&self, session: &TableReadSession, options: &ReadOptions, workers: usize) -> Result<Vec<(usize, RecordBatch)>>;
+    fn read_all(
+        &self,
+        session: &TableReadSession,
+        options: &ReadOptions,
+        workers: usize,
+    ) -> Result<Vec<(usize, RecordBatch)>>;
     /// Previews a table.
     fn preview(&self, table: &TableId, options: PreviewOptions) -> Result<Vec<RecordBatch>>;
     /// Creates a write session.
-    fn create_write_session(&self, table: &TableId, options: WriteSessionOptions) -> Result<Self::Session>;
+    fn create_write_session(
+        &self,
+        table: &TableId,
+        options: WriteSessionOptions,
+    ) -> Result<Self::Session>;
     /// Attaches to a write session (or the implicit `default` streaming session).
-    fn write_session(&self, table: &TableId, session_id: &str, mode: WriteMode, partition: &str) -> Result<Self::Session>;
+    fn write_session(
+        &self,
+        table: &TableId,
+        session_id: &str,
+        mode: WriteMode,
+        partition: &str,
+    ) -> Result<Self::Session>;
     /// Creates an instance read session and reads a range of it.
-    fn read_instance(&self, instance: &InstanceId, range: Option<RowRange>, columns: Vec<String>) -> Result<(InstanceReadSession, Vec<RecordBatch>)>;
+    fn read_instance(
+        &self,
+        instance: &InstanceId,
+        range: Option<RowRange>,
+        columns: Vec<String>,
+    ) -> Result<(InstanceReadSession, Vec<RecordBatch>)>;
     /// Downloads blobs.
-    fn read_blobs(&self, table: &TableId, references: Vec<String>, compression: Option<Compression>) -> Result<Vec<Blob>>;
+    fn read_blobs(
+        &self,
+        table: &TableId,
+        references: Vec<String>,
+        compression: Option<Compression>,
+    ) -> Result<Vec<Blob>>;
     /// Downloads blobs through the streaming reader, `chunk` bytes at a time.
-    fn read_blobs_streaming(&self, table: &TableId, references: Vec<String>, chunk: usize) -> Result<Vec<Blob>>;
+    fn read_blobs_streaming(
+        &self,
+        table: &TableId,
+        references: Vec<String>,
+        chunk: usize,
+    ) -> Result<Vec<Blob>>;
 }
 
 /// The write-session operations the scenarios use.
@@ -51,7 +99,12 @@ pub trait WriteSession: Send + Sync {
     /// The same session sending an explicit route token.
     fn with_route_token(&self, token: &str) -> Self;
     /// Creates a stream, writes the batches, closes it.
-    fn write_stream(&self, stream: StreamRef, options: StreamOptions, batches: &[RecordBatch]) -> Result<StreamSummary>;
+    fn write_stream(
+        &self,
+        stream: StreamRef,
+        options: StreamOptions,
+        batches: &[RecordBatch],
+    ) -> Result<StreamSummary>;
     /// Creates a stream without writing.
     fn create_stream(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo>;
     /// Writes one raw body (an Arrow IPC stream of `rows` rows) to a created stream.
@@ -69,9 +122,21 @@ pub trait WriteSession: Send + Sync {
     /// A stream's state.
     fn stream_status(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo>;
     /// Uploads one blob through the streaming writer.
-    fn upload_blob(&self, stream: &StreamRef, partition_values: Vec<String>, column: i64, compression: Option<Compression>, data: &[u8]) -> Result<WriteBlobResult>;
+    fn upload_blob(
+        &self,
+        stream: &StreamRef,
+        partition_values: Vec<String>,
+        column: i64,
+        compression: Option<Compression>,
+        data: &[u8],
+    ) -> Result<WriteBlobResult>;
     /// Uploads several blobs in one request.
-    fn upload_blob_batch(&self, stream: &StreamRef, items: &[BlobItem], compression: Option<Compression>) -> Result<WriteBlobBatchResult>;
+    fn upload_blob_batch(
+        &self,
+        stream: &StreamRef,
+        items: &[BlobItem],
+        compression: Option<Compression>,
+    ) -> Result<WriteBlobBatchResult>;
 }
 
 /// The blocking client under test.
@@ -85,66 +150,141 @@ impl StorageClient for Blocking {
         "blocking"
     }
 
-    fn create_read_session(&self, table: &TableId, options: ReadSessionOptions) -> Result<TableReadSession> {
+    fn create_read_session(
+        &self,
+        table: &TableId,
+        options: ReadSessionOptions,
+    ) -> Result<TableReadSession> {
         self.0.table(table.clone()).create_read_session(options)
     }
 
     fn get_read_session(&self, session: &mut TableReadSession, refresh: bool) -> Result<()> {
-        self.0.table(session.table().clone()).get_read_session(session, refresh)
+        self.0
+            .table(session.table().clone())
+            .get_read_session(session, refresh)
     }
 
-    fn read(&self, session: &TableReadSession, selection: RowSelection, options: &ReadOptions) -> Result<Vec<RecordBatch>> {
-        self.0.table(session.table().clone()).read_rows(session, selection, options).collect()
+    fn read(
+        &self,
+        session: &TableReadSession,
+        selection: RowSelection,
+        options: &ReadOptions,
+    ) -> Result<Vec<RecordBatch>> {
+        self.0
+            .table(session.table().clone())
+            .read_rows(session, selection, options)
+            .collect()
     }
 
-    fn read_raw(&self, session: &TableReadSession, selection: RowSelection, options: &ReadOptions) -> Result<Vec<u8>> {
-        let mut raw = self.0.table(session.table().clone()).read_rows_stream(session, selection, options)?;
+    fn read_raw(
+        &self,
+        session: &TableReadSession,
+        selection: RowSelection,
+        options: &ReadOptions,
+    ) -> Result<Vec<u8>> {
+        let mut raw = self
+            .0
+            .table(session.table().clone())
+            .read_rows_stream(session, selection, options)?;
         let mut out = Vec::new();
-        raw.read_to_end(&mut out).map_err(|e| maxstorage_client_core::Error::io("reading the raw stream", e))?;
+        raw.read_to_end(&mut out)
+            .map_err(|e| maxstorage_client_core::Error::io("reading the raw stream", e))?;
         Ok(out)
     }
 
-    fn read_all(&self, session: &TableReadSession, options: &ReadOptions, workers: usize) -> Result<Vec<(usize, RecordBatch)>> {
-        self.0.table(session.table().clone()).read_all(session, options, workers).collect()
+    fn read_all(
+        &self,
+        session: &TableReadSession,
+        options: &ReadOptions,
+        workers: usize,
+    ) -> Result<Vec<(usize, RecordBatch)>> {
+        self.0
+            .table(session.table().clone())
+            .read_all(session, options, workers)
+            .collect()
     }
 
     fn preview(&self, table: &TableId, options: PreviewOptions) -> Result<Vec<RecordBatch>> {
-        self.0.table(table.clone()).preview(options, None)?.collect()
+        self.0
+            .table(table.clone())
+            .preview(options, None)?
+            .collect()
     }
 
-    fn create_write_session(&self, table: &TableId, options: WriteSessionOptions) -> Result<WriteSessionHandle> {
+    fn create_write_session(
+        &self,
+        table: &TableId,
+        options: WriteSessionOptions,
+    ) -> Result<WriteSessionHandle> {
         self.0.table(table.clone()).create_write_session(options)
     }
 
-    fn write_session(&self, table: &TableId, session_id: &str, mode: WriteMode, partition: &str) -> Result<WriteSessionHandle> {
-        self.0.table(table.clone()).write_session(session_id, mode, partition)
+    fn write_session(
+        &self,
+        table: &TableId,
+        session_id: &str,
+        mode: WriteMode,
+        partition: &str,
+    ) -> Result<WriteSessionHandle> {
+        self.0
+            .table(table.clone())
+            .write_session(session_id, mode, partition)
     }
 
-    fn read_instance(&self, instance: &InstanceId, range: Option<RowRange>, columns: Vec<String>) -> Result<(InstanceReadSession, Vec<RecordBatch>)> {
+    fn read_instance(
+        &self,
+        instance: &InstanceId,
+        range: Option<RowRange>,
+        columns: Vec<String>,
+    ) -> Result<(InstanceReadSession, Vec<RecordBatch>)> {
         let client = self.0.instance(instance.clone());
         let session = client.create_read_session(false)?;
-        let batches = client.read(&session, range, columns, None)?.collect::<Result<Vec<_>>>()?;
+        let batches = client
+            .read(&session, range, columns, None)?
+            .collect::<Result<Vec<_>>>()?;
         Ok((session, batches))
     }
 
-    fn read_blobs(&self, table: &TableId, references: Vec<String>, compression: Option<Compression>) -> Result<Vec<Blob>> {
-        self.0.table(table.clone()).read_blobs(references, compression)?.collect()
+    fn read_blobs(
+        &self,
+        table: &TableId,
+        references: Vec<String>,
+        compression: Option<Compression>,
+    ) -> Result<Vec<Blob>> {
+        self.0
+            .table(table.clone())
+            .read_blobs(references, compression)?
+            .collect()
     }
 
-    fn read_blobs_streaming(&self, table: &TableId, references: Vec<String>, chunk: usize) -> Result<Vec<Blob>> {
-        let mut reader = self.0.table(table.clone()).read_blobs_stream(references, None)?;
+    fn read_blobs_streaming(
+        &self,
+        table: &TableId,
+        references: Vec<String>,
+        chunk: usize,
+    ) -> Result<Vec<Blob>> {
+        let mut reader = self
+            .0
+            .table(table.clone())
+            .read_blobs_stream(references, None)?;
         let mut out = Vec::new();
         while let Some(info) = reader.next_blob()? {
             let mut data = Vec::new();
             let mut buf = vec![0u8; chunk.max(1)];
             loop {
-                let n = reader.read(&mut buf).map_err(|e| maxstorage_client_core::Error::io("reading a blob", e))?;
+                let n = reader
+                    .read(&mut buf)
+                    .map_err(|e| maxstorage_client_core::Error::io("reading a blob", e))?;
                 if n == 0 {
                     break;
                 }
                 data.extend_from_slice(&buf[..n]);
             }
-            out.push(Blob { data, content_type: info.content_type, file_name: info.file_name });
+            out.push(Blob {
+                data,
+                content_type: info.content_type,
+                file_name: info.file_name,
+            });
         }
         Ok(out)
     }
@@ -159,7 +299,12 @@ impl WriteSession for WriteSessionHandle {
         self.clone().with_route_token(token)
     }
 
-    fn write_stream(&self, stream: StreamRef, options: StreamOptions, batches: &[RecordBatch]) -> Result<StreamSummary> {
+    fn write_stream(
+        &self,
+        stream: StreamRef,
+        options: StreamOptions,
+        batches: &[RecordBatch],
+    ) -> Result<StreamSummary> {
         let mut writer = self.stream_writer(stream, options)?;
         for b in batches {
             writer.write(b)?;
@@ -173,7 +318,8 @@ impl WriteSession for WriteSessionHandle {
 
     fn write_raw(&self, stream: &StreamRef, rows: i64, body: &[u8]) -> Result<WriteRowsResult> {
         let mut w = self.raw_writer(stream, rows, None)?;
-        std::io::Write::write_all(&mut w, body).map_err(|e| maxstorage_client_core::Error::io("writing a raw body", e))?;
+        std::io::Write::write_all(&mut w, body)
+            .map_err(|e| maxstorage_client_core::Error::io("writing a raw body", e))?;
         w.finish()
     }
 
@@ -201,20 +347,35 @@ impl WriteSession for WriteSessionHandle {
         WriteSessionHandle::stream_status(self, stream, exactly_once)
     }
 
-    fn upload_blob(&self, stream: &StreamRef, partition_values: Vec<String>, column: i64, compression: Option<Compression>, data: &[u8]) -> Result<WriteBlobResult> {
+    fn upload_blob(
+        &self,
+        stream: &StreamRef,
+        partition_values: Vec<String>,
+        column: i64,
+        compression: Option<Compression>,
+        data: &[u8],
+    ) -> Result<WriteBlobResult> {
         let mut w = self.blob_writer(stream, partition_values, column, compression)?;
         for chunk in data.chunks(1000) {
-            std::io::Write::write_all(&mut w, chunk).map_err(|e| maxstorage_client_core::Error::io("writing a blob", e))?;
+            std::io::Write::write_all(&mut w, chunk)
+                .map_err(|e| maxstorage_client_core::Error::io("writing a blob", e))?;
         }
         w.finish()
     }
 
-    fn upload_blob_batch(&self, stream: &StreamRef, items: &[BlobItem], compression: Option<Compression>) -> Result<WriteBlobBatchResult> {
+    fn upload_blob_batch(
+        &self,
+        stream: &StreamRef,
+        items: &[BlobItem],
+        compression: Option<Compression>,
+    ) -> Result<WriteBlobBatchResult> {
         self.write_blob_batch(stream, items, compression)
     }
 }
 
 /// Decodes a raw Arrow IPC stream (what [`StorageClient::read_raw`] returns).
 pub fn decode_raw(raw: &[u8]) -> Result<Vec<RecordBatch>> {
-    ArrowStreamReader::new(raw, DecoderOptions::default()).map(|b| b.map_err(Into::into)).collect()
+    ArrowStreamReader::new(raw, DecoderOptions::default())
+        .map(|b| b.map_err(Into::into))
+        .collect()
 }

@@ -24,8 +24,12 @@ pub fn rows(from: i64, to: i64) -> RecordBatch {
         schema(),
         vec![
             Arc::new(Int64Array::from(ids.clone())),
-            Arc::new(StringArray::from_iter_values(ids.iter().map(|i| format!("name-{i}")))),
-            Arc::new(Float64Array::from_iter_values(ids.iter().map(|i| *i as f64 / 4.0))),
+            Arc::new(StringArray::from_iter_values(
+                ids.iter().map(|i| format!("name-{i}")),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                ids.iter().map(|i| *i as f64 / 4.0),
+            )),
         ],
     )
     .expect("valid batch")
@@ -33,7 +37,10 @@ pub fn rows(from: i64, to: i64) -> RecordBatch {
 
 /// Rows `from..to` in batches of `batch` rows.
 pub fn batches(from: i64, to: i64, batch: i64) -> Vec<RecordBatch> {
-    (from..to).step_by(batch as usize).map(|s| rows(s, (s + batch).min(to))).collect()
+    (from..to)
+        .step_by(batch as usize)
+        .map(|s| rows(s, (s + batch).min(to)))
+        .collect()
 }
 
 /// The `id` column of batches, in order.
@@ -45,8 +52,13 @@ pub fn ids(batches: &[RecordBatch]) -> Vec<i64> {
 pub fn column_i64(batches: &[RecordBatch], name: &str) -> Vec<i64> {
     let mut out = Vec::new();
     for b in batches {
-        let col = b.column_by_name(name).unwrap_or_else(|| panic!("no column {name} in {:?}", b.schema()));
-        let a = col.as_any().downcast_ref::<Int64Array>().unwrap_or_else(|| panic!("column {name} is {:?}", col.data_type()));
+        let col = b
+            .column_by_name(name)
+            .unwrap_or_else(|| panic!("no column {name} in {:?}", b.schema()));
+        let a = col
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap_or_else(|| panic!("column {name} is {:?}", col.data_type()));
         out.extend((0..a.len()).map(|i| a.value(i)));
     }
     out
@@ -56,8 +68,13 @@ pub fn column_i64(batches: &[RecordBatch], name: &str) -> Vec<i64> {
 pub fn column_str(batches: &[RecordBatch], name: &str) -> Vec<String> {
     let mut out = Vec::new();
     for b in batches {
-        let col = b.column_by_name(name).unwrap_or_else(|| panic!("no column {name}"));
-        let a = col.as_any().downcast_ref::<StringArray>().unwrap_or_else(|| panic!("column {name} is {:?}", col.data_type()));
+        let col = b
+            .column_by_name(name)
+            .unwrap_or_else(|| panic!("no column {name}"));
+        let a = col
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap_or_else(|| panic!("column {name} is {:?}", col.data_type()));
         out.extend((0..a.len()).map(|i| a.value(i).to_string()));
     }
     out
@@ -67,11 +84,24 @@ pub fn column_str(batches: &[RecordBatch], name: &str) -> Vec<String> {
 pub fn content(batches: &[RecordBatch]) -> Vec<(i64, String, u64)> {
     let mut out = Vec::new();
     for b in batches {
-        let id = b.column_by_name("id").and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned()).expect("id");
-        let name = b.column_by_name("name").and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned()).expect("name");
-        let value = b.column_by_name("value").and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned()).expect("value");
+        let id = b
+            .column_by_name("id")
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned())
+            .expect("id");
+        let name = b
+            .column_by_name("name")
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
+            .expect("name");
+        let value = b
+            .column_by_name("value")
+            .and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned())
+            .expect("value");
         for i in 0..b.num_rows() {
-            out.push((id.value(i), name.value(i).to_string(), value.value(i).to_bits()));
+            out.push((
+                id.value(i),
+                name.value(i).to_string(),
+                value.value(i).to_bits(),
+            ));
         }
     }
     out.sort();

@@ -24,7 +24,9 @@ pub struct TestEnv {
 
 impl std::fmt::Debug for TestEnv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestEnv").field("addr", &self.addr()).finish_non_exhaustive()
+        f.debug_struct("TestEnv")
+            .field("addr", &self.addr())
+            .finish_non_exhaustive()
     }
 }
 
@@ -32,9 +34,17 @@ impl TestEnv {
     /// Starts an emulator on a fresh temporary directory.
     pub fn start() -> TestEnv {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let emulator = Emulator::builder().data_dir(dir.path()).credentials(ACCESS_ID, ACCESS_KEY).start().expect("emulator starts");
+        let emulator = Emulator::builder()
+            .data_dir(dir.path())
+            .credentials(ACCESS_ID, ACCESS_KEY)
+            .start()
+            .expect("emulator starts");
         let admin = AdminClient::new(emulator.addr()).with_credentials(ACCESS_ID, ACCESS_KEY);
-        TestEnv { emulator: Some(emulator), admin, _dir: dir }
+        TestEnv {
+            emulator: Some(emulator),
+            admin,
+            _dir: dir,
+        }
     }
 
     /// The emulator's address.
@@ -44,7 +54,10 @@ impl TestEnv {
 
     /// The tunnel endpoint URL.
     pub fn endpoint(&self) -> String {
-        self.emulator.as_ref().map(Emulator::endpoint).expect("running")
+        self.emulator
+            .as_ref()
+            .map(Emulator::endpoint)
+            .expect("running")
     }
 
     /// The credentials the emulator accepts.
@@ -58,37 +71,74 @@ impl TestEnv {
     }
 
     /// Creates a table and returns its id.
-    pub fn create_table(&self, name: &str, columns: &[(&str, &str)], partitions: &[(&str, &str)]) -> TableId {
-        let mut def = TableDef::new(PROJECT, name, columns.iter().map(|(n, t)| ColumnDef::new(*n, *t)).collect());
-        def.partition_columns = partitions.iter().map(|(n, t)| ColumnDef::new(*n, *t)).collect();
-        self.admin.create_table(&def).unwrap_or_else(|e| panic!("create table {name}: {e}"));
+    pub fn create_table(
+        &self,
+        name: &str,
+        columns: &[(&str, &str)],
+        partitions: &[(&str, &str)],
+    ) -> TableId {
+        let mut def = TableDef::new(
+            PROJECT,
+            name,
+            columns
+                .iter()
+                .map(|(n, t)| ColumnDef::new(*n, *t))
+                .collect(),
+        );
+        def.partition_columns = partitions
+            .iter()
+            .map(|(n, t)| ColumnDef::new(*n, *t))
+            .collect();
+        self.admin
+            .create_table(&def)
+            .unwrap_or_else(|e| panic!("create table {name}: {e}"));
         TableId::new(PROJECT, name)
     }
 
     /// Creates a table from a full definition.
     pub fn create_table_def(&self, def: &TableDef) -> TableId {
-        self.admin.create_table(def).unwrap_or_else(|e| panic!("create table {}: {e}", def.name));
+        self.admin
+            .create_table(def)
+            .unwrap_or_else(|e| panic!("create table {}: {e}", def.name));
         TableId::with_schema(&def.project, &def.schema, &def.name)
     }
 
     /// Inserts rows through the admin API (bypassing the storage API).
     pub fn insert(&self, table: &TableId, partition: Option<&str>, batches: &[RecordBatch]) {
-        self.admin.insert(table.project(), table.table(), partition, batches).unwrap_or_else(|e| panic!("insert into {table}: {e}"));
+        self.admin
+            .insert(table.project(), table.table(), partition, batches)
+            .unwrap_or_else(|e| panic!("insert into {table}: {e}"));
     }
 
     /// The committed rows of a table (or partition) through the admin API.
     pub fn dump(&self, table: &TableId, partition: Option<&str>) -> Vec<RecordBatch> {
-        self.admin.dump(table.project(), table.table(), partition).unwrap_or_else(|e| panic!("dump {table}: {e}"))
+        self.admin
+            .dump(table.project(), table.table(), partition)
+            .unwrap_or_else(|e| panic!("dump {table}: {e}"))
     }
 
     /// Injects a fault.
     pub fn inject(&self, fault: &FaultSpec) {
-        self.admin.inject_fault(fault).unwrap_or_else(|e| panic!("inject fault: {e}"));
+        self.admin
+            .inject_fault(fault)
+            .unwrap_or_else(|e| panic!("inject fault: {e}"));
+    }
+
+    /// Asserts that every injected fault has fired (none is still armed), so a fault
+    /// scenario cannot pass without its fault having happened.
+    pub fn assert_faults_fired(&self) {
+        let armed = self
+            .admin
+            .faults()
+            .unwrap_or_else(|e| panic!("list faults: {e}"));
+        assert!(armed.is_empty(), "faults that never fired: {armed:?}");
     }
 
     /// Removes every fault.
     pub fn clear_faults(&self) {
-        self.admin.clear_faults().unwrap_or_else(|e| panic!("clear faults: {e}"));
+        self.admin
+            .clear_faults()
+            .unwrap_or_else(|e| panic!("clear faults: {e}"));
     }
 }
 
