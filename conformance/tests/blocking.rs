@@ -2,7 +2,8 @@
 
 use maxstorage_blocking::Client;
 use maxstorage_conformance::client::Blocking;
-use maxstorage_conformance::{TestEnv, scenarios};
+use maxstorage_conformance::env::PROJECT;
+use maxstorage_conformance::{TestEnv, run_all};
 
 #[test]
 fn blocking_client_passes_every_scenario() {
@@ -11,33 +12,9 @@ fn blocking_client_passes_every_scenario() {
         Client::builder()
             .endpoint(env.endpoint())
             .credentials(env.credentials())
-            .project(maxstorage_conformance::env::PROJECT)
+            .project(PROJECT)
             .build()
             .unwrap(),
     );
-    let mut failures = Vec::new();
-    let all = scenarios::all::<Blocking>();
-    for (name, scenario) in &all {
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario(&client, &env)));
-        env.clear_faults();
-        match result {
-            Ok(()) => println!("scenario {name}: ok"),
-            Err(e) => {
-                let msg = e
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                println!("scenario {name}: FAILED: {msg}");
-                failures.push(*name);
-            }
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} scenarios failed: {failures:?}",
-        failures.len(),
-        all.len()
-    );
+    run_all(&client, &env);
 }
