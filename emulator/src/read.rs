@@ -600,19 +600,10 @@ fn make_splits(
     }
 }
 
-/// The body of `TableCreateReadSession`, tolerating `RequiredBucketIds` given as strings
-/// (the user guide passes `["0", "1"]`).
+/// The body of `TableCreateReadSession` (bucket ids as numbers or strings are both
+/// accepted by the protocol's parser).
 fn session_options(req: &Request) -> Result<ReadSessionOptions, ApiError> {
-    let mut v: Value = req.json()?;
-    if let Some(Value::Array(ids)) = v.get_mut("RequiredBucketIds") {
-        for id in ids.iter_mut() {
-            if let Value::String(s) = id
-                && let Ok(n) = s.trim().parse::<i64>()
-            {
-                *id = Value::from(n);
-            }
-        }
-    }
+    let v: Value = req.json()?;
     serde_json::from_value(v).map_err(|e| {
         ApiError::invalid_parameter(format!("malformed TableCreateReadSession body: {e}"))
     })

@@ -67,6 +67,25 @@ where
     }
 }
 
+/// Deserializes a `Vec<i64>` from a list of numbers or numeric strings (the user guide
+/// SDK sends bucket ids as strings), `null` or `{}` (both → empty).
+pub fn vec_i64_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Null => Ok(Vec::new()),
+        Value::Object(m) if m.is_empty() => Ok(Vec::new()),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| {
+                value_to_i64(v).and_then(|o| o.ok_or_else(|| "null in an integer list".to_string()))
+            })
+            .collect::<Result<_, _>>()
+            .map_err(serde::de::Error::custom),
+        other => Err(serde::de::Error::custom(format!(
+            "expected a list of integers, got {other}"
+        ))),
+    }
+}
+
 fn value_to_i64(v: &Value) -> Result<Option<i64>, String> {
     match v {
         Value::Null => Ok(None),
@@ -115,5 +134,13 @@ mod tests {
         assert_eq!((t.a, t.b, t.c), (0, None, false));
         assert!(serde_json::from_str::<T>(r#"{"a": "x"}"#).is_err());
         assert!(serde_json::from_str::<T>(r#"{"a": 1.5}"#).is_err());
+        #[derive(Deserialize)]
+        struct B {
+            #[serde(deserialize_with = "vec_i64_lenient")]
+            ids: Vec<i64>,
+        }
+        let b: B = serde_json::from_str(r#"{"ids": ["0", 1, "2"]}"#).unwrap();
+        assert_eq!(b.ids, vec![0, 1, 2]);
+        assert!(serde_json::from_str::<B>(r#"{"ids": ["x"]}"#).is_err());
     }
 }

@@ -10,9 +10,12 @@ use crate::exec::{Route, SendBody};
 use maxstorage_client_core::{Error, Result};
 
 /// A request whose body is written while it is being sent: the request runs on its own
-/// thread, reading the chunks the writer sends through a bounded channel.
+/// thread, reading the chunks the writer sends through a bounded channel. The body ends
+/// only when [`finish`](Upload::finish) says so: an upload dropped before that ends its
+/// body with an error, so the request fails instead of sending a truncated body as if it
+/// were complete.
 pub(crate) struct Upload<T> {
-    tx: Option<mpsc::SyncSender<Bytes>>,
+    tx: Option<mpsc::SyncSender<Option<Bytes>>>,
     worker: Option<thread::JoinHandle<Result<T>>>,
 }
 
@@ -35,7 +38,7 @@ impl<T: Send + 'static> Upload<T> {
     where
         F: FnOnce(&Client, Route<'_>, SendBody) -> Result<T> + Send + 'static,
     {
-        let (tx, rx) = mpsc::sync_channel::<Bytes>(4);
+        let (tx, rx) = mpsc::sync_channel::<Option<Bytes>>(4);
         let worker = thread::spawn(move || {
             let reader = ChannelReader {
                 rx,
@@ -59,7 +62,7 @@ impl<T: Send + 'static> Upload<T> {
             .tx
             .as_ref()
             .ok_or_else(|| std::io::Error::other("the upload is finished"))?;
-        tx.send(chunk).map_err(|_| {
+        tx.send(Some(chunk)).map_err(|_| {
             std::io::Error::new(
                 std::io::ErrorKind::BrokenPipe,
                 "the upload failed; finish() tells why",
@@ -68,7 +71,11 @@ impl<T: Send + 'static> Upload<T> {
     }
 
     pub fn finish(mut self) -> Result<T> {
-        drop(self.tx.take());
+        if let Some(tx) = self.tx.take() {
+            // The request thread may already have failed (and dropped its end); its result
+            // says why.
+            let _ = tx.send(None);
+        }
         let worker = self
             .worker
             .take()
@@ -81,7 +88,7 @@ impl<T: Send + 'static> Upload<T> {
 
 /// Reads the chunks a writer sends; end of body when the sender is dropped.
 struct ChannelReader {
-    rx: mpsc::Receiver<Bytes>,
+    rx: mpsc::Receiver<Option<Bytes>>,
     current: Bytes,
 }
 
@@ -89,8 +96,14 @@ impl std::io::Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.current.is_empty() {
             match self.rx.recv() {
-                Ok(b) => self.current = b,
-                Err(_) => return Ok(0),
+                Ok(Some(b)) => self.current = b,
+                Ok(None) => return Ok(0),
+                Err(_) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::BrokenPipe,
+                        "the writer was dropped before finish(): the body is incomplete",
+                    ));
+                }
             }
         }
         let n = buf.len().min(self.current.len());

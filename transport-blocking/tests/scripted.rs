@@ -93,6 +93,7 @@ impl Read for CutAfter {
 #[derive(Default)]
 struct Script {
     seen: Mutex<Vec<Seen>>,
+    broken_bodies: Mutex<Vec<String>>,
     handlers: Mutex<VecDeque<Handler>>,
 }
 
@@ -113,7 +114,14 @@ impl HttpTransport for Script {
             RequestBody::Bytes(b) => b.to_vec(),
             RequestBody::Reader { mut reader, .. } => {
                 let mut v = Vec::new();
-                reader.read_to_end(&mut v).unwrap();
+                if let Err(e) = reader.read_to_end(&mut v) {
+                    self.broken_bodies.lock().unwrap().push(e.to_string());
+                    return Err(TransportError {
+                        kind: TransportErrorKind::Io,
+                        host: "script".into(),
+                        message: e.to_string(),
+                    });
+                }
                 v
             }
         };
@@ -481,5 +489,40 @@ fn normal_write_with_unknown_outcome_is_an_error_not_a_retry() {
             .count(),
         1,
         "never re-sent"
+    );
+}
+
+#[test]
+fn a_dropped_blob_writer_never_completes_its_upload() {
+    let script = Arc::new(Script::default());
+    push(&script, |_| Ok(json(200, r#"{"SessionId":"ws4"}"#)));
+    let client = client(script.clone());
+    let session = client
+        .table(TableId::new("p", "t"))
+        .create_write_session(WriteSessionOptions::default())
+        .unwrap();
+    let mut writer = session
+        .blob_writer(&StreamRef::new("0", 1), vec![], 3, None)
+        .unwrap();
+    std::io::Write::write_all(&mut writer, b"half of a blob").unwrap();
+    drop(writer);
+    // The upload thread sees the body end with an error, not a clean end.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while script.broken_bodies.lock().unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dropped upload's body never failed"
+        );
+        std::thread::yield_now();
+    }
+    assert!(script.broken_bodies.lock().unwrap()[0].contains("dropped before finish"));
+    assert!(
+        script
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|s| s.action() != "TableWriteBlob"),
+        "no upload completed"
     );
 }

@@ -9,7 +9,9 @@ use crate::compression::Compression;
 use crate::config::{TableId, Target};
 use crate::error::Error;
 use crate::header;
-use crate::json::{bool_lenient, i64_lenient, opt_i64_lenient, string_lenient, vec_lenient};
+use crate::json::{
+    bool_lenient, i64_lenient, opt_i64_lenient, string_lenient, vec_i64_lenient, vec_lenient,
+};
 use crate::request::{Body, RequestContext, RequestSpec};
 use crate::schema::{ReadSchema, WriteSchema};
 
@@ -437,7 +439,11 @@ pub struct ReadSession {
     #[serde(rename = "SplitsCount", default, deserialize_with = "i64_lenient")]
     pub splits_count: i64,
     /// Bucket ids of the splits (Bucket mode).
-    #[serde(rename = "SplitBucketId", default, deserialize_with = "vec_lenient")]
+    #[serde(
+        rename = "SplitBucketId",
+        default,
+        deserialize_with = "vec_i64_lenient"
+    )]
     pub split_bucket_ids: Vec<i64>,
     /// Total rows (RowOffset mode reads ranges of it).
     #[serde(rename = "RecordCount", default, deserialize_with = "i64_lenient")]
