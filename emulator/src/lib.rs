@@ -24,6 +24,7 @@
 pub mod admin;
 mod blob;
 mod body;
+pub mod cli;
 mod error;
 pub mod fault;
 mod filter;
