@@ -280,3 +280,72 @@ impl SessionCalls {
         ))
     }
 }
+
+/// The client-side state of a write-session handle, shared by both clients' handles:
+/// which session, its calls, its guard state machine, and an optional route-token override.
+#[derive(Debug, Clone)]
+pub struct SessionCore {
+    /// The session's calls (table, id, mode).
+    pub calls: SessionCalls,
+    /// The table's `Target` (the key of route tokens).
+    pub target: String,
+    /// The static partition of the session (empty for none or dynamic partitions).
+    pub partition_spec: String,
+    /// An explicit route token sent instead of the learned one.
+    pub route_override: Option<String>,
+    state:
+        std::sync::Arc<std::sync::Mutex<maxstorage_protocol::state::write_session::WriteSession>>,
+}
+
+impl SessionCore {
+    /// The state of session `session_id` of `table`.
+    pub fn new(
+        table: TableId,
+        session_id: String,
+        mode: WriteMode,
+        partition_spec: String,
+    ) -> SessionCore {
+        let state = maxstorage_protocol::state::write_session::WriteSession::new(
+            table.clone(),
+            session_id.clone(),
+            mode,
+        );
+        SessionCore {
+            target: table.target(),
+            calls: SessionCalls {
+                table,
+                session_id,
+                mode,
+            },
+            partition_spec,
+            route_override: None,
+            state: std::sync::Arc::new(std::sync::Mutex::new(state)),
+        }
+    }
+
+    /// The session id.
+    pub fn id(&self) -> &str {
+        &self.calls.session_id
+    }
+
+    /// The write mode.
+    pub fn mode(&self) -> WriteMode {
+        self.calls.mode
+    }
+
+    /// The route of the session's calls.
+    pub fn route(&self) -> crate::exchange::Route<'_> {
+        crate::exchange::Route::session(&self.target, &self.calls.session_id)
+            .with_override(self.route_override.as_deref())
+    }
+
+    /// The session's guard state machine.
+    pub fn state(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, maxstorage_protocol::state::write_session::WriteSession>>
+    {
+        self.state
+            .lock()
+            .map_err(|_| Error::Integrity("write session state lock poisoned".into()))
+    }
+}

@@ -9,13 +9,12 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
-use maxstorage_client_core::write::{SessionCalls, WriteNext, WriteRecovery, open_stream};
+use maxstorage_client_core::write::{SessionCore, WriteNext, WriteRecovery, open_stream};
 use maxstorage_client_core::{BlobItem, Error, Result, StreamOptions, StreamSummary};
 use maxstorage_codec::write::ArrowStreamEncoder;
 use maxstorage_protocol::blob::WriteBlobBatchResult;
@@ -37,13 +36,7 @@ use crate::upload::{Upload, upload_route};
 #[derive(Debug, Clone)]
 pub struct WriteSessionHandle {
     client: Client,
-    target: String,
-    session_id: String,
-    mode: WriteMode,
-    partition_spec: String,
-    state: Arc<Mutex<WriteSession>>,
-    route_override: Option<String>,
-    calls: SessionCalls,
+    core: SessionCore,
 }
 
 impl WriteSessionHandle {
@@ -54,56 +47,35 @@ impl WriteSessionHandle {
         mode: WriteMode,
         partition_spec: String,
     ) -> WriteSessionHandle {
-        let state = Arc::new(Mutex::new(WriteSession::new(
-            table.clone(),
-            session_id.clone(),
-            mode,
-        )));
         WriteSessionHandle {
-            target: table.target(),
             client,
-            calls: SessionCalls {
-                table,
-                session_id: session_id.clone(),
-                mode,
-            },
-            session_id,
-            mode,
-            partition_spec,
-            state,
-            route_override: None,
+            core: SessionCore::new(table, session_id, mode, partition_spec),
         }
     }
 
     /// The session id.
     pub fn id(&self) -> &str {
-        &self.session_id
+        self.core.id()
     }
 
     /// The write mode.
     pub fn mode(&self) -> WriteMode {
-        self.mode
+        self.core.mode()
     }
 
     /// The same handle sending `token` as the route token on every call instead of the one
     /// learned from the service.
     pub fn with_route_token(mut self, token: impl Into<String>) -> WriteSessionHandle {
-        self.route_override = Some(token.into());
+        self.core.route_override = Some(token.into());
         self
     }
 
     fn route(&self) -> Route<'_> {
-        upload_route(
-            &self.target,
-            &self.session_id,
-            self.route_override.as_deref(),
-        )
+        self.core.route()
     }
 
     fn state(&self) -> Result<std::sync::MutexGuard<'_, WriteSession>> {
-        self.state
-            .lock()
-            .map_err(|_| Error::Integrity("write session state lock poisoned".into()))
+        self.core.state()
     }
 
     /// Creates a stream (or replaces it with a higher version) and returns its state as the
@@ -114,7 +86,7 @@ impl WriteSessionHandle {
         exactly_once: bool,
     ) -> Result<WriteStreamInfo> {
         self.state()?.register_stream(stream)?;
-        let call = self.calls.create_stream(stream, exactly_once);
+        let call = self.core.calls.create_stream(stream, exactly_once);
         self.client.core.call(&call, self.route()).await
     }
 
@@ -125,11 +97,11 @@ impl WriteSessionHandle {
         options: StreamOptions,
     ) -> Result<StreamWriter> {
         let info = self.create_stream(&stream, options.exactly_once).await?;
-        let machine = self.calls.stream_machine(stream, options.exactly_once);
+        let machine = self.core.calls.stream_machine(stream, options.exactly_once);
         let opened = open_stream(
             machine,
             &info,
-            &self.partition_spec,
+            &self.core.partition_spec,
             &options,
             self.client.defaults.compression,
         )?;
@@ -145,7 +117,7 @@ impl WriteSessionHandle {
     /// Closes a stream created with [`create_stream`](Self::create_stream) (streams of
     /// [`StreamWriter`]s are closed by [`StreamWriter::finish`]).
     pub async fn close_stream(&self, stream: &StreamRef) -> Result<()> {
-        let call = self.calls.close_stream(stream);
+        let call = self.core.calls.close_stream(stream);
         self.client.core.call(&call, self.route()).await?;
         self.state()?.stream_closed(stream)?;
         Ok(())
@@ -160,12 +132,15 @@ impl WriteSessionHandle {
         access_token: Option<(i64, String)>,
     ) -> Result<RawRowsWriter> {
         self.state()?.check_writable("write")?;
-        let call = self.calls.raw_write(stream, record_count, access_token);
+        let call = self
+            .core
+            .calls
+            .raw_write(stream, record_count, access_token);
         let upload = Upload::start(
             self.client.clone(),
-            self.target.clone(),
-            self.session_id.clone(),
-            self.route_override.clone(),
+            self.core.target.clone(),
+            self.core.calls.session_id.clone(),
+            self.core.route_override.clone(),
             move |client, target, session_id, route_override, body| async move {
                 let route = upload_route(&target, &session_id, route_override.as_deref());
                 client.core.call_with_body(&call, route, body).await
@@ -187,7 +162,7 @@ impl WriteSessionHandle {
     /// processes.
     pub async fn commit_streams(&self, streams: Vec<StreamRef>) -> Result<WriteSessionInfo> {
         self.state()?.check_writable("commit")?;
-        let call = self.calls.commit_streams(streams);
+        let call = self.core.calls.commit_streams(streams);
         let result = self.client.core.call(&call, self.route()).await;
         if result.is_ok() {
             let mut state = self.state()?;
@@ -207,7 +182,7 @@ impl WriteSessionHandle {
 
     /// The session's streams and status as the service reports them.
     pub async fn status(&self) -> Result<WriteSessionInfo> {
-        let call = self.calls.get_session();
+        let call = self.core.calls.get_session();
         self.client.core.call(&call, self.route()).await
     }
 
@@ -218,7 +193,7 @@ impl WriteSessionHandle {
         stream: &StreamRef,
         exactly_once: bool,
     ) -> Result<WriteStreamInfo> {
-        let call = self.calls.get_stream(stream, exactly_once);
+        let call = self.core.calls.get_stream(stream, exactly_once);
         self.client.core.call(&call, self.route()).await
     }
 
@@ -232,7 +207,7 @@ impl WriteSessionHandle {
         compression: Option<Compression>,
     ) -> Result<BlobWriter> {
         self.state()?.check_writable("blob upload")?;
-        let call = self.calls.write_blob(
+        let call = self.core.calls.write_blob(
             stream,
             partition_values,
             column_index,
@@ -241,8 +216,8 @@ impl WriteSessionHandle {
         BlobWriter::start(
             self.client.clone(),
             call,
-            self.target.clone(),
-            self.route_override.clone(),
+            self.core.target.clone(),
+            self.core.route_override.clone(),
         )
     }
 
@@ -258,6 +233,7 @@ impl WriteSessionHandle {
         let v3 = self.client.core.config.endpoint.api_version() == ApiVersion::V3;
         let compression = compression.unwrap_or(Compression::Uncompressed);
         let (call, body) = self
+            .core
             .calls
             .write_blob_batch(stream, items, v3, compression)?;
         self.client

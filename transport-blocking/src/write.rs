@@ -2,7 +2,6 @@
 //! writers, blob uploads, commit and abort.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -21,21 +20,15 @@ use crate::blob::BlobWriter;
 use crate::client::Client;
 use crate::exec::{Route, SendBody};
 use crate::upload::Upload;
-use maxstorage_client_core::write::{SessionCalls, WriteNext, WriteRecovery, open_stream};
+use maxstorage_client_core::Result;
+use maxstorage_client_core::write::{SessionCore, WriteNext, WriteRecovery, open_stream};
 use maxstorage_client_core::{BlobItem, StreamOptions, StreamSummary};
-use maxstorage_client_core::{Error, Result};
 
 /// A write session. Cheap to clone; share it with the threads that write its streams.
 #[derive(Debug, Clone)]
 pub struct WriteSessionHandle {
     client: Client,
-    target: String,
-    session_id: String,
-    mode: WriteMode,
-    partition_spec: String,
-    state: Arc<Mutex<WriteSession>>,
-    route_override: Option<String>,
-    calls: SessionCalls,
+    core: SessionCore,
 }
 
 impl WriteSessionHandle {
@@ -46,70 +39,53 @@ impl WriteSessionHandle {
         mode: WriteMode,
         partition_spec: String,
     ) -> WriteSessionHandle {
-        let state = Arc::new(Mutex::new(WriteSession::new(
-            table.clone(),
-            session_id.clone(),
-            mode,
-        )));
         WriteSessionHandle {
-            target: table.target(),
             client,
-            calls: SessionCalls {
-                table: table.clone(),
-                session_id: session_id.clone(),
-                mode,
-            },
-            session_id,
-            mode,
-            partition_spec,
-            state,
-            route_override: None,
+            core: SessionCore::new(table, session_id, mode, partition_spec),
         }
     }
 
     /// The session id.
     pub fn id(&self) -> &str {
-        &self.session_id
+        self.core.id()
     }
 
     /// The write mode.
     pub fn mode(&self) -> WriteMode {
-        self.mode
+        self.core.mode()
     }
 
     /// The same handle sending `token` as the route token on every call instead of the one
     /// learned from the service.
     pub fn with_route_token(mut self, token: impl Into<String>) -> WriteSessionHandle {
-        self.route_override = Some(token.into());
+        self.core.route_override = Some(token.into());
         self
     }
 
     fn route(&self) -> Route<'_> {
-        Route::session(&self.target, &self.session_id).with_override(self.route_override.as_deref())
+        self.core.route()
     }
 
     fn state(&self) -> Result<std::sync::MutexGuard<'_, WriteSession>> {
-        self.state
-            .lock()
-            .map_err(|_| Error::Integrity("write session state lock poisoned".into()))
+        self.core.state()
     }
 
     /// Creates a stream (or replaces it with a higher version) and returns its state as the
     /// service reports it.
     pub fn create_stream(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
         self.state()?.register_stream(stream)?;
-        let call = self.calls.create_stream(stream, exactly_once);
+        let call = self.core.calls.create_stream(stream, exactly_once);
         self.client.core.call(&call, self.route())
     }
 
     /// Creates a stream and returns a writer of Arrow record batches for it.
     pub fn stream_writer(&self, stream: StreamRef, options: StreamOptions) -> Result<StreamWriter> {
         let info = self.create_stream(&stream, options.exactly_once)?;
-        let machine = self.calls.stream_machine(stream, options.exactly_once);
+        let machine = self.core.calls.stream_machine(stream, options.exactly_once);
         let opened = open_stream(
             machine,
             &info,
-            &self.partition_spec,
+            &self.core.partition_spec,
             &options,
             self.client.defaults.compression,
         )?;
@@ -125,7 +101,7 @@ impl WriteSessionHandle {
     /// Closes a stream created with [`create_stream`](Self::create_stream) (streams of
     /// [`StreamWriter`]s are closed by [`StreamWriter::finish`]).
     pub fn close_stream(&self, stream: &StreamRef) -> Result<()> {
-        let call = self.calls.close_stream(stream);
+        let call = self.core.calls.close_stream(stream);
         self.client.core.call(&call, self.route())?;
         self.state()?.stream_closed(stream)?;
         Ok(())
@@ -140,12 +116,15 @@ impl WriteSessionHandle {
         access_token: Option<(i64, String)>,
     ) -> Result<RawRowsWriter> {
         self.state()?.check_writable("write")?;
-        let call = self.calls.raw_write(stream, record_count, access_token);
+        let call = self
+            .core
+            .calls
+            .raw_write(stream, record_count, access_token);
         let route = self.route();
         let upload = Upload::start(
             self.client.clone(),
-            self.target.clone(),
-            self.session_id.clone(),
+            self.core.target.clone(),
+            self.core.calls.session_id.clone(),
             route.override_token.map(str::to_string),
             move |client, route, body| client.core.call_with_body(&call, route, body),
         );
@@ -165,7 +144,7 @@ impl WriteSessionHandle {
     /// processes.
     pub fn commit_streams(&self, streams: Vec<StreamRef>) -> Result<WriteSessionInfo> {
         self.state()?.check_writable("commit")?;
-        let call = self.calls.commit_streams(streams);
+        let call = self.core.calls.commit_streams(streams);
         let result = self.client.core.call(&call, self.route());
         if result.is_ok() {
             self.state()?.commit_call(false).ok();
@@ -184,14 +163,14 @@ impl WriteSessionHandle {
 
     /// The session's streams and status as the service reports them.
     pub fn status(&self) -> Result<WriteSessionInfo> {
-        let call = self.calls.get_session();
+        let call = self.core.calls.get_session();
         self.client.core.call(&call, self.route())
     }
 
     /// A stream's state as the service reports it (in exactly-once mode: its row offset
     /// and access token).
     pub fn stream_status(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
-        let call = self.calls.get_stream(stream, exactly_once);
+        let call = self.core.calls.get_stream(stream, exactly_once);
         self.client.core.call(&call, self.route())
     }
 
@@ -205,7 +184,7 @@ impl WriteSessionHandle {
         compression: Option<Compression>,
     ) -> Result<BlobWriter> {
         self.state()?.check_writable("blob upload")?;
-        let call = self.calls.write_blob(
+        let call = self.core.calls.write_blob(
             stream,
             partition_values,
             column_index,
@@ -214,8 +193,8 @@ impl WriteSessionHandle {
         BlobWriter::start(
             self.client.clone(),
             call,
-            self.target.clone(),
-            self.route_override.clone(),
+            self.core.target.clone(),
+            self.core.route_override.clone(),
         )
     }
 
@@ -231,6 +210,7 @@ impl WriteSessionHandle {
         let v3 = self.client.core.config.endpoint.api_version() == ApiVersion::V3;
         let compression = compression.unwrap_or(Compression::Uncompressed);
         let (call, body) = self
+            .core
             .calls
             .write_blob_batch(stream, items, v3, compression)?;
         self.client
