@@ -4,10 +4,10 @@
 use std::net::SocketAddr;
 
 use arrow_array::RecordBatch;
-use maxstorage_emulator::Emulator;
 use maxstorage_emulator::admin::AdminClient;
 use maxstorage_emulator::fault::FaultSpec;
 use maxstorage_emulator::store::{ColumnDef, TableDef};
+use maxstorage_emulator::{Emulator, ReadCompression};
 use maxstorage_protocol::{Credentials, TableId};
 
 /// Project every scenario uses.
@@ -33,10 +33,17 @@ impl std::fmt::Debug for TestEnv {
 impl TestEnv {
     /// Starts an emulator on a fresh temporary directory.
     pub fn start() -> TestEnv {
+        TestEnv::start_with(ReadCompression::Ipc)
+    }
+
+    /// Starts an emulator that answers compressed reads as `mode` says (Arrow IPC buffer
+    /// compression, or a whole-body compressed stream with `Content-Encoding`).
+    pub fn start_with(mode: ReadCompression) -> TestEnv {
         let dir = tempfile::tempdir().expect("temporary directory");
         let emulator = Emulator::builder()
             .data_dir(dir.path())
             .credentials(ACCESS_ID, ACCESS_KEY)
+            .read_compression(mode)
             .start()
             .expect("emulator starts");
         let admin = AdminClient::new(emulator.addr()).with_credentials(ACCESS_ID, ACCESS_KEY);

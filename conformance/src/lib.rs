@@ -19,7 +19,11 @@ pub use env::TestEnv;
 /// Runs every scenario with `client` against `env`, printing one line per scenario, and
 /// panics listing the ones that failed. Faults are cleared between scenarios.
 pub fn run_all<C: StorageClient>(client: &C, env: &TestEnv) {
-    let all = scenarios::all::<C>();
+    run(client, env, scenarios::all::<C>());
+}
+
+/// Runs the given scenarios (see [`run_all`]).
+pub fn run<C: StorageClient>(client: &C, env: &TestEnv, all: Vec<scenarios::Scenario<C>>) {
     let mut failures = Vec::new();
     for (name, scenario) in &all {
         let result =

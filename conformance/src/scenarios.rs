@@ -24,6 +24,12 @@ use crate::env::{PROJECT, TestEnv};
 /// A scenario: a name and the function that runs it.
 pub type Scenario<C> = (&'static str, fn(&C, &TestEnv));
 
+/// The scenarios whose reads are compressed: run them again against an emulator that
+/// compresses whole bodies, so both server behaviours (protocol.md A4) are covered.
+pub fn compressed_reads<C: StorageClient>() -> Vec<Scenario<C>> {
+    vec![("compression", compression::<C>), ("blobs", blobs::<C>)]
+}
+
 /// Every scenario, in user-guide order.
 pub fn all<C: StorageClient>() -> Vec<Scenario<C>> {
     vec![
