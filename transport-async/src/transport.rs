@@ -18,7 +18,9 @@ use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use std::sync::Arc;
 use tokio::sync::oneshot;
+
 use tokio::time::{Instant, Sleep};
 
 pub use maxstorage_client_core::error::{TransportError, TransportErrorKind};
@@ -79,6 +81,10 @@ pub struct TransportConfig {
     /// Read timeout (default 120 s): the longest wait for the response head once the
     /// request body has been handed over, and between two chunks of a response body.
     pub read_timeout: Duration,
+    /// Write timeout (default 120 s): the longest the service may take to accept the next
+    /// piece of a request body (a peer that stops reading fails the request instead of
+    /// hanging it).
+    pub write_timeout: Duration,
     /// Idle connections kept per host (default 32).
     pub max_idle_per_host: usize,
     /// How long an idle connection is kept (default 90 s).
@@ -90,6 +96,7 @@ impl Default for TransportConfig {
         TransportConfig {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(120),
+            write_timeout: Duration::from_secs(120),
             max_idle_per_host: 32,
             idle_timeout: Duration::from_secs(90),
         }
@@ -106,12 +113,14 @@ type HyperBody = UnsyncBoxBody<Bytes, io::Error>;
 pub struct HyperTransport {
     client: HyperClient<Connector, HyperBody>,
     read_timeout: Duration,
+    write_timeout: Duration,
 }
 
 impl fmt::Debug for HyperTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HyperTransport")
             .field("read_timeout", &self.read_timeout)
+            .field("write_timeout", &self.write_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -142,6 +151,7 @@ impl HyperTransport {
         Ok(HyperTransport {
             client,
             read_timeout: config.read_timeout,
+            write_timeout: config.write_timeout,
         })
     }
 }
@@ -159,12 +169,19 @@ impl HttpTransport for HyperTransport {
                 .unwrap_or_default();
             let (mut parts, body) = request.into_parts();
             let (sent_tx, sent_rx) = oneshot::channel::<()>();
+            let progress = Arc::new(Progress::new());
             let body: HyperBody = match body {
                 RequestBody::Empty => {
+                    progress
+                        .ended
+                        .store(true, std::sync::atomic::Ordering::Release);
                     drop(sent_tx);
                     Empty::new().map_err(|never| match never {}).boxed_unsync()
                 }
                 RequestBody::Bytes(b) => {
+                    progress
+                        .ended
+                        .store(true, std::sync::atomic::Ordering::Release);
                     drop(sent_tx);
                     Full::new(b).map_err(|never| match never {}).boxed_unsync()
                 }
@@ -177,6 +194,7 @@ impl HttpTransport for HyperTransport {
                     let stream = SignalEnd {
                         inner: stream,
                         ended: Some(sent_tx),
+                        progress: progress.clone(),
                     };
                     StreamBody::new(stream.map_ok(Frame::data)).boxed_unsync()
                 }
@@ -187,9 +205,18 @@ impl HttpTransport for HyperTransport {
                 let _ = sent_rx.await;
                 tokio::time::sleep(read_timeout).await;
             };
+            let write_timeout = self.write_timeout;
+            let write_deadline = progress.stalled(write_timeout);
             let response = tokio::select! {
                 r = self.client.request(http::Request::from_parts(parts, body)) => {
                     r.map_err(|e| map_error(&e, host.clone()))?
+                }
+                () = write_deadline => {
+                    return Err(TransportError {
+                        kind: TransportErrorKind::Timeout,
+                        host,
+                        message: format!("the request body was not accepted within {write_timeout:?}"),
+                    });
                 }
                 () = head_deadline => {
                     return Err(TransportError {
@@ -210,10 +237,51 @@ impl HttpTransport for HyperTransport {
     }
 }
 
-/// A request body stream that reports its end (or its drop) through a oneshot channel.
+/// When a streamed request body last made progress, and whether it has ended.
+struct Progress {
+    last: std::sync::Mutex<Instant>,
+    ended: std::sync::atomic::AtomicBool,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            last: std::sync::Mutex::new(Instant::now()),
+            ended: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn touch(&self) {
+        if let Ok(mut last) = self.last.lock() {
+            *last = Instant::now();
+        }
+    }
+
+    /// Completes when the body has taken no piece for `timeout` while it was still
+    /// being sent; never completes once the body ended (or for bodies sent whole).
+    async fn stalled(self: Arc<Self>, timeout: Duration) {
+        loop {
+            if self.ended.load(std::sync::atomic::Ordering::Acquire) {
+                return std::future::pending().await;
+            }
+            let due = self
+                .last
+                .lock()
+                .map(|l| *l + timeout)
+                .unwrap_or_else(|_| Instant::now());
+            if Instant::now() >= due {
+                return;
+            }
+            tokio::time::sleep_until(due).await;
+        }
+    }
+}
+
+/// A request body stream that reports its progress and its end (or its drop).
 struct SignalEnd {
     inner: ByteStream,
     ended: Option<oneshot::Sender<()>>,
+    progress: Arc<Progress>,
 }
 
 impl Stream for SignalEnd {
@@ -221,10 +289,22 @@ impl Stream for SignalEnd {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let item = ready!(self.inner.as_mut().poll_next(cx));
+        self.progress.touch();
         if item.is_none() {
+            self.progress
+                .ended
+                .store(true, std::sync::atomic::Ordering::Release);
             self.ended.take();
         }
         Poll::Ready(item)
+    }
+}
+
+impl Drop for SignalEnd {
+    fn drop(&mut self) {
+        self.progress
+            .ended
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 }
 

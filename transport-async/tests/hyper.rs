@@ -134,3 +134,43 @@ async fn a_closed_port_is_a_connect_failure() {
         other => panic!("expected a connect failure, got {other}"),
     }
 }
+
+#[tokio::test]
+async fn a_server_that_stops_reading_the_body_hits_the_write_timeout() {
+    use maxstorage_async::{HttpTransport, HyperTransport, RequestBody};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        // Read the head only, then hold the connection without reading the body.
+        let mut buf = Vec::new();
+        let mut byte = [0u8; 1];
+        while !buf.ends_with(b"\r\n\r\n") {
+            if stream.read(&mut byte).await.unwrap_or(0) == 0 {
+                return;
+            }
+            buf.push(byte[0]);
+        }
+        std::future::pending::<()>().await;
+    });
+    let config = TransportConfig {
+        write_timeout: Duration::from_millis(300),
+        ..TransportConfig::default()
+    };
+    let transport = HyperTransport::new(&config).unwrap();
+    // An endless body: the socket buffers fill, then the body stalls.
+    let chunk = bytes::Bytes::from(vec![0u8; 64 * 1024]);
+    let body: maxstorage_async::transport::ByteStream =
+        Box::pin(futures_util::stream::repeat_with(move || Ok(chunk.clone())));
+    let request = http::Request::post(format!("http://127.0.0.1:{port}/upload"))
+        .body(RequestBody::Stream {
+            stream: body,
+            length: None,
+        })
+        .unwrap();
+    let Err(err) = transport.send(request).await else {
+        panic!("the stalled upload succeeded")
+    };
+    assert_eq!(err.kind, TransportErrorKind::Timeout, "{err}");
+    assert!(err.message.contains("not accepted"), "{err}");
+}
