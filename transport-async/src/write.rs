@@ -18,7 +18,6 @@ use maxstorage_client_core::write::{SessionCore, WriteNext, WriteRecovery, open_
 use maxstorage_client_core::{BlobItem, Error, Result, StreamOptions, StreamSummary};
 use maxstorage_codec::write::ArrowStreamEncoder;
 use maxstorage_protocol::blob::WriteBlobBatchResult;
-use maxstorage_protocol::frame::ChecksumType;
 use maxstorage_protocol::state::write_session::WriteSession;
 use maxstorage_protocol::state::write_stream::WriteStream;
 use maxstorage_protocol::write::{
@@ -240,11 +239,6 @@ impl WriteSessionHandle {
             .core
             .call_with_body(&call, Route::default(), SendBody::Bytes(body))
             .await
-    }
-
-    /// The write checksum used by [`BlobItem::new`].
-    pub fn default_blob_checksum() -> ChecksumType {
-        ChecksumType::Md5
     }
 }
 

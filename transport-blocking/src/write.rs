@@ -8,7 +8,6 @@ use arrow_schema::SchemaRef;
 use bytes::Bytes;
 use maxstorage_codec::write::ArrowStreamEncoder;
 use maxstorage_protocol::blob::WriteBlobBatchResult;
-use maxstorage_protocol::frame::ChecksumType;
 use maxstorage_protocol::state::write_session::WriteSession;
 use maxstorage_protocol::state::write_stream::WriteStream;
 use maxstorage_protocol::write::{
@@ -216,11 +215,6 @@ impl WriteSessionHandle {
         self.client
             .core
             .call_with_body(&call, Route::default(), SendBody::Bytes(body))
-    }
-
-    /// The write checksum used by [`BlobItem::new`].
-    pub fn default_blob_checksum() -> ChecksumType {
-        ChecksumType::Md5
     }
 }
 
