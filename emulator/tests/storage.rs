@@ -641,3 +641,69 @@ fn signatures_and_faults() {
     assert!(got.is_err() || got.unwrap().body.len() <= 10);
     assert!(env.admin.faults().unwrap().is_empty());
 }
+
+#[test]
+fn expired_sessions_refuse_reads_until_refreshed() {
+    let env = common::start_with(|b| b.session_ttl(std::time::Duration::from_secs(1)));
+    make_table(&env, false);
+    env.admin
+        .insert("p", "t", None, &[batch(&[1, 2, 3], &["x", "y", "z"])])
+        .unwrap();
+    let s = env
+        .call(
+            &CreateReadSession {
+                table: table(),
+                options: ReadSessionOptions::default(),
+            },
+            &[],
+        )
+        .unwrap();
+    let get = |refresh: bool| {
+        env.call(
+            &maxstorage_protocol::read::GetReadSession {
+                table: table(),
+                session_id: s.session_id.clone(),
+                refresh,
+            },
+            &[],
+        )
+        .unwrap()
+    };
+    // Poll (with a deadline) until the session has expired.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while get(false).status != maxstorage_protocol::read::SessionStatus::Expired {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session never expired"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let r = env.raw(
+        &ReadRows {
+            table: table(),
+            session_id: s.session_id.clone(),
+            selection: RowSelection::split(0),
+            options: ReadRowsOptions::default(),
+            compression: Compression::Uncompressed,
+        },
+        None,
+        &[],
+    );
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert!(String::from_utf8_lossy(&r.body).contains("SessionExpired"));
+    // A refresh brings it back; the data is unchanged.
+    let refreshed = get(true);
+    assert_eq!(
+        refreshed.status,
+        maxstorage_protocol::read::SessionStatus::Normal
+    );
+    assert!(refreshed.expiration_time > s.expiration_time);
+    let rows = read(
+        &env,
+        &s.session_id,
+        RowSelection::split(0),
+        ReadRowsOptions::default(),
+        Compression::Uncompressed,
+    );
+    assert_eq!(col_a(&rows), vec![1, 2, 3]);
+}
