@@ -101,6 +101,17 @@ impl RequestSpec {
         }
     }
 
+    /// A POST on a table's session with an empty JSON body (`{}`) and `SessionId`: the
+    /// shape of the get, abort and schema calls.
+    pub fn session_call(
+        action: Action,
+        table: &crate::config::TableId,
+        session_id: &str,
+    ) -> RequestSpec {
+        RequestSpec::json(action, Target::Table(table.clone()), &serde_json::json!({}))
+            .param("SessionId", session_id)
+    }
+
     /// A POST whose body the caller streams.
     pub fn streaming(
         action: Action,

@@ -561,12 +561,7 @@ impl Call for GetReadSession {
     }
 
     fn build(&self, ctx: &RequestContext<'_>) -> Result<http::Request<Body>, Error> {
-        let spec = RequestSpec::json(
-            self.action(),
-            Target::Table(self.table.clone()),
-            &serde_json::json!({}),
-        )
-        .param("SessionId", &self.session_id);
+        let spec = RequestSpec::session_call(self.action(), &self.table, &self.session_id);
         // As the user guide SDK: the flag is sent only when refreshing.
         let spec = if self.refresh {
             spec.param("session_refresh", "true")

@@ -416,12 +416,7 @@ impl Call for GetWriteSession {
 
     fn build(&self, ctx: &RequestContext<'_>) -> Result<http::Request<Body>, Error> {
         let version = ctx.config.endpoint.api_version();
-        let spec = RequestSpec::json(
-            self.action(),
-            Target::Table(self.table.clone()),
-            &serde_json::json!({}),
-        )
-        .param("SessionId", &self.session_id);
+        let spec = RequestSpec::session_call(self.action(), &self.table, &self.session_id);
         let spec = with_write_mode(spec, version, self.mode, false);
         // As the user guide SDK: the route token goes on this call only on v3.
         let spec = if version == ApiVersion::V3 {
@@ -528,12 +523,7 @@ impl Call for AbortWriteSession {
     }
 
     fn build(&self, ctx: &RequestContext<'_>) -> Result<http::Request<Body>, Error> {
-        let spec = RequestSpec::json(
-            self.action(),
-            Target::Table(self.table.clone()),
-            &serde_json::json!({}),
-        )
-        .param("SessionId", &self.session_id);
+        let spec = RequestSpec::session_call(self.action(), &self.table, &self.session_id);
         with_write_mode(spec, ctx.config.endpoint.api_version(), self.mode, false)
             .route_token()
             .build(ctx)
@@ -1097,12 +1087,7 @@ impl Call for GetWriteSchema {
     }
 
     fn build(&self, ctx: &RequestContext<'_>) -> Result<http::Request<Body>, Error> {
-        let spec = RequestSpec::json(
-            self.action(),
-            Target::Table(self.table.clone()),
-            &serde_json::json!({}),
-        )
-        .param("SessionId", &self.session_id);
+        let spec = RequestSpec::session_call(self.action(), &self.table, &self.session_id);
         with_write_mode(spec, ctx.config.endpoint.api_version(), self.mode, false)
             .route_token()
             .build(ctx)
