@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod quickstart;
 
 /// The maxstorage command-line tool.
@@ -22,6 +23,9 @@ enum Command {
     Quickstart(quickstart::QuickstartArgs),
     /// Serve the local emulator in the foreground (prints its address first).
     Emulator(maxstorage_emulator::cli::ServeArgs),
+    /// Measure read or write throughput against an endpoint; prints one JSON line in the
+    /// reference perf harness's `--extra` contract.
+    Bench(bench::BenchArgs),
 }
 
 /// Why a command failed.
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Quickstart(args) => quickstart::run(&args),
         Command::Emulator(args) => return maxstorage_emulator::cli::serve(args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

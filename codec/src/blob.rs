@@ -1,7 +1,13 @@
 //! The `BlobRead` response pipeline (protocol.md A1, A12, B§6.4): CRC32C blocks are
-//! verified and stripped first, then the (optional) whole-body compression is removed,
-//! then the payload is split into blobs — raw bytes for one reference (or frames), frames
-//! for several.
+//! verified and stripped, the (optional) whole-body compression is removed, then the
+//! payload is split into blobs — raw bytes for one reference (or frames), frames for
+//! several.
+//!
+//! The SDKs disagree on the order of the first two layers ([`BlobLayout`]): the service,
+//! Java and `odps.maxstorage` put the CRC32C blocks outside the compressed stream, the
+//! user-guide SDK (`odps.apis.storage_api_v2`) inside it. A compressed body's layout is
+//! detected from its first CRC block (does its checksum hold?), and every CRC is verified
+//! either way.
 //!
 //! Push-based and bounded: [`BlobReadDecoder::feed`] only queues the bytes given;
 //! [`BlobReadDecoder::next_event`] pulls them through the stages one CRC block and one
@@ -11,7 +17,8 @@
 use bytes::{Buf, Bytes, BytesMut};
 use maxstorage_protocol::Compression;
 use maxstorage_protocol::frame::{
-    BlobEvent, BlobPayloadDecoder, Crc32cDeframer, FrameError, PayloadMode,
+    BlobEvent, BlobPayloadDecoder, CRC32C_FRAMED_BLOCK_LEN, Crc32cDeframer, FrameError,
+    PayloadMode, crc32c,
 };
 
 use crate::compress::{DEFAULT_PIECE_SIZE, Decompressor};
@@ -28,13 +35,39 @@ pub enum BlobReadError {
     Codec(#[from] CodecError),
 }
 
+/// The order of CRC32C blocks and compression in a compressed `BlobRead` body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BlobLayout {
+    /// CRC32C blocks around the compressed stream (strip CRC, then decompress): the
+    /// service, Java and `odps.maxstorage`.
+    #[default]
+    CrcOutside,
+    /// A compressed stream of CRC32C blocks (decompress, then strip CRC): what the
+    /// user-guide SDK (`odps.apis.storage_api_v2`) reads.
+    CrcInside,
+}
+
+/// Whether `head` (the first bytes of a body, a whole block or the whole body) starts
+/// with a CRC32C block whose checksum holds.
+fn starts_with_crc_block(head: &[u8]) -> bool {
+    let n = head.len().min(CRC32C_FRAMED_BLOCK_LEN);
+    n > 4 && {
+        let (data, crc) = head[..n].split_at(n - 4);
+        crc32c(data).to_le_bytes() == crc
+    }
+}
+
 /// Decodes a `BlobRead` response body into [`BlobEvent`]s.
 #[derive(Debug)]
 pub struct BlobReadDecoder {
     raw: BytesMut,
     deframer: Crc32cDeframer,
     decompressor: Option<Decompressor>,
+    /// `None` until a compressed body's first block arrived.
+    layout: Option<BlobLayout>,
     compressed: Bytes,
+    /// Decompressed bytes still in CRC32C blocks ([`BlobLayout::CrcInside`]).
+    inner: BytesMut,
     plain: Bytes,
     payload: BlobPayloadDecoder,
     input_ended: bool,
@@ -47,7 +80,8 @@ pub struct BlobReadDecoder {
 impl BlobReadDecoder {
     /// A decoder for a response whose `Content-Encoding` named `compression` (`None` or
     /// `Uncompressed`: no compression) to a request for `references` blobs (one reference:
-    /// raw bytes or frames, detected; several: frames).
+    /// raw bytes or frames, detected; several: frames). The [`BlobLayout`] of a compressed
+    /// body is detected.
     pub fn new(
         compression: Option<Compression>,
         references: usize,
@@ -64,8 +98,10 @@ impl BlobReadDecoder {
         Ok(BlobReadDecoder {
             raw: BytesMut::new(),
             deframer: Crc32cDeframer::new(),
+            layout: decompressor.is_none().then_some(BlobLayout::CrcOutside),
             decompressor,
             compressed: Bytes::new(),
+            inner: BytesMut::new(),
             plain: Bytes::new(),
             payload: BlobPayloadDecoder::new(mode),
             input_ended: false,
@@ -120,18 +156,41 @@ impl BlobReadDecoder {
         }
     }
 
+    /// The layout of the body: known from the start for an uncompressed body, after the
+    /// first CRC block (or the end of a shorter body) for a compressed one.
+    pub fn layout(&self) -> Option<BlobLayout> {
+        self.layout
+    }
+
     /// Bytes held between the stages (bounded by the chunk fed, one CRC block and one
     /// decompressed piece, plus the payload decoder's header buffer).
     pub fn buffered_len(&self) -> usize {
         self.raw.len()
             + self.deframer.buffered_len()
             + self.compressed.len()
+            + self.inner.len()
             + self.plain.len()
             + self.payload.buffered_len()
     }
 
     /// Produces more payload bytes; `false` when none can be made yet.
     fn fill_plain(&mut self) -> Result<bool, BlobReadError> {
+        let layout = match self.layout {
+            Some(l) => l,
+            None if self.raw.len() >= CRC32C_FRAMED_BLOCK_LEN || self.input_ended => {
+                let l = if self.raw.is_empty() || starts_with_crc_block(&self.raw) {
+                    BlobLayout::CrcOutside
+                } else {
+                    BlobLayout::CrcInside
+                };
+                self.layout = Some(l);
+                l
+            }
+            None => return Ok(false),
+        };
+        if layout == BlobLayout::CrcInside {
+            return self.fill_plain_crc_inside();
+        }
         let Some(decompressor) = self.decompressor.as_mut() else {
             return Ok(
                 match next_deframed(
@@ -175,6 +234,50 @@ impl BlobReadDecoder {
                     return Ok(false);
                 }
             }
+        }
+    }
+}
+
+impl BlobReadDecoder {
+    /// [`fill_plain`](Self::fill_plain) for [`BlobLayout::CrcInside`]: decompress the
+    /// body, then verify and strip the CRC32C blocks of what came out.
+    fn fill_plain_crc_inside(&mut self) -> Result<bool, BlobReadError> {
+        let Some(decompressor) = self.decompressor.as_mut() else {
+            return Ok(false);
+        };
+        loop {
+            if let Some(b) = next_deframed(
+                &mut self.inner,
+                &mut self.deframer,
+                self.decompressor_done,
+                &mut self.deframer_done,
+            )? {
+                self.plain = b;
+                return Ok(true);
+            }
+            if self.decompressor_done {
+                return Ok(false);
+            }
+            if self.compressed.is_empty() {
+                self.compressed = self.raw.split().freeze();
+            }
+            let mut out = Vec::new();
+            let progress =
+                decompressor.decompress_to_vec(&self.compressed, &mut out, DEFAULT_PIECE_SIZE)?;
+            self.compressed.advance(progress.consumed);
+            if !out.is_empty() {
+                self.inner.extend_from_slice(&out);
+                continue;
+            }
+            if !self.compressed.is_empty() && progress.consumed > 0 {
+                continue;
+            }
+            if self.compressed.is_empty() && self.raw.is_empty() && self.input_ended {
+                decompressor.finish()?;
+                self.decompressor_done = true;
+                continue;
+            }
+            return Ok(false);
         }
     }
 }
@@ -265,6 +368,39 @@ mod tests {
                 );
                 assert_eq!(blobs[1].1.len(), 20_000);
             }
+        }
+    }
+
+    /// The CRC-inside layout: a compressed stream of CRC32C blocks.
+    #[test]
+    fn crc_inside_layout_is_detected_and_verified() {
+        let payload = framed_payload();
+        for codec in [Compression::Zstd, Compression::Lz4Frame] {
+            let inside = crate::compress::compress(codec, &crc32c_frame(&payload)).unwrap();
+            for chunk in [1, 7, 4100, 65536] {
+                let mut dec = BlobReadDecoder::new(Some(codec), 2).unwrap();
+                let blobs = drain(&mut dec, &inside, chunk).unwrap();
+                assert_eq!(dec.layout(), Some(BlobLayout::CrcInside), "{codec:?} {chunk}");
+                assert_eq!(blobs.len(), 2, "{codec:?} {chunk}");
+                assert_eq!(blobs[1].1.len(), 20_000);
+            }
+            let outside = crc32c_frame(&crate::compress::compress(codec, &payload).unwrap());
+            let mut dec = BlobReadDecoder::new(Some(codec), 2).unwrap();
+            assert_eq!(drain(&mut dec, &outside, 333).unwrap().len(), 2);
+            assert_eq!(dec.layout(), Some(BlobLayout::CrcOutside));
+            // A short body (less than one block) is detected at its end.
+            let small = crate::compress::compress(codec, &crc32c_frame(b"tiny")).unwrap();
+            let mut dec = BlobReadDecoder::new(Some(codec), 1).unwrap();
+            assert_eq!(drain(&mut dec, &small, 3).unwrap(), vec![(None, b"tiny".to_vec())]);
+            assert_eq!(dec.layout(), Some(BlobLayout::CrcInside));
+            // Every inner CRC is still verified: corrupt one payload byte before compressing.
+            let mut framed = crc32c_frame(&payload).to_vec();
+            framed[5000] ^= 0x40;
+            let bad = crate::compress::compress(codec, &framed).unwrap();
+            assert!(matches!(
+                drain(&mut BlobReadDecoder::new(Some(codec), 2).unwrap(), &bad, 4096),
+                Err(BlobReadError::Frame(_))
+            ));
         }
     }
 

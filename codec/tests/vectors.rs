@@ -1,4 +1,4 @@
-//! Decodes every Arrow body recorded in `shared/vectors/pyodps/`: `TableRead` and
+//! Decodes every Arrow body recorded in `conformance/vectors/pyodps/`: `TableRead` and
 //! `TablePreview` responses in all three forms (plain IPC, IPC buffer compression,
 //! whole-body compression with `Content-Encoding`) and `TableWrite` request bodies written
 //! by pyarrow (plain, zstd, lz4).
@@ -12,7 +12,7 @@ use base64::Engine;
 use maxstorage_codec::read::DecoderOptions;
 use serde_json::Value;
 
-use common::{concat, decode_chunked, shared_dir};
+use common::{concat, decode_chunked, vectors_dir};
 
 struct Recorded {
     file: String,
@@ -47,10 +47,10 @@ fn body_bytes(body: &Value) -> Option<Vec<u8>> {
 
 /// Arrow bodies: responses of read actions, requests of `TableWrite`.
 fn recorded_bodies() -> Vec<Recorded> {
-    let dir = shared_dir().join("vectors/pyodps");
+    let dir = vectors_dir().join("pyodps");
     let mut out = Vec::new();
     let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e} (set MAXSTORAGE_SHARED_DIR)", dir.display()))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .collect();

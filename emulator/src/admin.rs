@@ -20,7 +20,7 @@ use arrow_array::RecordBatch;
 use http::{Method, Response};
 use hyper::body::Incoming;
 use maxstorage_codec::read::{ArrowStreamDecoder, DecoderOptions, decode_body};
-use maxstorage_codec::write::{check_batch, conform_batch, encode_stream};
+use maxstorage_codec::write::{conform_batch, encode_stream};
 use maxstorage_protocol::sign::{SignedParts, authorization, canonical_string, date_header};
 use maxstorage_protocol::url::{encode_component, parse_query};
 use maxstorage_protocol::{Compression, Credentials, SignatureVersion, header};
@@ -267,10 +267,8 @@ fn insert(
     decoder.feed(body).map_err(bad)?;
     decoder.finish().map_err(bad)?;
     while let Some(batch) = decoder.next_batch().map_err(bad)? {
-        check_batch(&expected, &batch)
+        let batch = conform_batch(&expected, &batch)
             .map_err(|e| ApiError::invalid_data(format!("the rows do not match the table: {e}")))?;
-        let batch =
-            conform_batch(&expected, &batch).map_err(|e| ApiError::invalid_data(e.to_string()))?;
         stager.push(&batch)?;
     }
     let rows = stager.rows();

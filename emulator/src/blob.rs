@@ -5,10 +5,14 @@
 //! is the text `blob:<id>`, returned base64-encoded (`BlobReference`); `BlobRead` accepts
 //! either form (protocol.md A9).
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::Read;
 use std::path::PathBuf;
 
+use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_schema::DataType;
 use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 use maxstorage_codec::compress::{Compressor, decompress};
@@ -17,12 +21,13 @@ use maxstorage_protocol::frame::{
     BlobEvent, BlobFrameDecoder, BlobFrameEncoder, BlobItemHeader, ChecksumType, Crc32cFramer,
     md5_hex,
 };
+use maxstorage_protocol::schema::OdpsType;
 use maxstorage_protocol::{ApiVersion, Compression, header};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::service::{Reply, Request, State};
-use crate::store::write_atomic;
+use crate::store::{TableMeta, write_atomic};
 use crate::util::new_id;
 
 /// Bytes read from a blob file at a time when serving it.
@@ -36,6 +41,10 @@ struct BlobMeta {
     content_type: Option<String>,
     #[serde(default)]
     file_name: Option<String>,
+    /// The persistent id of the table the blob was uploaded for (absent in data
+    /// directories written before it was recorded: such blobs match any table).
+    #[serde(default)]
+    table_id: Option<u64>,
 }
 
 fn blob_dir(state: &State) -> PathBuf {
@@ -45,6 +54,7 @@ fn blob_dir(state: &State) -> PathBuf {
 /// Stores one blob durably; its reference text.
 fn store_blob(
     state: &State,
+    table_id: u64,
     data: &[u8],
     content_type: Option<String>,
     file_name: Option<String>,
@@ -57,6 +67,7 @@ fn store_blob(
         md5: md5_hex(data),
         content_type,
         file_name,
+        table_id: Some(table_id),
     };
     write_atomic(
         &dir.join(format!("{id}.json")),
@@ -99,14 +110,14 @@ fn upload_body(state: &State, req: &Request) -> Result<Vec<u8>, ApiError> {
 
 /// `TableWriteBlob` (single, or `Mode=Batch`).
 pub(crate) fn write_blob(state: &State, req: &Request) -> Result<Reply, ApiError> {
-    crate::write::check_blob_target(state, req)?;
+    let table_id = crate::write::check_blob_target(state, req)?;
     let data = upload_body(state, req)?;
     let batch = req
         .storage
         .param("Mode")
         .is_some_and(|m| m.eq_ignore_ascii_case("batch"));
     if !batch {
-        let (reference, meta) = store_blob(state, &data, None, None)?;
+        let (reference, meta) = store_blob(state, table_id, &data, None, None)?;
         let r = WriteBlobResult {
             blob_reference: base64::engine::general_purpose::STANDARD.encode(reference),
             size: meta.size as i64,
@@ -146,7 +157,7 @@ pub(crate) fn write_blob(state: &State, req: &Request) -> Result<Reply, ApiError
                 Some(BlobEvent::ItemEnd(_)) => {
                     if let Some((h, buf)) = current.take() {
                         let (reference, meta) =
-                            store_blob(state, &buf, h.content_type, h.custom_file_name)?;
+                            store_blob(state, table_id, &buf, h.content_type, h.custom_file_name)?;
                         total += meta.size;
                         stored.push(reference);
                     }
@@ -200,6 +211,60 @@ fn resolve(state: &State, reference: &str) -> Result<String, ApiError> {
         ));
     }
     Ok(id.to_string())
+}
+
+/// Checks that every value of the batch's top-level BLOB columns is a reference to a
+/// blob uploaded for `table` (a write must not store dangling or foreign references).
+pub(crate) fn check_references(
+    state: &State,
+    table: &TableMeta,
+    batch: &RecordBatch,
+) -> Result<(), ApiError> {
+    let mut known: HashSet<Vec<u8>> = HashSet::new();
+    for (i, column) in table.columns.data_columns.iter().enumerate() {
+        if column.odps_type != OdpsType::Blob {
+            continue;
+        }
+        let Some(values) = batch.columns().get(i) else {
+            continue;
+        };
+        let values: Vec<Option<&[u8]>> = match values.data_type() {
+            DataType::Binary => values.as_binary::<i32>().iter().collect(),
+            DataType::LargeBinary => values.as_binary::<i64>().iter().collect(),
+            other => {
+                return Err(ApiError::invalid_data(format!(
+                    "BLOB column {} holds {other} values, expected blob references (binary)",
+                    column.name
+                )));
+            }
+        };
+        for (row, value) in values.into_iter().enumerate() {
+            let Some(value) = value else { continue };
+            if known.contains(value) {
+                continue;
+            }
+            let text = String::from_utf8_lossy(value);
+            let refused = |why: String| {
+                ApiError::invalid_data(format!(
+                    "BLOB column {} row {row}: {why}; a BLOB value must be a reference returned by TableWriteBlob for table {}",
+                    column.name,
+                    table.display_name()
+                ))
+            };
+            let id = resolve(state, &text).map_err(|e| refused(e.message))?;
+            let meta: BlobMeta = fs::read(blob_dir(state).join(format!("{id}.json")))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .ok_or_else(|| refused(format!("blob {id} has no readable metadata")))?;
+            if meta.table_id.is_some_and(|t| t != table.id) {
+                return Err(refused(format!(
+                    "blob {id} was uploaded for another table"
+                )));
+            }
+            known.insert(value.to_vec());
+        }
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]

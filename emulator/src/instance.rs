@@ -193,6 +193,8 @@ fn session_json(id: &str, plan: &Plan, columns: &TableColumns) -> InstanceReadSe
         status: "normal".into(),
         table_schema: columns.to_write_schema(),
         quota_name: String::new(),
+        // A query result is served as one split: `Index=0` reads all of it.
+        splits_count: Some(1),
     }
 }
 
@@ -251,6 +253,13 @@ pub(crate) fn read(state: &State, req: &Request) -> Result<Reply, ApiError> {
         .is_some_and(|s| !s.is_empty())
     {
         session_of(state, req, &inst)?;
+    }
+    if let Some(i) = req.storage.i64_param("Index")?
+        && i != 0
+    {
+        return Err(ApiError::invalid_parameter(format!(
+            "Index {i} is out of range: an instance read session has 1 split (SplitsCount 1)"
+        )));
     }
     let (plan, _) = plan_of(state, &inst)?;
     let opts: InstanceReadOptions = req.json()?;

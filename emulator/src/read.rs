@@ -530,7 +530,12 @@ fn make_splits(
                     false,
                 ),
                 SplitMode::Parallelism => {
-                    let n = number.max(1) as u64;
+                    if number <= 0 {
+                        return Err(ApiError::invalid_parameter(format!(
+                            "SplitOptions: SplitMode Parallelism needs SplitNumber >= 1 (the number of splits), got {number}"
+                        )));
+                    }
+                    let n = number as u64;
                     (total.div_ceil(n).max(1), true)
                 }
                 _ => (number.max(1) as u64, true),

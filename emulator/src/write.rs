@@ -44,12 +44,43 @@ struct Eo {
     history: BTreeMap<i64, ([u8; 32], i64)>,
 }
 
+impl Eo {
+    /// Fresh exactly-once state: a new access token, offset 0.
+    fn new() -> Eo {
+        Eo {
+            token: format!("eo-{}", random_hex(24)),
+            next: 0,
+            history: BTreeMap::new(),
+        }
+    }
+}
+
 struct Stream {
     version: i64,
     closed: bool,
     files: Vec<StagedFile>,
     rows: u64,
+    /// Body bytes of the accepted writes (`ByteSize`).
+    bytes: u64,
     eo: Option<Eo>,
+}
+
+impl Stream {
+    /// Turns a stream exactly-once (a no-op if it already is). Only an empty stream can
+    /// be converted: rows written without offsets cannot be given offsets afterwards.
+    fn make_exactly_once(&mut self, id: &str) -> Result<(), ApiError> {
+        if self.eo.is_some() {
+            return Ok(());
+        }
+        if self.rows > 0 {
+            return Err(ApiError::invalid_state(format!(
+                "stream {id:?} already holds {} rows written without RowOffset: it cannot become exactly-once",
+                self.rows
+            )));
+        }
+        self.eo = Some(Eo::new());
+        Ok(())
+    }
 }
 
 struct Block {
@@ -425,7 +456,9 @@ fn stream_info(g: &WriteSession, id: &str, with_offset: bool) -> WriteStreamInfo
             None
         },
         status: Some(Value::from(0)),
+        status_name: Some(if s.is_some_and(|s| s.closed) { "CLOSED" } else { "OPEN" }.into()),
         record_count: Some(s.map_or(0, |s| s.rows as i64)),
+        byte_size: Some(s.map_or(0, |s| s.bytes as i64)),
         ..WriteStreamInfo::default()
     }
 }
@@ -461,23 +494,12 @@ pub(crate) fn create_stream(state: &State, req: &Request) -> Result<Reply, ApiEr
                 closed: false,
                 files: Vec::new(),
                 rows: 0,
-                eo: eo.then(|| Eo {
-                    token: format!("eo-{}", random_hex(24)),
-                    next: 0,
-                    history: BTreeMap::new(),
-                }),
+                bytes: 0,
+                eo: eo.then(Eo::new),
             },
         );
-    } else if let Some(st) = g.streams.get_mut(&id)
-        && eo
-        && st.eo.is_none()
-        && st.rows == 0
-    {
-        st.eo = Some(Eo {
-            token: format!("eo-{}", random_hex(24)),
-            next: 0,
-            history: BTreeMap::new(),
-        });
+    } else if eo && let Some(st) = g.streams.get_mut(&id) {
+        st.make_exactly_once(&id)?;
     }
     let info = stream_info(&g, &id, false);
     Ok(Reply::json(&info)
@@ -490,7 +512,12 @@ pub(crate) fn get_stream(state: &State, req: &Request) -> Result<Reply, ApiError
     let s = session(state, req, false)?;
     let (id, version, eo) = stream_ref(req)?;
     let mut g = lock(&s);
-    g.stream(&id, version)?;
+    let st = g.stream(&id, version)?;
+    // The user-guide SDK (odps.apis.storage_api_v2) cannot ask for exactly-once when it
+    // creates a stream: this lookup is its only signal, so it converts an empty stream.
+    if eo {
+        st.make_exactly_once(&id)?;
+    }
     let info = stream_info(&g, &id, eo);
     Ok(Reply::json(&info).header(header::ROUTE_TOKEN, route_token(&g.id)))
 }
@@ -532,11 +559,10 @@ fn stage_body(
                  stager: &mut Stager<'_>|
      -> Result<(), ApiError> {
         while let Some(batch) = decoder.next_batch().map_err(bad)? {
-            check_batch(expected, &batch).map_err(|e| {
+            let batch = conform_batch(expected, &batch).map_err(|e| {
                 ApiError::invalid_data(format!("the batch does not match the write schema: {e}"))
             })?;
-            let batch = conform_batch(expected, &batch)
-                .map_err(|e| ApiError::invalid_data(e.to_string()))?;
+            crate::blob::check_references(state, &table.meta, &batch)?;
             stager.push(&batch)?;
         }
         Ok(())
@@ -599,6 +625,14 @@ pub(crate) fn write_rows(state: &State, req: &Request) -> Result<Reply, ApiError
         let st = g.stream(&id, version)?;
         if st.closed {
             return Err(ApiError::invalid_state(format!("stream {id:?} is closed")));
+        }
+        if st.eo.is_none() && (row_offset.is_some() || token.is_some()) {
+            // Never accept and ignore: an offset on a plain stream would be a silent
+            // promise of exactly-once that nothing keeps.
+            return Err(ApiError::invalid_parameter(format!(
+                "stream {id:?} is not exactly-once: RowOffset and {} are refused on it (create the stream with ExactlyOnceMode=true, or ask TableGetWriteStream with ExactlyOnceMode=true before the first write)",
+                header::WRITE_ACCESS_TOKEN
+            )));
         }
         if let Some(eo) = &st.eo {
             if token.as_deref() != Some(eo.token.as_str()) {
@@ -670,6 +704,7 @@ pub(crate) fn write_rows(state: &State, req: &Request) -> Result<Reply, ApiError
         result.staging_id = Some(end.to_string());
     }
     st.rows += rows;
+    st.bytes += req.body.len() as u64;
     if streaming {
         // Visible right away: each write is its own commit.
         if !files.is_empty() {
@@ -955,7 +990,7 @@ pub(crate) fn abort(state: &State, req: &Request) -> Result<Reply, ApiError> {
 }
 
 /// Checks that a blob upload names an open session (and, when given, a known stream).
-pub(crate) fn check_blob_target(state: &State, req: &Request) -> Result<(), ApiError> {
+pub(crate) fn check_blob_target(state: &State, req: &Request) -> Result<u64, ApiError> {
     let s = session(state, req, false)?;
     let mut g = lock(&s);
     g.check_open()?;
@@ -967,5 +1002,27 @@ pub(crate) fn check_blob_target(state: &State, req: &Request) -> Result<(), ApiE
         let version = req.storage.i64_param("StreamVersion")?;
         g.stream(id, version)?;
     }
-    Ok(())
+    let meta = &g.table.meta;
+    let blobs = meta.write_schema().blob_columns();
+    let names = || {
+        blobs
+            .iter()
+            .map(|b| format!("{} (ColumnIndex {})", b.dotted_path(), b.column_id.unwrap_or(-1)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match req.storage.i64_param("ColumnIndex")? {
+        _ if blobs.is_empty() => Err(ApiError::invalid_parameter(format!(
+            "table {} has no BLOB column: blobs cannot be uploaded for it",
+            meta.display_name()
+        ))),
+        Some(i) if !blobs.iter().any(|b| b.column_id == Some(i)) => {
+            Err(ApiError::invalid_parameter(format!(
+                "ColumnIndex {i} is not a BLOB column of table {}; its BLOB columns: {}",
+                meta.display_name(),
+                names()
+            )))
+        }
+        _ => Ok(meta.id),
+    }
 }

@@ -1,4 +1,4 @@
-//! Every request the official Python SDK sent (`shared/vectors/pyodps`) is accepted as
+//! Every request the official Python SDK sent (`conformance/vectors/pyodps`) is accepted as
 //! correctly signed by the server-side verification (at its recorded Date: the skew check
 //! is relaxed), and rejected when one query value or one `x-odps-*` header changes.
 
@@ -12,10 +12,8 @@ use maxstorage_protocol::time::parse_http_date;
 use serde_json::Value;
 
 fn vectors_dir() -> PathBuf {
-    match std::env::var_os("MAXSTORAGE_SHARED_DIR") {
-        Some(d) => PathBuf::from(d).join("vectors/pyodps"),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/pyodps"),
-    }
+    // The recorded vectors live in the repository: `conformance/vectors/`.
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/vectors/pyodps"))
 }
 
 fn pairs(v: &Value) -> Vec<(String, String)> {

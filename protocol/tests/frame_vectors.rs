@@ -1,6 +1,5 @@
 //! Tests against the requests and responses of the official Python SDK recorded in
-//! `shared/vectors/pyodps/*.jsonl` (located via `MAXSTORAGE_SHARED_DIR`, default
-//! `<crate>/../../shared`).
+//! `conformance/vectors/pyodps/*.jsonl`.
 
 use std::path::PathBuf;
 
@@ -13,10 +12,8 @@ use maxstorage_protocol::frame::*;
 const FILES: [&str; 2] = ["storage_api_v2-0.13.1.jsonl", "maxstorage-0.13.2.jsonl"];
 
 fn vectors_dir() -> PathBuf {
-    let shared = std::env::var_os("MAXSTORAGE_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")));
-    shared.join("vectors").join("pyodps")
+    // The recorded vectors live in the repository: `conformance/vectors/`.
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/vectors/pyodps"))
 }
 
 struct Record {

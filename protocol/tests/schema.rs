@@ -942,10 +942,8 @@ fn schemas_embed_in_serde_structs() {
 // ---------------------------------------------------------------------------------------
 
 fn vectors_dir() -> PathBuf {
-    match std::env::var_os("MAXSTORAGE_SHARED_DIR") {
-        Some(dir) => PathBuf::from(dir).join("vectors"),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"),
-    }
+    // The recorded vectors live in the repository: `conformance/vectors/`.
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/vectors"))
 }
 
 /// Every JSON response body of the pyodps recordings, with its file and call name.

@@ -1,4 +1,4 @@
-//! Vector tests: for every request the official Python SDK sent (`shared/vectors/pyodps`),
+//! Vector tests: for every request the official Python SDK sent (`conformance/vectors/pyodps`),
 //! the core builds an equivalent request from the same arguments, and every response the
 //! SDK accepted parses.
 //!
@@ -40,10 +40,8 @@ const ACCESS_ID: &str = "test_access_id";
 const SECRET: &str = "test_secret_key";
 
 fn vectors_dir() -> PathBuf {
-    match std::env::var_os("MAXSTORAGE_SHARED_DIR") {
-        Some(d) => PathBuf::from(d).join("vectors/pyodps"),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/pyodps"),
-    }
+    // The recorded vectors live in the repository: `conformance/vectors/`.
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/vectors/pyodps"))
 }
 
 /// One recorded exchange.

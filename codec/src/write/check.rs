@@ -6,7 +6,13 @@
 //! differ (pyarrow and arrow-rs call a list item `item`, the write schema `element`);
 //! struct member names must match. Nullability is checked on the data: a null in a
 //! non-nullable column (or nested member) is an error; a nullable batch field without
-//! nulls is fine. [`conform_batch`] then relabels the batch with the write schema so the
+//! nulls is fine.
+//!
+//! Lossless Arrow variants of a declared type are accepted and cast: `LargeUtf8` and
+//! `Utf8View` where `Utf8` is declared (pandas ≥ 3 gives `large_string`), the binary
+//! equivalents, `LargeList` for `List` (and back), and dictionary-encoded values. A cast
+//! that would lose data (a `LargeUtf8` column over 2 GiB into `Utf8`) fails instead.
+//! [`conform_batch`] returns the batch relabelled and cast to the write schema, so the
 //! server sees exactly its types.
 
 use std::sync::Arc;
@@ -27,8 +33,14 @@ use crate::error::CodecError;
 pub(crate) fn types_compatible(expected: &DataType, actual: &DataType) -> bool {
     use DataType::*;
     match (expected, actual) {
-        (List(e), List(a)) | (LargeList(e), LargeList(a)) => {
+        (Utf8 | LargeUtf8 | Utf8View, Utf8 | LargeUtf8 | Utf8View)
+        | (Binary | LargeBinary | BinaryView, Binary | LargeBinary | BinaryView) => true,
+        (List(e) | LargeList(e), List(a) | LargeList(a)) => {
             types_compatible(e.data_type(), a.data_type())
+        }
+        // Dictionary-encoded leaf values (pandas categoricals).
+        (e, Dictionary(_, values)) if !e.is_nested() && !matches!(e, Dictionary(..)) => {
+            types_compatible(e, values)
         }
         (FixedSizeList(e, n), FixedSizeList(a, m)) => {
             n == m && types_compatible(e.data_type(), a.data_type())
@@ -100,16 +112,20 @@ fn check_nulls(
                 )?;
             }
         }
-        DataType::List(f) => {
-            let l = array.as_list::<i32>();
-            let o = l.value_offsets();
-            let v = reachable_values(l.values(), o[0] as usize, o[o.len() - 1] as usize);
-            check_nulls(&format!("{path}.{}", f.name()), f, v.as_ref(), None)?;
-        }
-        DataType::LargeList(f) => {
-            let l = array.as_list::<i64>();
-            let o = l.value_offsets();
-            let v = reachable_values(l.values(), o[0] as usize, o[o.len() - 1] as usize);
+        // The batch may hold the other offset width (a lossless variant).
+        DataType::List(f) | DataType::LargeList(f) => {
+            let v = match array.data_type() {
+                DataType::LargeList(_) => {
+                    let l = array.as_list::<i64>();
+                    let o = l.value_offsets();
+                    reachable_values(l.values(), o[0] as usize, o[o.len() - 1] as usize)
+                }
+                _ => {
+                    let l = array.as_list::<i32>();
+                    let o = l.value_offsets();
+                    reachable_values(l.values(), o[0] as usize, o[o.len() - 1] as usize)
+                }
+            };
             check_nulls(&format!("{path}.{}", f.name()), f, v.as_ref(), None)?;
         }
         DataType::FixedSizeList(f, _) => {
@@ -133,9 +149,8 @@ fn check_nulls(
     Ok(())
 }
 
-/// Checks `batch` against the write schema `expected` (see the module docs).
-pub fn check_batch(expected: &Schema, batch: &RecordBatch) -> Result<(), CodecError> {
-    let actual = batch.schema();
+/// Checks the names and types of `actual` against `expected`.
+fn check_fields(expected: &Schema, actual: &Schema) -> Result<(), CodecError> {
     let (ef, af) = (expected.fields(), actual.fields());
     if ef.len() != af.len() {
         let names = |s: &Schema| {
@@ -149,7 +164,7 @@ pub fn check_batch(expected: &Schema, batch: &RecordBatch) -> Result<(), CodecEr
             expected: ef.len(),
             actual: af.len(),
             expected_names: names(expected),
-            actual_names: names(&actual),
+            actual_names: names(actual),
         });
     }
     for (i, (e, a)) in ef.iter().zip(af.iter()).enumerate() {
@@ -168,18 +183,57 @@ pub fn check_batch(expected: &Schema, batch: &RecordBatch) -> Result<(), CodecEr
             });
         }
     }
-    for (e, c) in ef.iter().zip(batch.columns()) {
-        check_nulls(e.name(), e, c.as_ref(), None)?;
-    }
     Ok(())
+}
+
+/// Checks `batch` against the write schema `expected` (see the module docs): names,
+/// types (lossless variants included) and nulls in non-nullable fields.
+pub fn check_batch(expected: &Schema, batch: &RecordBatch) -> Result<(), CodecError> {
+    conform_columns(expected, batch).map(drop)
+}
+
+/// The columns of `batch` relabelled and cast to the fields of `expected`, after the
+/// schema and null checks.
+fn conform_columns(expected: &Schema, batch: &RecordBatch) -> Result<Vec<ArrayRef>, CodecError> {
+    check_fields(expected, &batch.schema())?;
+    expected
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(f, c)| {
+            check_nulls(f.name(), f, c.as_ref(), None)?;
+            relabel(c, f.data_type())
+        })
+        .collect()
 }
 
 /// Rebuilds `array` with the (compatible) type `target`.
 fn relabel(array: &ArrayRef, target: &DataType) -> Result<ArrayRef, CodecError> {
+    use DataType::*;
     if array.data_type() == target {
         return Ok(array.clone());
     }
     let err = CodecError::arrow;
+    let cast = |to: &DataType| {
+        arrow_cast::cast(array, to).map_err(|e| {
+            CodecError::Arrow(format!(
+                "cannot convert {} to the declared {to} without loss: {e}",
+                array.data_type()
+            ))
+        })
+    };
+    match (target, array.data_type()) {
+        // Decode dictionaries, then conform their values.
+        (_, Dictionary(_, values)) => return relabel(&cast(values)?, target),
+        // A leaf variant (string / binary offsets or views): one cast.
+        (Utf8 | LargeUtf8 | Utf8View | Binary | LargeBinary | BinaryView, _) => {
+            return cast(target);
+        }
+        // A list with the other offset width: change the offsets, keep the items.
+        (List(_), LargeList(item)) => return relabel(&cast(&List(item.clone()))?, target),
+        (LargeList(_), List(item)) => return relabel(&cast(&LargeList(item.clone()))?, target),
+        _ => {}
+    }
     Ok(match target {
         DataType::List(f) => {
             let l = array.as_list::<i32>();
@@ -242,18 +296,13 @@ fn relabel(array: &ArrayRef, target: &DataType) -> Result<ArrayRef, CodecError> 
 }
 
 /// Checks `batch` against `schema` and returns it carrying exactly the schema's fields
-/// and types (nested field names and nullability relabelled; no data is copied).
+/// and types (nested field names and nullability relabelled without copying; lossless
+/// variants cast).
 pub fn conform_batch(schema: &SchemaRef, batch: &RecordBatch) -> Result<RecordBatch, CodecError> {
-    check_batch(schema, batch)?;
+    let columns = conform_columns(schema, batch)?;
     if batch.schema_ref() == schema {
         return Ok(batch.clone());
     }
-    let columns = batch
-        .columns()
-        .iter()
-        .zip(schema.fields())
-        .map(|(c, f)| relabel(c, f.data_type()))
-        .collect::<Result<Vec<_>, _>>()?;
     let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
     RecordBatch::try_new_with_options(schema.clone(), columns, &options).map_err(CodecError::arrow)
 }
@@ -379,6 +428,75 @@ mod tests {
         .unwrap();
         let e = check_batch(&schema(), &b).unwrap_err();
         assert!(e.to_string().contains("a, b, l"), "{e}");
+    }
+
+    #[test]
+    fn lossless_variants_are_cast_to_the_write_schema() {
+        use arrow_array::builder::{LargeListBuilder, LargeStringBuilder};
+        use arrow_array::types::Int8Type;
+        use arrow_array::{DictionaryArray, LargeBinaryArray, LargeStringArray, StringViewArray};
+        let expected: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("s", DataType::Utf8, true),
+            Field::new("v", DataType::Utf8, true),
+            Field::new("d", DataType::Utf8, true),
+            Field::new("b", DataType::Binary, true),
+            Field::new(
+                "l",
+                DataType::List(Arc::new(Field::new("element", DataType::Utf8, true))),
+                true,
+            ),
+        ]));
+        let mut l = LargeListBuilder::new(LargeStringBuilder::new());
+        l.values().append_value("x");
+        l.values().append_null();
+        l.append(true);
+        l.append(false);
+        let dict: DictionaryArray<Int8Type> = vec!["p", "q"].into_iter().collect();
+        let batch = RecordBatch::try_from_iter(vec![
+            (
+                "s",
+                Arc::new(LargeStringArray::from(vec![Some("a"), None])) as ArrayRef,
+            ),
+            ("v", Arc::new(StringViewArray::from(vec!["long enough to not be inlined", "b"]))),
+            ("d", Arc::new(dict)),
+            ("b", Arc::new(LargeBinaryArray::from(vec![&b"\x00"[..], b"z"]))),
+            ("l", Arc::new(l.finish())),
+        ])
+        .unwrap();
+        let out = conform_batch(&expected, &batch).unwrap();
+        assert_eq!(out.schema(), expected);
+        let s = out.column(0).as_string::<i32>();
+        assert_eq!((s.value(0), s.is_null(1)), ("a", true));
+        assert_eq!(out.column(1).as_string::<i32>().value(0), "long enough to not be inlined");
+        assert_eq!(out.column(2).as_string::<i32>().value(1), "q");
+        assert_eq!(out.column(3).as_binary::<i32>().value(1), b"z");
+        let l = out.column(4).as_list::<i32>();
+        assert!(l.is_null(1));
+        let items = l.value(0);
+        assert_eq!(items.as_string::<i32>().value(0), "x");
+        assert!(items.is_null(1));
+        // A variant of another type is still refused.
+        let wrong = RecordBatch::try_from_iter(vec![(
+            "s",
+            Arc::new(LargeBinaryArray::from(vec![&b"a"[..]])) as ArrayRef,
+        )])
+        .unwrap();
+        let one: SchemaRef = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true)]));
+        assert!(matches!(
+            conform_batch(&one, &wrong).unwrap_err(),
+            CodecError::ColumnTypeMismatch { .. }
+        ));
+        // Nulls are checked on the converted data.
+        let strict: SchemaRef = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, false)]));
+        let nulls = RecordBatch::try_from_iter(vec![(
+            "s",
+            Arc::new(LargeStringArray::from(vec![Some("a"), None])) as ArrayRef,
+        )])
+        .unwrap();
+        assert!(matches!(
+            check_batch(&strict, &nulls).unwrap_err(),
+            CodecError::NullInNonNullableColumn { nulls: 1, .. }
+        ));
     }
 
     #[test]

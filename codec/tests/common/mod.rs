@@ -10,12 +10,9 @@ use arrow_schema::SchemaRef;
 use maxstorage_codec::CodecError;
 use maxstorage_codec::read::{ArrowStreamDecoder, DecoderOptions};
 
-/// `shared/` of the workspace: `$MAXSTORAGE_SHARED_DIR`, else `<crate>/../../shared`.
-pub fn shared_dir() -> PathBuf {
-    match std::env::var_os("MAXSTORAGE_SHARED_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-    }
+/// The recorded vectors of the official SDK, kept in the repository (`conformance/vectors/`).
+pub fn vectors_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/vectors"))
 }
 
 /// A committed fixture of `tests/fixtures/`.

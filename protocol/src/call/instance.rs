@@ -9,7 +9,7 @@ use crate::action::Action;
 use crate::compression::Compression;
 use crate::config::{InstanceId, Target};
 use crate::error::Error;
-use crate::json::{bool_lenient, i64_lenient, string_lenient};
+use crate::json::{bool_lenient, i64_lenient, opt_i64_lenient, string_lenient};
 use crate::read::{RowRange, accept_encoding};
 use crate::request::{Body, RequestContext, RequestSpec};
 use crate::schema::WriteSchema;
@@ -32,6 +32,15 @@ pub struct InstanceReadSession {
     /// The quota used.
     #[serde(rename = "QuotaName", default, deserialize_with = "string_lenient")]
     pub quota_name: String,
+    /// Splits to read with `Index` (the user-guide SDK iterates `range(splits_count)`);
+    /// absent from services that answer in the tunnel shape only.
+    #[serde(
+        rename = "SplitsCount",
+        default,
+        deserialize_with = "opt_i64_lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub splits_count: Option<i64>,
 }
 
 impl InstanceReadSession {

@@ -280,7 +280,7 @@ pub struct ReadSessionOptions {
     #[serde(
         rename = "RequiredBucketIds",
         default,
-        deserialize_with = "vec_lenient"
+        deserialize_with = "vec_i64_lenient"
     )]
     pub required_bucket_ids: Vec<i64>,
     /// How to split.

@@ -559,9 +559,12 @@ pub struct WriteStreamInfo {
     pub row_offset: Option<i64>,
     /// The stream status (`status`: an integer, or a name in older services).
     pub status: Option<serde_json::Value>,
-    /// Rows written (`recordCount`).
+    /// The stream state by name (`Status`: `OPEN`, `CLOSED`, `ERROR`), as the user-guide
+    /// SDK (`odps.apis.storage_api_v2`) reads it.
+    pub status_name: Option<String>,
+    /// Rows written (`recordCount`, also answered as `RecordCount`).
     pub record_count: Option<i64>,
-    /// Bytes written (older services only).
+    /// Bytes written (`ByteSize`).
     pub byte_size: Option<i64>,
     /// The Arrow codecs the service accepts for `TableWrite` (response header
     /// `Accept-Encoding`), in its order of preference.
@@ -635,6 +638,7 @@ impl<'de> Deserialize<'de> for WriteStreamInfo {
             quota_token: r.quota_token,
             is_delta_table: r.is_delta_table,
             row_offset: r.row_offset,
+            status_name: r.status_upper.as_ref().and_then(|v| v.as_str()).map(str::to_string),
             status: r.status_lower.or(r.status_upper).filter(|v| !v.is_null()),
             record_count: r.record_count_lower.or(r.record_count_upper),
             byte_size: r.byte_size,
@@ -669,11 +673,17 @@ impl Serialize for WriteStreamInfo {
         if let Some(v) = self.row_offset {
             m.serialize_entry("RowOffset", &v)?;
         }
+        // Both spellings: Java and odps.maxstorage read `status`/`recordCount`, the
+        // user-guide SDK `Status`/`RecordCount`/`ByteSize` (JSON keys are case-sensitive).
         m.serialize_entry(
             "status",
             self.status.as_ref().unwrap_or(&serde_json::Value::from(0)),
         )?;
-        m.serialize_entry("recordCount", &self.record_count.unwrap_or(0))?;
+        m.serialize_entry("Status", self.status_name.as_deref().unwrap_or("OPEN"))?;
+        let records = self.record_count.unwrap_or(0);
+        m.serialize_entry("recordCount", &records)?;
+        m.serialize_entry("RecordCount", &records)?;
+        m.serialize_entry("ByteSize", &self.byte_size.unwrap_or(0))?;
         m.end()
     }
 }
