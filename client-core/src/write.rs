@@ -328,6 +328,22 @@ impl SessionCore {
         &self.calls.session_id
     }
 
+    /// Settles a stream registration with the answer to its create call: a refusal by the
+    /// service (an error answer) undoes it; success or an unknown outcome keeps the stream
+    /// open.
+    pub fn settle_stream<T>(
+        &self,
+        registration: maxstorage_protocol::state::write_session::StreamRegistration,
+        created: &crate::Result<T>,
+    ) -> crate::Result<()> {
+        if let Err(e) = created
+            && e.service_code().is_some()
+        {
+            self.state()?.stream_refused(registration);
+        }
+        Ok(())
+    }
+
     /// The write mode.
     pub fn mode(&self) -> WriteMode {
         self.calls.mode

@@ -380,7 +380,11 @@ mod tests {
             for chunk in [1, 7, 4100, 65536] {
                 let mut dec = BlobReadDecoder::new(Some(codec), 2).unwrap();
                 let blobs = drain(&mut dec, &inside, chunk).unwrap();
-                assert_eq!(dec.layout(), Some(BlobLayout::CrcInside), "{codec:?} {chunk}");
+                assert_eq!(
+                    dec.layout(),
+                    Some(BlobLayout::CrcInside),
+                    "{codec:?} {chunk}"
+                );
                 assert_eq!(blobs.len(), 2, "{codec:?} {chunk}");
                 assert_eq!(blobs[1].1.len(), 20_000);
             }
@@ -391,14 +395,21 @@ mod tests {
             // A short body (less than one block) is detected at its end.
             let small = crate::compress::compress(codec, &crc32c_frame(b"tiny")).unwrap();
             let mut dec = BlobReadDecoder::new(Some(codec), 1).unwrap();
-            assert_eq!(drain(&mut dec, &small, 3).unwrap(), vec![(None, b"tiny".to_vec())]);
+            assert_eq!(
+                drain(&mut dec, &small, 3).unwrap(),
+                vec![(None, b"tiny".to_vec())]
+            );
             assert_eq!(dec.layout(), Some(BlobLayout::CrcInside));
             // Every inner CRC is still verified: corrupt one payload byte before compressing.
             let mut framed = crc32c_frame(&payload).to_vec();
             framed[5000] ^= 0x40;
             let bad = crate::compress::compress(codec, &framed).unwrap();
             assert!(matches!(
-                drain(&mut BlobReadDecoder::new(Some(codec), 2).unwrap(), &bad, 4096),
+                drain(
+                    &mut BlobReadDecoder::new(Some(codec), 2).unwrap(),
+                    &bad,
+                    4096
+                ),
                 Err(BlobReadError::Frame(_))
             ));
         }

@@ -7,7 +7,7 @@ use arrow_array::RecordBatch;
 use maxstorage_emulator::admin::AdminClient;
 use maxstorage_emulator::fault::FaultSpec;
 use maxstorage_emulator::store::{ColumnDef, TableDef};
-use maxstorage_emulator::{Emulator, ReadCompression};
+use maxstorage_emulator::{Emulator, EmulatorBuilder, ReadCompression};
 use maxstorage_protocol::{Credentials, TableId};
 
 /// Project every scenario uses.
@@ -39,13 +39,22 @@ impl TestEnv {
     /// Starts an emulator that answers compressed reads as `mode` says (Arrow IPC buffer
     /// compression, or a whole-body compressed stream with `Content-Encoding`).
     pub fn start_with(mode: ReadCompression) -> TestEnv {
+        TestEnv::start_configured(|b| b.read_compression(mode))
+    }
+
+    /// Starts an emulator configured by `configure` on a fresh temporary directory, with
+    /// the suite's credentials and strict route tokens (a client that sends another
+    /// session's token fails).
+    pub fn start_configured(configure: impl FnOnce(EmulatorBuilder) -> EmulatorBuilder) -> TestEnv {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let emulator = Emulator::builder()
-            .data_dir(dir.path())
-            .credentials(ACCESS_ID, ACCESS_KEY)
-            .read_compression(mode)
-            .start()
-            .expect("emulator starts");
+        let emulator = configure(
+            Emulator::builder()
+                .data_dir(dir.path())
+                .credentials(ACCESS_ID, ACCESS_KEY)
+                .strict_route_tokens(true),
+        )
+        .start()
+        .expect("emulator starts");
         let admin = AdminClient::new(emulator.addr()).with_credentials(ACCESS_ID, ACCESS_KEY);
         TestEnv {
             emulator: Some(emulator),

@@ -711,23 +711,64 @@ fn commit_with_stream_ids<C: StorageClient>(c: &C, env: &TestEnv) {
     let _ = CommitScope::AllClosedStreams;
 }
 
-/// User guide: route tokens are kept per session; an explicit one overrides.
+/// User guide: route tokens are kept per session; an explicit one overrides. The suite's
+/// emulator refuses another session's token, so a client that leaks one fails here.
 fn route_token_override<C: StorageClient>(c: &C, env: &TestEnv) {
-    let t = env.create_table("route", &COLUMNS, &[]);
+    let t = table_with_rows(env, "route", 100);
+    // Two read sessions and two write sessions, used interleaved.
+    let first = read_session(c, &t, ReadSessionOptions::default());
+    let second = read_session(c, &t, ReadSessionOptions::default());
+    for s in [&first, &second, &first] {
+        assert_eq!(
+            data::content(&read_everything(c, s, &ReadOptions::default())),
+            expected(0, 100)
+        );
+    }
+    let w1 = c
+        .create_write_session(&t, WriteSessionOptions::default())
+        .unwrap();
+    let w2 = c
+        .create_write_session(&t, WriteSessionOptions::default())
+        .unwrap();
+    for (i, s) in [&w1, &w2].into_iter().enumerate() {
+        let i = i as i64;
+        s.write_stream(
+            StreamRef::new("0", 1),
+            StreamOptions::default(),
+            &[data::rows(100 + i * 4, 104 + i * 4)],
+        )
+        .unwrap();
+    }
+    w2.commit(false).unwrap();
+    w1.commit(false).unwrap();
+    assert_eq!(data::content(&env.dump(&t, None)), expected(0, 108));
+    // An explicit token is the one sent: another session's is refused, its own passes.
     let s = c
         .create_write_session(&t, WriteSessionOptions::default())
         .unwrap();
-    let token = format!("{};emulator-0;1", s.id());
-    let explicit = s.with_route_token(&token);
-    explicit
+    let foreign = s.with_route_token(&format!("{};emulator-0;1", w1.id()));
+    let e = foreign
         .write_stream(
             StreamRef::new("0", 1),
             StreamOptions::default(),
-            &[data::rows(0, 4)],
+            &[data::rows(200, 204)],
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&e, maxstorage_client_core::Error::Protocol(p) if p.status() == Some(409)),
+        "{e}"
+    );
+    // The refused stream was never created: it does not block the commit.
+    let explicit = s.with_route_token(&format!("{};emulator-0;1", s.id()));
+    explicit
+        .write_stream(
+            StreamRef::new("1", 1),
+            StreamOptions::default(),
+            &[data::rows(200, 204)],
         )
         .unwrap();
     explicit.commit(false).unwrap();
-    assert_eq!(data::row_count(&env.dump(&t, None)), 4);
+    assert_eq!(data::row_count(&env.dump(&t, None)), 112);
 }
 
 /// v3 streaming: the implicit `default` session makes rows visible on each write.
@@ -751,7 +792,7 @@ fn streaming_default_session<C: StorageClient>(c: &C, env: &TestEnv) {
 
 /// User guide: blob stream write, batch write (checksums), iterator and streaming reads,
 /// compression.
-fn blobs<C: StorageClient>(c: &C, env: &TestEnv) {
+pub fn blobs<C: StorageClient>(c: &C, env: &TestEnv) {
     let t = env.create_table(
         "blobs",
         &[("id", "bigint"), ("content", "blob")],

@@ -10,6 +10,7 @@
 //! | `POST /admin/v1/tables/<p>/<s>/<t>/rows[?partition=…&overwrite=true]` | Arrow IPC stream | `{"Rows": n, "Version": v}` |
 //! | `GET /admin/v1/tables/<p>/<s>/<t>/rows[?partition=…]` | | Arrow IPC stream |
 //! | `POST /admin/v1/instances` | [`InstanceDef`] | `{"InstanceId": id}` |
+//! | `GET /admin/v1/sessions` | | `[SessionStats]` |
 //! | `GET`/`POST`/`DELETE /admin/v1/faults` | [`FaultSpec`] (POST) | list / `{}` |
 
 use std::net::SocketAddr;
@@ -56,6 +57,25 @@ pub struct TableInfo {
     /// Number of data files.
     #[serde(rename = "FileCount")]
     pub file_count: usize,
+}
+
+/// A live read or write session as the admin API describes it
+/// (`GET /admin/v1/sessions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionStats {
+    /// The session id (its route token names it).
+    #[serde(rename = "SessionId")]
+    pub session_id: String,
+    /// `read` or `write`.
+    #[serde(rename = "Kind")]
+    pub kind: String,
+    /// The table, as `project.schema.table`.
+    #[serde(rename = "Table")]
+    pub table: String,
+    /// Requests to this session that carried a route token issued to another session
+    /// (served, since the emulator was not started with strict route tokens).
+    #[serde(rename = "RouteTokenMismatches")]
+    pub route_token_mismatches: u64,
 }
 
 /// A query result to create from a table (`POST /admin/v1/instances`).
@@ -210,6 +230,7 @@ fn route(
             )?;
             Ok(Reply::json(&serde_json::json!({"InstanceId": id})))
         }
+        ("GET", ["sessions"]) => Ok(Reply::json(&sessions(state))),
         ("GET", ["faults"]) => Ok(Reply::json(&lock(&state.faults).list())),
         ("POST", ["faults"]) => {
             let spec: FaultSpec = json_body(body)?;
@@ -225,6 +246,28 @@ fn route(
             format!("no admin resource {method} /admin/v1/{}", path.join("/")),
         )),
     }
+}
+
+/// Every live read and write session, sorted by id.
+fn sessions(state: &State) -> Vec<SessionStats> {
+    let stats = |kind: &str, id: &str, table: String| SessionStats {
+        session_id: id.to_string(),
+        kind: kind.to_string(),
+        table,
+        route_token_mismatches: state.sessions.route_mismatches(id),
+    };
+    let reads: Vec<_> = lock(&state.sessions.read).values().cloned().collect();
+    let writes: Vec<_> = lock(&state.sessions.write).values().cloned().collect();
+    let mut list: Vec<SessionStats> = reads
+        .iter()
+        .map(|s| stats("read", &s.id, s.table.meta.display_name()))
+        .chain(writes.iter().map(|s| {
+            let g = lock(s);
+            stats("write", g.id(), g.table().meta.display_name())
+        }))
+        .collect();
+    list.sort_by(|a, b| a.session_id.cmp(&b.session_id));
+    list
 }
 
 /// Inserts an Arrow IPC stream (data columns, then the partition columns not given in
@@ -426,6 +469,11 @@ impl AdminClient {
             &[],
             None::<&()>,
         )
+    }
+
+    /// Lists the live read and write sessions with their route-token mismatch counts.
+    pub fn sessions(&self) -> Result<Vec<SessionStats>, Error> {
+        self.json("GET", "/admin/v1/sessions", &[], None::<&()>)
     }
 
     /// Lists the tables.

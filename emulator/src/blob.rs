@@ -25,6 +25,7 @@ use maxstorage_protocol::schema::OdpsType;
 use maxstorage_protocol::{ApiVersion, Compression, header};
 use serde::{Deserialize, Serialize};
 
+use crate::BlobLayout;
 use crate::error::ApiError;
 use crate::service::{Reply, Request, State};
 use crate::store::{TableMeta, write_atomic};
@@ -110,7 +111,8 @@ fn upload_body(state: &State, req: &Request) -> Result<Vec<u8>, ApiError> {
 
 /// `TableWriteBlob` (single, or `Mode=Batch`).
 pub(crate) fn write_blob(state: &State, req: &Request) -> Result<Reply, ApiError> {
-    let table_id = crate::write::check_blob_target(state, req)?;
+    let target = crate::write::check_blob_target(state, req)?;
+    let table_id = target.table_id;
     let data = upload_body(state, req)?;
     let batch = req
         .storage
@@ -141,6 +143,7 @@ pub(crate) fn write_blob(state: &State, req: &Request) -> Result<Reply, ApiError
                 Some(BlobEvent::ItemStart {
                     header, data_len, ..
                 }) => {
+                    target.check_column(header.column_index)?;
                     let len = data_len.unwrap_or(0);
                     if len > state.config.limits.max_blob_bytes as u64 {
                         return Err(ApiError::too_large(format!(
@@ -257,9 +260,7 @@ pub(crate) fn check_references(
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .ok_or_else(|| refused(format!("blob {id} has no readable metadata")))?;
             if meta.table_id.is_some_and(|t| t != table.id) {
-                return Err(refused(format!(
-                    "blob {id} was uploaded for another table"
-                )));
+                return Err(refused(format!("blob {id} was uploaded for another table")));
             }
             known.insert(value.to_vec());
         }
@@ -298,6 +299,7 @@ pub(crate) fn read_blobs(state: &State, req: &Request) -> Result<Reply, ApiError
         .and_then(Compression::first_supported)
         .unwrap_or(Compression::Uncompressed);
     let v3 = req.storage.version == ApiVersion::V3;
+    let crc_inside = state.config.blob_layout == BlobLayout::CrcInside;
     let mut reply = Reply::stream(
         header::OCTET_STREAM,
         Box::new(move |tx| {
@@ -306,27 +308,33 @@ pub(crate) fn read_blobs(state: &State, req: &Request) -> Result<Reply, ApiError
                 c => Some(Compressor::new(c).map_err(|e| ApiError::internal(e.to_string()))?),
             };
             let mut framer = Crc32cFramer::new();
+            let internal = |e: maxstorage_codec::CodecError| ApiError::internal(e.to_string());
+            // CRC outside (the service): payload → compress → CRC blocks. CRC inside (the
+            // user-guide SDK): payload → CRC blocks → compress.
             let mut send = |payload: &[u8], last: bool| -> Result<(), ApiError> {
                 let mut out = BytesMut::new();
-                let compressed;
-                let data: &[u8] = match &mut compressor {
-                    Some(c) => {
-                        let mut b = c
-                            .compress(payload)
-                            .map_err(|e| ApiError::internal(e.to_string()))?
-                            .to_vec();
+                match &mut compressor {
+                    None => framer.push(payload, &mut out),
+                    Some(c) if crc_inside => {
+                        let mut framed = BytesMut::new();
+                        framer.push(payload, &mut framed);
                         if last {
-                            b.extend_from_slice(
-                                &c.finish().map_err(|e| ApiError::internal(e.to_string()))?,
-                            );
+                            framer.finish(&mut framed);
                         }
-                        compressed = b;
-                        &compressed
+                        out.extend_from_slice(&c.compress(&framed).map_err(internal)?);
+                        if last {
+                            out.extend_from_slice(&c.finish().map_err(internal)?);
+                        }
                     }
-                    None => payload,
-                };
-                framer.push(data, &mut out);
-                if last {
+                    Some(c) => {
+                        let mut compressed = c.compress(payload).map_err(internal)?.to_vec();
+                        if last {
+                            compressed.extend_from_slice(&c.finish().map_err(internal)?);
+                        }
+                        framer.push(&compressed, &mut out);
+                    }
+                }
+                if last && !(crc_inside && compressor.is_some()) {
                     framer.finish(&mut out);
                 }
                 if tx.send(out.freeze()) {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::{Emulator, ReadCompression};
+use crate::{BlobLayout, Emulator, ReadCompression};
 
 /// The flags of a foreground emulator.
 #[derive(Debug, Clone, clap::Args)]
@@ -31,9 +31,29 @@ pub struct ServeArgs {
     /// (whole-body compression with Content-Encoding).
     #[arg(long, default_value = "ipc")]
     pub read_compression: ReadCompression,
+    /// Where compressed `BlobRead` bodies put their CRC32C blocks: `outside` the
+    /// compressed stream (the service, Java, `odps.maxstorage`) or `inside` it (what the
+    /// user-guide SDK `odps.apis.storage_api_v2` reads).
+    #[arg(long, default_value = "outside", value_parser = parse_blob_crc)]
+    pub blob_crc: BlobLayout,
+    /// Refuse (409 InvalidRouteToken) a request carrying another session's route token
+    /// instead of serving it and counting the mismatch.
+    #[arg(long)]
+    pub strict_route_tokens: bool,
     /// Session lifetime in seconds.
     #[arg(long, default_value_t = 86_400)]
     pub session_ttl: u64,
+}
+
+/// Parses `--blob-crc`.
+fn parse_blob_crc(s: &str) -> Result<BlobLayout, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "outside" => Ok(BlobLayout::CrcOutside),
+        "inside" => Ok(BlobLayout::CrcInside),
+        other => Err(format!(
+            "unknown blob CRC layout {other:?}: expected outside or inside"
+        )),
+    }
 }
 
 /// Serves the emulator in the foreground until SIGINT or SIGTERM: prints the bound address
@@ -57,6 +77,8 @@ async fn serve_async(args: ServeArgs) -> ExitCode {
         .data_dir(args.data_dir)
         .listen(args.listen)
         .read_compression(args.read_compression)
+        .blob_layout(args.blob_crc)
+        .strict_route_tokens(args.strict_route_tokens)
         .session_ttl(Duration::from_secs(args.session_ttl.max(1)));
     builder = match (args.no_auth, &args.access_id, &args.access_key) {
         (false, Some(id), Some(key)) => builder.credentials(id, key),

@@ -43,6 +43,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::{ApiError, Error};
+pub use maxstorage_codec::blob::BlobLayout;
 pub use maxstorage_protocol::Credentials;
 
 /// How `TableRead`, `TablePreview` and `InstanceRead` answer an `ACCEPT-ENCODING` that
@@ -112,6 +113,10 @@ pub struct Config {
     pub session_ttl: Duration,
     /// Read compression mode.
     pub read_compression: ReadCompression,
+    /// The order of CRC32C blocks and compression in compressed `BlobRead` bodies.
+    pub blob_layout: BlobLayout,
+    /// Refuse a route token issued to another session instead of counting it.
+    pub strict_route_tokens: bool,
     /// Limits.
     pub limits: Limits,
 }
@@ -127,6 +132,8 @@ pub struct EmulatorBuilder {
     credentials: Option<Credentials>,
     session_ttl: Duration,
     read_compression: ReadCompression,
+    blob_layout: BlobLayout,
+    strict_route_tokens: bool,
     limits: Limits,
 }
 
@@ -140,7 +147,8 @@ pub struct Emulator {
 
 impl Emulator {
     /// A builder: loopback on a free port, no credentials (every request accepted), 24 h
-    /// sessions, IPC read compression. A data directory must be set.
+    /// sessions, IPC read compression, CRC-outside blob bodies, lenient route tokens. A
+    /// data directory must be set.
     pub fn builder() -> EmulatorBuilder {
         EmulatorBuilder {
             data_dir: None,
@@ -148,6 +156,8 @@ impl Emulator {
             credentials: None,
             session_ttl: DEFAULT_SESSION_TTL,
             read_compression: ReadCompression::Ipc,
+            blob_layout: BlobLayout::CrcOutside,
+            strict_route_tokens: false,
             limits: Limits::default(),
         }
     }
@@ -228,6 +238,22 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The order of CRC32C blocks and compression in compressed `BlobRead` bodies:
+    /// [`BlobLayout::CrcOutside`] (the service; the default) or [`BlobLayout::CrcInside`]
+    /// (what the user-guide SDK `odps.apis.storage_api_v2` reads).
+    pub fn blob_layout(mut self, layout: BlobLayout) -> Self {
+        self.blob_layout = layout;
+        self
+    }
+
+    /// Refuse (409 `InvalidRouteToken`) a request whose route token was issued to another
+    /// session. By default such a request is served and counted in the session's
+    /// `RouteTokenMismatches` (admin `GET /admin/v1/sessions`).
+    pub fn strict_route_tokens(mut self, strict: bool) -> Self {
+        self.strict_route_tokens = strict;
+        self
+    }
+
     /// Limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -249,6 +275,8 @@ impl EmulatorBuilder {
             credentials: self.credentials.clone(),
             session_ttl: self.session_ttl,
             read_compression: self.read_compression,
+            blob_layout: self.blob_layout,
+            strict_route_tokens: self.strict_route_tokens,
             limits: self.limits,
         })
     }

@@ -759,6 +759,9 @@ pub(crate) fn create_session(state: &State, req: &Request) -> Result<Reply, ApiE
 fn session_for(state: &State, req: &Request) -> Result<Arc<ReadSession>, ApiError> {
     let id = req.storage.required("SessionId")?;
     let s = state.sessions.read_session(id)?;
+    state
+        .sessions
+        .check_route_token(state.config.strict_route_tokens, req, &s.id)?;
     let t = req.storage.table();
     if let Some(t) = t
         && !(t.project().eq_ignore_ascii_case(&s.table.meta.def.project)

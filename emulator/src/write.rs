@@ -111,6 +111,16 @@ pub(crate) struct WriteSession {
 }
 
 impl WriteSession {
+    /// The session id (of a `default` session, its own id, the one its route token names).
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The table written.
+    pub(crate) fn table(&self) -> &Table {
+        &self.table
+    }
+
     fn info(&self, state: &State) -> WriteSessionInfo {
         let mut info = WriteSessionInfo {
             session_id: self.id.clone(),
@@ -336,10 +346,15 @@ fn session(
         };
         let key = (table.meta.id, mode);
         let mut defaults = lock(&state.sessions.defaults);
-        if let Some(sid) = defaults.get(&key)
-            && let Some(s) = lock(&state.sessions.write).get(sid)
-        {
-            return Ok(s.clone());
+        let existing = defaults
+            .get(&key)
+            .and_then(|sid| lock(&state.sessions.write).get(sid).cloned());
+        if let Some(s) = existing {
+            let own = lock(&s).id.clone();
+            state
+                .sessions
+                .check_route_token(state.config.strict_route_tokens, req, &own)?;
+            return Ok(s);
         }
         if !create {
             return Err(ApiError::not_found(
@@ -367,6 +382,9 @@ fn session(
                 format!("write session {id:?} does not exist"),
             )
         })?;
+    state
+        .sessions
+        .check_route_token(state.config.strict_route_tokens, req, id)?;
     if let Some(t) = req.storage.table() {
         let g = lock(&s);
         if !(t.project().eq_ignore_ascii_case(&g.table.meta.def.project)
@@ -456,7 +474,14 @@ fn stream_info(g: &WriteSession, id: &str, with_offset: bool) -> WriteStreamInfo
             None
         },
         status: Some(Value::from(0)),
-        status_name: Some(if s.is_some_and(|s| s.closed) { "CLOSED" } else { "OPEN" }.into()),
+        status_name: Some(
+            if s.is_some_and(|s| s.closed) {
+                "CLOSED"
+            } else {
+                "OPEN"
+            }
+            .into(),
+        ),
         record_count: Some(s.map_or(0, |s| s.rows as i64)),
         byte_size: Some(s.map_or(0, |s| s.bytes as i64)),
         ..WriteStreamInfo::default()
@@ -990,7 +1015,7 @@ pub(crate) fn abort(state: &State, req: &Request) -> Result<Reply, ApiError> {
 }
 
 /// Checks that a blob upload names an open session (and, when given, a known stream).
-pub(crate) fn check_blob_target(state: &State, req: &Request) -> Result<u64, ApiError> {
+pub(crate) fn check_blob_target(state: &State, req: &Request) -> Result<BlobTarget, ApiError> {
     let s = session(state, req, false)?;
     let mut g = lock(&s);
     g.check_open()?;
@@ -1004,25 +1029,51 @@ pub(crate) fn check_blob_target(state: &State, req: &Request) -> Result<u64, Api
     }
     let meta = &g.table.meta;
     let blobs = meta.write_schema().blob_columns();
-    let names = || {
-        blobs
-            .iter()
-            .map(|b| format!("{} (ColumnIndex {})", b.dotted_path(), b.column_id.unwrap_or(-1)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match req.storage.i64_param("ColumnIndex")? {
-        _ if blobs.is_empty() => Err(ApiError::invalid_parameter(format!(
+    if blobs.is_empty() {
+        return Err(ApiError::invalid_parameter(format!(
             "table {} has no BLOB column: blobs cannot be uploaded for it",
             meta.display_name()
-        ))),
-        Some(i) if !blobs.iter().any(|b| b.column_id == Some(i)) => {
-            Err(ApiError::invalid_parameter(format!(
-                "ColumnIndex {i} is not a BLOB column of table {}; its BLOB columns: {}",
-                meta.display_name(),
-                names()
-            )))
+        )));
+    }
+    let target = BlobTarget {
+        table_id: meta.id,
+        table_name: meta.display_name(),
+        columns: blobs
+            .iter()
+            .map(|b| (b.column_id.unwrap_or(-1), b.dotted_path()))
+            .collect(),
+    };
+    target.check_column(req.storage.i64_param("ColumnIndex")?)?;
+    Ok(target)
+}
+
+/// The table a blob upload is for, with its BLOB columns.
+pub(crate) struct BlobTarget {
+    /// The table's persistent id (recorded with each blob).
+    pub(crate) table_id: u64,
+    table_name: String,
+    /// `(ColumnId, dotted path)` of each BLOB column.
+    columns: Vec<(i64, String)>,
+}
+
+impl BlobTarget {
+    /// Refuses a `ColumnIndex` (query parameter, or batch item header) that is not one of
+    /// the table's BLOB columns; an absent index is accepted.
+    pub(crate) fn check_column(&self, index: Option<i64>) -> Result<(), ApiError> {
+        match index {
+            Some(i) if !self.columns.iter().any(|(id, _)| *id == i) => {
+                let names = self
+                    .columns
+                    .iter()
+                    .map(|(id, path)| format!("{path} (ColumnIndex {id})"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Err(ApiError::invalid_parameter(format!(
+                    "ColumnIndex {i} is not a BLOB column of table {}; its BLOB columns: {names}",
+                    self.table_name
+                )))
+            }
+            _ => Ok(()),
         }
-        _ => Ok(meta.id),
     }
 }

@@ -13,7 +13,10 @@ use serde_json::Value;
 
 fn vectors_dir() -> PathBuf {
     // The recorded vectors live in the repository: `conformance/vectors/`.
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/vectors/pyodps"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../conformance/vectors/pyodps"
+    ))
 }
 
 fn pairs(v: &Value) -> Vec<(String, String)> {

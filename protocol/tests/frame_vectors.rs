@@ -13,7 +13,10 @@ const FILES: [&str; 2] = ["storage_api_v2-0.13.1.jsonl", "maxstorage-0.13.2.json
 
 fn vectors_dir() -> PathBuf {
     // The recorded vectors live in the repository: `conformance/vectors/`.
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/vectors/pyodps"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../conformance/vectors/pyodps"
+    ))
 }
 
 struct Record {

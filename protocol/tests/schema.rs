@@ -943,7 +943,10 @@ fn schemas_embed_in_serde_structs() {
 
 fn vectors_dir() -> PathBuf {
     // The recorded vectors live in the repository: `conformance/vectors/`.
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/vectors"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../conformance/vectors"
+    ))
 }
 
 /// Every JSON response body of the pyodps recordings, with its file and call name.

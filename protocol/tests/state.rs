@@ -1,7 +1,7 @@
 //! State-machine tests: exactly-once retries and resyncs, session guards.
 
 use maxstorage_protocol::error::ServiceError;
-use maxstorage_protocol::state::write_session::{SessionState, WriteSession};
+use maxstorage_protocol::state::write_session::{SessionState, StreamStatus, WriteSession};
 use maxstorage_protocol::state::write_stream::{
     Recovery, ResyncOutcome, StreamState, WriteFailure, WriteStream,
 };
@@ -221,8 +221,8 @@ fn stream_guards() {
 #[test]
 fn session_guards() {
     let mut session = WriteSession::new(TableId::new("p", "t"), "sess", WriteMode::Batch);
-    session.register_stream(&StreamRef::new("0", 1)).unwrap();
-    session.register_stream(&StreamRef::new("1", 1)).unwrap();
+    let _ = session.register_stream(&StreamRef::new("0", 1)).unwrap();
+    let _ = session.register_stream(&StreamRef::new("1", 1)).unwrap();
     assert!(
         session.register_stream(&StreamRef::new("1", 0)).is_err(),
         "stale version"
@@ -245,6 +245,25 @@ fn session_guards() {
         "no write after commit"
     );
     assert!(session.commit_call(false).is_err());
+
+    // A stream the service refused to create does not block the commit, and a refused
+    // replacement brings the version it replaced back.
+    let mut refused = WriteSession::new(TableId::new("p", "t"), "s3", WriteMode::Batch);
+    let _ = refused.register_stream(&StreamRef::new("0", 1)).unwrap();
+    refused.stream_closed(&StreamRef::new("0", 1)).unwrap();
+    let r = refused.register_stream(&StreamRef::new("0", 2)).unwrap();
+    refused.stream_refused(r);
+    let r = refused.register_stream(&StreamRef::new("1", 1)).unwrap();
+    assert!(
+        refused.commit_call(false).is_err(),
+        "stream 1 is open until refused"
+    );
+    refused.stream_refused(r);
+    assert_eq!(
+        refused.streams().collect::<Vec<_>>(),
+        vec![(StreamRef::new("0", 1), StreamStatus::Closed)]
+    );
+    refused.commit_call(false).unwrap();
 
     let mut aborted = WriteSession::new(TableId::new("p", "t"), "s2", WriteMode::Batch);
     aborted.abort_call().unwrap();

@@ -41,7 +41,10 @@ const SECRET: &str = "test_secret_key";
 
 fn vectors_dir() -> PathBuf {
     // The recorded vectors live in the repository: `conformance/vectors/`.
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/vectors/pyodps"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../conformance/vectors/pyodps"
+    ))
 }
 
 /// One recorded exchange.

@@ -84,9 +84,11 @@ impl WriteSessionHandle {
         stream: &StreamRef,
         exactly_once: bool,
     ) -> Result<WriteStreamInfo> {
-        self.state()?.register_stream(stream)?;
+        let registration = self.state()?.register_stream(stream)?;
         let call = self.core.calls.create_stream(stream, exactly_once);
-        self.client.core.call(&call, self.route()).await
+        let created = self.client.core.call(&call, self.route()).await;
+        self.core.settle_stream(registration, &created)?;
+        created
     }
 
     /// Creates a stream and returns a writer of Arrow record batches for it.

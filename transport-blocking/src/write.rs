@@ -72,9 +72,11 @@ impl WriteSessionHandle {
     /// Creates a stream (or replaces it with a higher version) and returns its state as the
     /// service reports it.
     pub fn create_stream(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
-        self.state()?.register_stream(stream)?;
+        let registration = self.state()?.register_stream(stream)?;
         let call = self.core.calls.create_stream(stream, exactly_once);
-        self.client.core.call(&call, self.route())
+        let created = self.client.core.call(&call, self.route());
+        self.core.settle_stream(registration, &created)?;
+        created
     }
 
     /// Creates a stream and returns a writer of Arrow record batches for it.

@@ -457,9 +457,18 @@ mod tests {
                 "s",
                 Arc::new(LargeStringArray::from(vec![Some("a"), None])) as ArrayRef,
             ),
-            ("v", Arc::new(StringViewArray::from(vec!["long enough to not be inlined", "b"]))),
+            (
+                "v",
+                Arc::new(StringViewArray::from(vec![
+                    "long enough to not be inlined",
+                    "b",
+                ])),
+            ),
             ("d", Arc::new(dict)),
-            ("b", Arc::new(LargeBinaryArray::from(vec![&b"\x00"[..], b"z"]))),
+            (
+                "b",
+                Arc::new(LargeBinaryArray::from(vec![&b"\x00"[..], b"z"])),
+            ),
             ("l", Arc::new(l.finish())),
         ])
         .unwrap();
@@ -467,7 +476,10 @@ mod tests {
         assert_eq!(out.schema(), expected);
         let s = out.column(0).as_string::<i32>();
         assert_eq!((s.value(0), s.is_null(1)), ("a", true));
-        assert_eq!(out.column(1).as_string::<i32>().value(0), "long enough to not be inlined");
+        assert_eq!(
+            out.column(1).as_string::<i32>().value(0),
+            "long enough to not be inlined"
+        );
         assert_eq!(out.column(2).as_string::<i32>().value(1), "q");
         assert_eq!(out.column(3).as_binary::<i32>().value(1), b"z");
         let l = out.column(4).as_list::<i32>();

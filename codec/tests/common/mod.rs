@@ -12,7 +12,10 @@ use maxstorage_codec::read::{ArrowStreamDecoder, DecoderOptions};
 
 /// The recorded vectors of the official SDK, kept in the repository (`conformance/vectors/`).
 pub fn vectors_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/vectors"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../conformance/vectors"
+    ))
 }
 
 /// A committed fixture of `tests/fixtures/`.

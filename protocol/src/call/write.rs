@@ -638,7 +638,11 @@ impl<'de> Deserialize<'de> for WriteStreamInfo {
             quota_token: r.quota_token,
             is_delta_table: r.is_delta_table,
             row_offset: r.row_offset,
-            status_name: r.status_upper.as_ref().and_then(|v| v.as_str()).map(str::to_string),
+            status_name: r
+                .status_upper
+                .as_ref()
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
             status: r.status_lower.or(r.status_upper).filter(|v| !v.is_null()),
             record_count: r.record_count_lower.or(r.record_count_upper),
             byte_size: r.byte_size,

@@ -29,6 +29,15 @@ pub enum StreamStatus {
     Closed,
 }
 
+/// A stream registered with [`WriteSession::register_stream`], to undo with
+/// [`WriteSession::stream_refused`] when the service refuses to create it.
+#[must_use = "hand it back to `stream_refused` when the service refuses the stream"]
+#[derive(Debug)]
+pub struct StreamRegistration {
+    stream_id: String,
+    previous: Option<(i64, StreamStatus)>,
+}
+
 /// The client-side state of a write session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteSession {
@@ -83,8 +92,11 @@ impl WriteSession {
     }
 
     /// Registers a stream about to be created. A higher version replaces the stream (its
-    /// earlier data is discarded by the service); a lower one is refused.
-    pub fn register_stream(&mut self, stream: &StreamRef) -> Result<(), Error> {
+    /// earlier data is discarded by the service); a lower one is refused. Until the
+    /// service answers, the stream counts as open (a create whose answer is lost may have
+    /// happened); when the service refuses it, hand the registration back to
+    /// [`stream_refused`](Self::stream_refused).
+    pub fn register_stream(&mut self, stream: &StreamRef) -> Result<StreamRegistration, Error> {
         self.check_writable("create stream")?;
         if let Some((version, _)) = self.streams.get(&stream.stream_id)
             && stream.version < *version
@@ -97,11 +109,28 @@ impl WriteSession {
                 ),
             }));
         }
-        self.streams.insert(
+        let previous = self.streams.insert(
             stream.stream_id.clone(),
             (stream.version, StreamStatus::Open),
         );
-        Ok(())
+        Ok(StreamRegistration {
+            stream_id: stream.stream_id.clone(),
+            previous,
+        })
+    }
+
+    /// The service answered the create of a registered stream with an error, so the
+    /// stream does not exist: the session forgets it (the version it replaced, if any,
+    /// comes back), and a commit is not blocked by a stream that was never opened.
+    pub fn stream_refused(&mut self, registration: StreamRegistration) {
+        match registration.previous {
+            Some(previous) => {
+                self.streams.insert(registration.stream_id, previous);
+            }
+            None => {
+                self.streams.remove(&registration.stream_id);
+            }
+        }
     }
 
     /// Records that a stream was closed.
