@@ -128,15 +128,15 @@ fi
 
 # Not in a subshell: it sets emulator_pid (for stop_emulator and the exit trap) and
 # emulator_addr.
-start_emulator() { # read-compression
-    local mode="$1"
+start_emulator() { # read-compression blob-crc
+    local mode="$1" blob_crc="$2"
     emulator_addr=""
     local data="$work/data-$mode-$RANDOM"
     local out="$work/emulator-$mode.out"
     : >"$out"
     "$emulator_bin" --data-dir "$data" --listen 127.0.0.1:0 \
         --access-id "$access_id" --access-key "$access_key" \
-        --read-compression "$mode" >"$out" 2>"$work/emulator-$mode.err" &
+        --read-compression "$mode" --blob-crc "$blob_crc" >"$out" 2>"$work/emulator-$mode.err" &
     emulator_pid=$!
     local i addr=""
     for i in $(seq 1 300); do
@@ -163,8 +163,8 @@ stop_emulator() {
 
 # --- one SDK ---------------------------------------------------------------
 
-run_sdk() { # version module read-compression
-    local version="$1" module="$2" mode="$3"
+run_sdk() { # version module read-compression blob-crc
+    local version="$1" module="$2" mode="$3" blob_crc="$4"
     if [ -n "${PYSDK_ONLY:-}" ] && [ "$PYSDK_ONLY" != "$version" ]; then
         return 0
     fi
@@ -174,14 +174,14 @@ run_sdk() { # version module read-compression
         return 0
     fi
     [ -n "$emulator_bin" ] || return 0
-    if ! start_emulator "$mode"; then
+    if ! start_emulator "$mode" "$blob_crc"; then
         setup_failed "emulator for pyodps $version did not start"
         stop_emulator
         return 0
     fi
     echo
     local addr="$emulator_addr"
-    echo "### pyodps $version ($module) against the emulator at $addr (--read-compression $mode)"
+    echo "### pyodps $version ($module) against the emulator at $addr (--read-compression $mode --blob-crc $blob_crc)"
     local results="$work/results-$version.json"
     timeout 900 "$venv/bin/python" "$here/user_guide.py" --sdk "$module" --addr "$addr" \
         --access-id "$access_id" --access-key "$access_key" --results "$results"
@@ -201,8 +201,9 @@ run_sdk() { # version module read-compression
     fi
 }
 
-run_sdk 0.13.1 storage_api_v2 ipc
-run_sdk 0.13.2 maxstorage body
+# Each SDK gets the read and blob layouts it reads (protocol.md A4, A12).
+run_sdk 0.13.1 storage_api_v2 ipc inside
+run_sdk 0.13.2 maxstorage body outside
 
 echo
 for f in "${setup_failures[@]+"${setup_failures[@]}"}"; do

@@ -246,7 +246,7 @@ fn exactly_once_asked_for_by_get_write_stream_is_honoured() {
         ),
         None,
         &ipc(
-            &[rows.clone()],
+            std::slice::from_ref(&rows),
             maxstorage_protocol::Compression::Uncompressed,
         ),
     );
