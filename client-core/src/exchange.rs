@@ -65,6 +65,9 @@ pub enum SendBody<S> {
     Call,
     /// Bytes in memory (replayable: retries allowed as the call's idempotency says).
     Bytes(Bytes),
+    /// Bytes in memory as pieces sent one after another (replayable, like `Bytes`): a
+    /// body built in pieces is sent without first copying it into one buffer.
+    Chunks(Vec<Bytes>),
     /// A one-shot stream and its length if known: the call is never retried, because
     /// the stream cannot be replayed.
     Stream(S, Option<u64>),
@@ -75,6 +78,7 @@ impl<S> std::fmt::Debug for SendBody<S> {
         match self {
             SendBody::Call => f.write_str("Call"),
             SendBody::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            SendBody::Chunks(c) => write!(f, "Chunks({} bytes)", chunks_len(c)),
             SendBody::Stream(_, len) => write!(f, "Stream(length {len:?})"),
         }
     }
@@ -86,6 +90,9 @@ pub enum OutgoingBody<S> {
     Empty,
     /// A complete body.
     Bytes(Bytes),
+    /// A complete body in pieces, to send one after another (`Content-Length`: their
+    /// total, [`chunks_len`]).
+    Chunks(Vec<Bytes>),
     /// A streamed body, with `Content-Length` when `length` is known and chunked
     /// otherwise.
     Stream {
@@ -94,6 +101,11 @@ pub enum OutgoingBody<S> {
         /// Its length, if known.
         length: Option<u64>,
     },
+}
+
+/// The total length of a body sent in pieces.
+pub fn chunks_len(chunks: &[Bytes]) -> u64 {
+    chunks.iter().map(|c| c.len() as u64).sum()
 }
 
 /// A failed attempt, classified for the retry policy.
@@ -211,7 +223,7 @@ impl CallCore {
 /// The attempts of one call: the body each attempt sends, and whether another attempt
 /// follows a failure.
 pub struct Attempts<S> {
-    fixed: Option<Bytes>,
+    fixed: Option<Vec<Bytes>>,
     stream: Option<(S, Option<u64>)>,
     one_shot: bool,
     attempt: u32,
@@ -238,7 +250,8 @@ impl<S> Attempts<S> {
         };
         let (fixed, stream) = match body {
             SendBody::Call => (None, None),
-            SendBody::Bytes(b) => (Some(b), None),
+            SendBody::Bytes(b) => (Some(vec![b]), None),
+            SendBody::Chunks(c) => (Some(c), None),
             SendBody::Stream(s, len) => (None, Some((s, len))),
         };
         Attempts {
@@ -267,7 +280,10 @@ impl<S> Attempts<S> {
         let ctx = RequestContext::new(&core.config, now).with_route_token(token.as_deref());
         let (parts, built) = call.build(&ctx)?.into_parts();
         let body = match (&self.fixed, built) {
-            (Some(b), _) => OutgoingBody::Bytes(b.clone()),
+            (Some(chunks), _) => match chunks.as_slice() {
+                [one] => OutgoingBody::Bytes(one.clone()),
+                _ => OutgoingBody::Chunks(chunks.clone()),
+            },
             (None, Body::Json(b)) => OutgoingBody::Bytes(b),
             (None, Body::Empty) => OutgoingBody::Empty,
             (None, Body::Streaming { content_length }) => match self.stream.take() {

@@ -18,7 +18,7 @@ pub mod write;
 
 pub use blob::{Blob, BlobCursor, BlobInfo, BlobItem, BlobUploadDigest, Need};
 pub use error::{Error, Result, TransportError, TransportErrorKind};
-pub use exchange::{Attempts, CallCore, Failure, OutgoingBody, Route, SendBody};
+pub use exchange::{Attempts, CallCore, Failure, OutgoingBody, Route, SendBody, chunks_len};
 pub use options::{ReadOptions, StreamOptions, StreamSummary};
 pub use session::TableReadSession;
 pub use settings::{ClientSettings, Defaults, EndpointPlan, Prepared};

@@ -57,7 +57,9 @@ pub struct StreamOptions {
     pub exactly_once: bool,
     /// Arrow IPC buffer compression of the request bodies (`None` = the client's default).
     pub compression: Option<Compression>,
-    /// Largest request body (default 64 MiB, as the official clients).
+    /// Largest request body (default
+    /// [`DEFAULT_TARGET_BODY_BYTES`](maxstorage_codec::write::DEFAULT_TARGET_BODY_BYTES),
+    /// 16 MiB).
     pub max_body_bytes: usize,
 }
 
@@ -66,7 +68,7 @@ impl Default for StreamOptions {
         StreamOptions {
             exactly_once: false,
             compression: None,
-            max_body_bytes: 64 * 1024 * 1024,
+            max_body_bytes: maxstorage_codec::write::DEFAULT_TARGET_BODY_BYTES,
         }
     }
 }

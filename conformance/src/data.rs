@@ -112,3 +112,93 @@ pub fn content(batches: &[RecordBatch]) -> Vec<(i64, String, u64)> {
 pub fn row_count(batches: &[RecordBatch]) -> usize {
     batches.iter().map(RecordBatch::num_rows).sum()
 }
+
+/// The columns of the reference perf harness's table (`shared/perf/gen_data.py`): every
+/// width, nulls, short and long strings, nanosecond timestamps and dates.
+pub const WIDE_COLUMNS: [(&str, &str); 8] = [
+    ("id", "bigint"),
+    ("i32", "int"),
+    ("f64", "double"),
+    ("flag", "boolean"),
+    ("short_str", "string"),
+    ("long_str", "string"),
+    ("ts", "timestamp"),
+    ("dt", "date"),
+];
+
+/// Rows `from..to` shaped like the perf harness's table: `f64` null every 7th row,
+/// `long_str` (about 64 characters) null every 11th, `ts` in nanoseconds.
+pub fn wide_rows(from: i64, to: i64) -> RecordBatch {
+    use arrow_array::{BooleanArray, Date32Array, Int32Array, TimestampNanosecondArray};
+    let ids: Vec<i64> = (from..to).collect();
+    let long = |i: i64| {
+        format!(
+            "{i:016}-{}",
+            "abcdefghijklmnopqrstuvwxyz0123456789"[..(i % 37) as usize].repeat(2)
+        )
+    };
+    let columns: Vec<Arc<dyn Array>> = vec![
+        Arc::new(Int64Array::from(ids.clone())),
+        Arc::new(Int32Array::from_iter_values(
+            ids.iter().map(|i| (*i as i32).wrapping_mul(7)),
+        )),
+        Arc::new(Float64Array::from_iter(
+            ids.iter().map(|i| (i % 7 != 0).then_some(*i as f64 * 0.5)),
+        )),
+        Arc::new(BooleanArray::from_iter(
+            ids.iter().map(|i| Some(i % 3 == 0)),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            ids.iter().map(|i| format!("s{:015}", i)),
+        )),
+        Arc::new(StringArray::from_iter(
+            ids.iter().map(|i| (i % 11 != 0).then(|| long(*i))),
+        )),
+        Arc::new(TimestampNanosecondArray::from_iter_values(
+            ids.iter()
+                .map(|i| 1_700_000_000_000_000_000 + i * 1_000_003),
+        )),
+        Arc::new(Date32Array::from_iter_values(
+            ids.iter().map(|i| 19_000 + (*i % 1000) as i32),
+        )),
+    ];
+    let fields: Vec<Field> = WIDE_COLUMNS
+        .iter()
+        .zip(&columns)
+        .map(|((name, _), c)| Field::new(*name, c.data_type().clone(), true))
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("valid batch")
+}
+
+/// Asserts that `got` holds exactly the rows of `want`, in order, column by column
+/// (values and nulls; the Arrow types must match too).
+pub fn assert_same_rows(got: &[RecordBatch], want: &[RecordBatch], what: &str) {
+    let (Some(g), Some(w)) = (got.first(), want.first()) else {
+        assert_eq!(row_count(got), row_count(want), "{what}: row count");
+        return;
+    };
+    let got = arrow_select::concat::concat_batches(&g.schema(), got).expect("one schema");
+    let want = arrow_select::concat::concat_batches(&w.schema(), want).expect("one schema");
+    assert_eq!(got.num_rows(), want.num_rows(), "{what}: row count");
+    for (i, field) in want.schema().fields().iter().enumerate() {
+        let name = field.name();
+        let column = got
+            .column_by_name(name)
+            .unwrap_or_else(|| panic!("{what}: column {name} missing"));
+        assert_eq!(
+            column.data_type(),
+            field.data_type(),
+            "{what}: type of column {name}"
+        );
+        if column.as_ref() != want.column(i).as_ref() {
+            let first = (0..want.num_rows())
+                .find(|r| column.slice(*r, 1).as_ref() != want.column(i).slice(*r, 1).as_ref())
+                .unwrap_or(0);
+            panic!(
+                "{what}: column {name} differs, first at row {first}: got {:?}, want {:?}",
+                column.slice(first, 1),
+                want.column(i).slice(first, 1)
+            );
+        }
+    }
+}

@@ -27,7 +27,11 @@ pub type Scenario<C> = (&'static str, fn(&C, &TestEnv));
 /// The scenarios whose reads are compressed: run them again against an emulator that
 /// compresses whole bodies, so both server behaviours (protocol.md A4) are covered.
 pub fn compressed_reads<C: StorageClient>() -> Vec<Scenario<C>> {
-    vec![("compression", compression::<C>), ("blobs", blobs::<C>)]
+    vec![
+        ("compression", compression::<C>),
+        ("wide_table_each_codec", wide_table_each_codec::<C>),
+        ("blobs", blobs::<C>),
+    ]
 }
 
 /// Every scenario, in user-guide order.
@@ -66,6 +70,7 @@ pub fn all<C: StorageClient>() -> Vec<Scenario<C>> {
         ("streaming_default_session", streaming_default_session::<C>),
         ("blobs", blobs::<C>),
         ("compression", compression::<C>),
+        ("wide_table_each_codec", wide_table_each_codec::<C>),
         ("filters", filters::<C>),
         ("arrow_options", arrow_options::<C>),
         (
@@ -928,6 +933,57 @@ fn compression<C: StorageClient>(c: &C, env: &TestEnv) {
             },
         );
         assert_eq!(data::content(&got), expected(0, 1000), "{compression}");
+    }
+}
+
+/// The perf harness's table shape (nulls, long strings, nanosecond timestamps, dates)
+/// written with each codec and read back with each codec, every value compared.
+fn wide_table_each_codec<C: StorageClient>(c: &C, env: &TestEnv) {
+    const CODECS: [Compression; 3] = [
+        Compression::Uncompressed,
+        Compression::Zstd,
+        Compression::Lz4Frame,
+    ];
+    let t = env.create_table("wide", &data::WIDE_COLUMNS, &[]);
+    let written: Vec<Vec<RecordBatch>> = (0..3)
+        .map(|i| {
+            (0..3)
+                .map(|b| {
+                    let from = i * 12_288 + b * 4096;
+                    data::wide_rows(from, from + 4096)
+                })
+                .collect()
+        })
+        .collect();
+    let s = c
+        .create_write_session(&t, WriteSessionOptions::default())
+        .unwrap();
+    for (i, (codec, batches)) in CODECS.iter().zip(&written).enumerate() {
+        s.write_stream(
+            StreamRef::new(i.to_string(), 1),
+            StreamOptions {
+                compression: Some(*codec),
+                ..Default::default()
+            },
+            batches,
+        )
+        .unwrap_or_else(|e| panic!("[{}] write {codec}: {e}", c.name()));
+    }
+    s.commit(false).unwrap();
+    let mut want: Vec<RecordBatch> = written.into_iter().flatten().collect();
+    want.sort_by_key(|b| data::ids(std::slice::from_ref(b))[0]);
+    let session = read_session(c, &t, ReadSessionOptions::default());
+    for codec in CODECS {
+        let mut got = read_everything(
+            c,
+            &session,
+            &ReadOptions {
+                compression: Some(codec),
+                ..Default::default()
+            },
+        );
+        got.sort_by_key(|b| data::ids(std::slice::from_ref(b))[0]);
+        data::assert_same_rows(&got, &want, &format!("[{}] read {codec}", c.name()));
     }
 }
 

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use maxstorage_client_core::exchange::{
     Attempts, CallCore, Failure, MAX_ERROR_BODY, MAX_JSON_BODY, OutgoingBody, check_answer_size,
+    chunks_len,
 };
 use maxstorage_protocol::{Call, StreamingResponse};
 
@@ -100,6 +101,10 @@ impl Core {
             let body = match body {
                 OutgoingBody::Empty => RequestBody::Empty,
                 OutgoingBody::Bytes(b) => RequestBody::Bytes(b),
+                OutgoingBody::Chunks(chunks) => RequestBody::Stream {
+                    length: Some(chunks_len(&chunks)),
+                    stream: Box::pin(futures_util::stream::iter(chunks.into_iter().map(Ok))),
+                },
                 OutgoingBody::Stream { stream, length } => RequestBody::Stream { stream, length },
             };
             let failure = match self

@@ -16,7 +16,7 @@ use arrow_schema::SchemaRef;
 use bytes::Bytes;
 use maxstorage_client_core::write::{SessionCore, WriteNext, WriteRecovery, open_stream};
 use maxstorage_client_core::{BlobItem, Error, Result, StreamOptions, StreamSummary};
-use maxstorage_codec::write::ArrowStreamEncoder;
+use maxstorage_codec::write::{ArrowStreamEncoder, EncodedBody};
 use maxstorage_protocol::blob::WriteBlobBatchResult;
 use maxstorage_protocol::state::write_session::WriteSession;
 use maxstorage_protocol::state::write_stream::WriteStream;
@@ -285,7 +285,7 @@ impl StreamWriter {
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.encoder.write(batch)?;
         while let Some(body) = self.encoder.next_body() {
-            self.send(body.rows() as i64, body.to_bytes()).await?;
+            self.send(body).await?;
         }
         Ok(())
     }
@@ -293,7 +293,7 @@ impl StreamWriter {
     /// Sends what is buffered.
     pub async fn flush(&mut self) -> Result<()> {
         while let Some(body) = self.encoder.flush() {
-            self.send(body.rows() as i64, body.to_bytes()).await?;
+            self.send(body).await?;
         }
         Ok(())
     }
@@ -318,14 +318,20 @@ impl StreamWriter {
         })
     }
 
-    async fn send(&mut self, rows: i64, body: Bytes) -> Result<()> {
+    async fn send(&mut self, body: EncodedBody) -> Result<()> {
+        let (rows, len) = (body.rows() as i64, body.len());
+        let chunks = body.into_chunks();
         self.session.state()?.check_writable("write")?;
         let core = self.session.client.core.clone();
-        let mut call = self.machine.begin_write(rows, Some(body.len() as u64))?;
+        let mut call = self.machine.begin_write(rows, Some(len))?;
         let mut recovery = WriteRecovery::new();
         loop {
             let error = match core
-                .call_with_body(&call, self.session.route(), SendBody::Bytes(body.clone()))
+                .call_with_body(
+                    &call,
+                    self.session.route(),
+                    SendBody::Chunks(chunks.clone()),
+                )
                 .await
             {
                 Ok(result) => {

@@ -6,8 +6,11 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use bytes::Bytes;
+
 use maxstorage_client_core::exchange::{
     Attempts, CallCore, Failure, MAX_ERROR_BODY, MAX_JSON_BODY, OutgoingBody, check_answer_size,
+    chunks_len,
 };
 use maxstorage_protocol::{Call, StreamingResponse};
 
@@ -99,6 +102,12 @@ impl Core {
             let body = match body {
                 OutgoingBody::Empty => RequestBody::Empty,
                 OutgoingBody::Bytes(b) => RequestBody::Bytes(b),
+                OutgoingBody::Chunks(chunks) => RequestBody::Reader {
+                    length: Some(chunks_len(&chunks)),
+                    reader: Box::new(ChunksReader {
+                        chunks: chunks.into(),
+                    }),
+                },
                 OutgoingBody::Stream { stream, length } => RequestBody::Reader {
                     reader: stream,
                     length,
@@ -123,5 +132,26 @@ impl Core {
             let delay = attempts.on_failure(&self.shared, call, failure)?;
             std::thread::sleep(delay);
         }
+    }
+}
+
+/// Reads a body held in pieces, one piece after another, without joining them.
+struct ChunksReader {
+    chunks: std::collections::VecDeque<Bytes>,
+}
+
+impl std::io::Read for ChunksReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while let Some(front) = self.chunks.front_mut() {
+            if front.is_empty() {
+                self.chunks.pop_front();
+                continue;
+            }
+            let n = buf.len().min(front.len());
+            buf[..n].copy_from_slice(&front[..n]);
+            bytes::Buf::advance(front, n);
+            return Ok(n);
+        }
+        Ok(0)
     }
 }

@@ -30,6 +30,7 @@ pub mod client;
 mod exec;
 pub mod instance;
 pub mod read;
+mod read_ahead;
 pub mod table;
 pub mod transport;
 mod upload;

@@ -8,25 +8,22 @@ use std::thread;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use bytes::Bytes;
 use maxstorage_codec::compress::io::DecompressReader;
 use maxstorage_codec::read::DecoderOptions;
 use maxstorage_protocol::read::RowSelection;
 use maxstorage_protocol::{Compression, StreamingResponse};
 
 use crate::exec::{Core, Route};
+use crate::read_ahead::ReadAhead;
 use crate::transport::ResponseBody;
 use maxstorage_client_core::split::{BodyDecoder, SplitProgress, Step};
 use maxstorage_client_core::{Error, ReadOptions, Result, TableReadSession};
 
-/// Size of the buffer body bytes are read with.
-const READ_CHUNK: usize = 64 * 1024;
-
-/// A response body being decoded into record batches.
+/// A response body being decoded into record batches, its bytes read ahead on another
+/// thread.
 pub(crate) struct DecodingBody {
-    body: ResponseBody,
+    body: ReadAhead,
     decoder: BodyDecoder,
-    buf: Vec<u8>,
 }
 
 /// What reading the next piece of a body gave.
@@ -53,9 +50,8 @@ impl DecodingBody {
 
     fn with_decoder(body: ResponseBody, decoder: BodyDecoder) -> DecodingBody {
         DecodingBody {
-            body,
+            body: ReadAhead::start(body),
             decoder,
-            buf: vec![0; READ_CHUNK],
         }
     }
 
@@ -73,14 +69,13 @@ impl DecodingBody {
                 Step::End => return Ok(Piece::End),
                 Step::NeedInput => {}
             }
-            match self.body.read(&mut self.buf) {
-                Ok(0) => {
+            match self.body.next() {
+                Ok(None) => {
                     if let Some(e) = self.decoder.end_of_body()? {
                         return Ok(Piece::Broken(e));
                     }
                 }
-                Ok(n) => self.decoder.feed(Bytes::copy_from_slice(&self.buf[..n]))?,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Ok(Some(bytes)) => self.decoder.feed(bytes)?,
                 Err(e) => return Ok(Piece::Broken(Error::io("reading the response body", e))),
             }
         }

@@ -6,7 +6,7 @@ use std::io::Write;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
-use maxstorage_codec::write::ArrowStreamEncoder;
+use maxstorage_codec::write::{ArrowStreamEncoder, EncodedBody};
 use maxstorage_protocol::blob::WriteBlobBatchResult;
 use maxstorage_protocol::state::write_session::WriteSession;
 use maxstorage_protocol::state::write_stream::WriteStream;
@@ -261,7 +261,7 @@ impl StreamWriter {
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.encoder.write(batch)?;
         while let Some(body) = self.encoder.next_body() {
-            self.send(body.rows() as i64, body.to_bytes())?;
+            self.send(body)?;
         }
         Ok(())
     }
@@ -269,7 +269,7 @@ impl StreamWriter {
     /// Sends what is buffered.
     pub fn flush(&mut self) -> Result<()> {
         while let Some(body) = self.encoder.flush() {
-            self.send(body.rows() as i64, body.to_bytes())?;
+            self.send(body)?;
         }
         Ok(())
     }
@@ -293,16 +293,18 @@ impl StreamWriter {
         })
     }
 
-    fn send(&mut self, rows: i64, body: Bytes) -> Result<()> {
+    fn send(&mut self, body: EncodedBody) -> Result<()> {
+        let (rows, len) = (body.rows() as i64, body.len());
+        let chunks = body.into_chunks();
         self.session.state()?.check_writable("write")?;
         let core = self.session.client.core.clone();
-        let mut call = self.machine.begin_write(rows, Some(body.len() as u64))?;
+        let mut call = self.machine.begin_write(rows, Some(len))?;
         let mut recovery = WriteRecovery::new();
         loop {
             let error = match core.call_with_body(
                 &call,
                 self.session.route(),
-                SendBody::Bytes(body.clone()),
+                SendBody::Chunks(chunks.clone()),
             ) {
                 Ok(result) => {
                     self.machine.on_written(&result)?;

@@ -52,9 +52,12 @@ pub(crate) struct Framer {
     max_message_bytes: usize,
 }
 
-/// Initial capacity of a message buffer whose bytes arrive in several pieces; it then
-/// grows with the bytes that arrive, never beyond the declared length.
-const INITIAL_BUFFER: usize = 64 * 1024;
+/// Most bytes of a message body reserved before they arrive. A body whose bytes arrive in
+/// several pieces gets its declared length (already checked against the message limit)
+/// up to this at once, so it is copied exactly once instead of through a chain of growing
+/// buffers; reserved pages cost no memory until bytes are written to them. Larger bodies
+/// then grow with the bytes that arrive, never beyond the declared length.
+const UPFRONT_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 fn reserve_for(buf: &mut Vec<u8>, declared: usize, incoming: usize) {
     let needed = buf.len() + incoming;
@@ -232,7 +235,7 @@ impl Framer {
                         Buffer::from(input.split_to(len))
                     } else {
                         if buf.is_empty() {
-                            buf.reserve_exact(len.min(INITIAL_BUFFER.max(input.len())));
+                            buf.reserve_exact(len.min(UPFRONT_BODY_BYTES.max(input.len())));
                         }
                         let n = (len - buf.len()).min(input.len());
                         reserve_for(buf, len, n);

@@ -33,9 +33,11 @@ use crate::error::CodecError;
 pub use check::{check_batch, conform_batch};
 pub use split::{estimated_array_size, estimated_ipc_size, split_batch};
 
-/// Default [`EncoderOptions::target_body_bytes`] (64 MiB, the flush size of the official
-/// SDKs).
-pub const DEFAULT_TARGET_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Default [`EncoderOptions::target_body_bytes`]: 16 MiB. The official SDKs flush at
+/// 64 MiB; a smaller body bounds a writer's memory (one body is built while the previous
+/// one is sent, and kept until it is acknowledged for exactly-once retries) at no
+/// measured cost in throughput (BENCHMARKS.md).
+pub const DEFAULT_TARGET_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// The Arrow IPC end-of-stream marker.
 pub const END_OF_STREAM: [u8; 8] = [0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0];
@@ -43,14 +45,20 @@ pub const END_OF_STREAM: [u8; 8] = [0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0];
 /// Buffer alignment in written streams (that of pyarrow and the Java SDK).
 const ALIGNMENT: usize = 8;
 
+/// The zstd level of IPC buffer compression when none is given: 1, the default of Arrow
+/// C++ (pyarrow, so the official Python SDK's writer). arrow-rs would use 3, which costs
+/// about twice the CPU per byte for bodies a few per cent smaller (BENCHMARKS.md) — and on
+/// a write the client's compression competes with the network and the service.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
+
 /// Options of an [`ArrowStreamEncoder`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EncoderOptions {
     /// IPC buffer compression (default none).
     pub compression: Compression,
-    /// zstd level for [`Compression::Zstd`] (default: Arrow's, 3).
+    /// zstd level for [`Compression::Zstd`] (default [`DEFAULT_ZSTD_LEVEL`]).
     pub zstd_level: Option<i32>,
-    /// Largest body to produce (default 64 MiB). Batches are split so that each message
+    /// Largest body to produce (default [`DEFAULT_TARGET_BODY_BYTES`]). Batches are split so that each message
     /// fits; a body holds as many messages as fit.
     pub target_body_bytes: usize,
 }
@@ -155,7 +163,7 @@ impl std::fmt::Debug for IpcMessageEncoder {
 
 impl IpcMessageEncoder {
     /// An encoder of streams of `schema` with IPC buffer `compression` (and a zstd
-    /// level, when given, for zstd).
+    /// level for zstd; [`DEFAULT_ZSTD_LEVEL`] when not given).
     pub fn new(
         schema: SchemaRef,
         compression: Compression,
@@ -179,9 +187,9 @@ impl IpcMessageEncoder {
         options = options
             .try_with_compression(ipc_codec)
             .map_err(compress_err)?;
-        if compression == Compression::Zstd && zstd_level.is_some() {
+        if compression == Compression::Zstd {
             options = options
-                .try_with_compression_level(zstd_level)
+                .try_with_compression_level(Some(zstd_level.unwrap_or(DEFAULT_ZSTD_LEVEL)))
                 .map_err(compress_err)?;
         }
         let generator = IpcDataGenerator::default();
