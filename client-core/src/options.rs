@@ -59,7 +59,7 @@ pub struct StreamOptions {
     pub compression: Option<Compression>,
     /// Largest request body (default
     /// [`DEFAULT_TARGET_BODY_BYTES`](maxstorage_codec::write::DEFAULT_TARGET_BODY_BYTES),
-    /// 16 MiB).
+    /// 8 MiB).
     pub max_body_bytes: usize,
 }
 

@@ -125,6 +125,9 @@ impl fmt::Debug for HyperTransport {
     }
 }
 
+/// The largest read buffer of a connection.
+const IO_BUFFER_BYTES: usize = 1024 * 1024;
+
 impl HyperTransport {
     /// A transport with these timeouts.
     pub fn new(config: &TransportConfig) -> Result<HyperTransport, TransportError> {
@@ -144,6 +147,10 @@ impl HyperTransport {
             .enable_http1()
             .wrap_connector(http);
         let client = HyperClient::builder(TokioExecutor::new())
+            // Let hyper's adaptive read buffer grow to 1 MiB (default about 400 KiB):
+            // body frames are slices of it, and record batch messages of a few hundred
+            // KiB then mostly arrive whole (BENCHMARKS.md).
+            .http1_max_buf_size(IO_BUFFER_BYTES)
             .pool_max_idle_per_host(config.max_idle_per_host)
             .pool_idle_timeout(config.idle_timeout)
             .pool_timer(hyper_util::rt::TokioTimer::new())

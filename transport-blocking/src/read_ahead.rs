@@ -6,7 +6,7 @@ use std::io::Read;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::transport::ResponseBody;
 
@@ -14,6 +14,9 @@ use crate::transport::ResponseBody;
 /// messages of a split (typically a few hundred KiB) arrive whole in one chunk, which the
 /// decoder then slices without copying; measured against 64 KiB – 4 MiB (BENCHMARKS.md).
 const CHUNK: usize = 1024 * 1024;
+
+/// A read buffer with less room left than this is replaced by a new one of [`CHUNK`].
+const MIN_READ: usize = 128 * 1024;
 
 /// Chunks read ahead and not yet taken: with [`CHUNK`], at most 3 MiB per body in flight
 /// (two queued, one being read). Deeper queues measured no faster: the bytes leave the
@@ -83,11 +86,17 @@ impl ReadAhead {
 /// The reading thread: body chunks into the channel until the end, an error, or the
 /// receiver is gone.
 fn pump(mut body: ResponseBody, tx: SyncSender<Chunk>) {
-    let mut buf = vec![0u8; CHUNK];
+    // Each chunk is read into a buffer of its own that becomes the chunk: the decoder keeps
+    // slices of it (zero-copy), so it cannot be reused, and copying out of a reused one
+    // would cost a copy of every byte.
+    let mut buf = BytesMut::new();
     loop {
+        if buf.len() < MIN_READ {
+            buf = BytesMut::zeroed(CHUNK);
+        }
         let chunk = match body.read(&mut buf) {
             Ok(0) => Chunk::End,
-            Ok(n) => Chunk::Data(Bytes::copy_from_slice(&buf[..n])),
+            Ok(n) => Chunk::Data(buf.split_to(n).freeze()),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => Chunk::Failed(e),
         };

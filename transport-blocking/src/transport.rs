@@ -87,12 +87,20 @@ impl fmt::Debug for UreqTransport {
     }
 }
 
+/// The size of ureq's per-connection input and output buffers.
+const IO_BUFFER_BYTES: usize = 1024 * 1024;
+
 impl UreqTransport {
     /// A transport with these timeouts.
     pub fn new(config: &TransportConfig) -> UreqTransport {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .no_delay(true)
+            // Data bodies are megabytes: ureq's 128 KiB default buffers mean a system call
+            // and a copy per 128 KiB, and record batch messages (a few hundred KiB) that
+            // never arrive in one piece (BENCHMARKS.md).
+            .input_buffer_size(IO_BUFFER_BYTES)
+            .output_buffer_size(IO_BUFFER_BYTES)
             .timeout_connect(Some(config.connect_timeout))
             .timeout_recv_response(Some(config.read_timeout))
             .timeout_recv_body(None)
