@@ -9,8 +9,9 @@
 //! ```
 //!
 //! * **Reads**: one read session over the whole table. With 1 thread the splits are read
-//!   one after another; with N threads N workers (threads, or tasks on an N-worker Tokio
-//!   runtime) each take the next unread split until none is left. Every batch is consumed
+//!   one after another; with N threads N workers (threads, or tasks on a multi-threaded
+//!   Tokio runtime with one worker per core) each take the next unread split until none is
+//!   left. Every batch is consumed
 //!   (rows counted, Arrow memory summed) and dropped at once: memory stays bounded.
 //! * **Writes**: the input files (Arrow IPC streams, any compression the codec reads) are
 //!   loaded into memory *before* the timed region. With 1 thread every file goes through
@@ -126,8 +127,8 @@ pub struct CommonArgs {
     /// Which client to measure.
     #[arg(long, value_enum)]
     pub client: ClientKind,
-    /// Parallel workers (threads of the blocking client, tasks on as many runtime threads
-    /// for the async one).
+    /// Parallel streams: threads of the blocking client, tasks of the async one (on a
+    /// multi-threaded runtime with one worker per core).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: u32,
     /// Compression to ask for (reads) or to send with (writes).
@@ -216,18 +217,14 @@ fn table_id(args: &CommonArgs) -> Result<TableId, CliError> {
     }
 }
 
-fn runtime(threads: usize) -> Result<tokio::runtime::Runtime, CliError> {
-    let rt = if threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()?
-    };
-    Ok(rt)
+/// The async client's runtime: Tokio's default multi-threaded runtime (one worker per
+/// core), as an application would run it. `--threads` sets the parallel streams (tasks),
+/// not the workers: the client overlaps each stream's network and decode / encode work on
+/// the workers, as the blocking client does on threads of its own.
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn blocking_client(
@@ -293,7 +290,7 @@ fn measure_read(args: &CommonArgs) -> Result<serde_json::Value, CliError> {
             (outcome, region.stop())
         }
         ClientKind::Async => {
-            let rt = runtime(threads)?;
+            let rt = runtime()?;
             rt.block_on(async {
                 let client = async_client(args, &meter).await?;
                 let table = client.table(table);
@@ -443,7 +440,7 @@ fn measure_write(args: &CommonArgs, inputs: &[PathBuf]) -> Result<serde_json::Va
             (written, region.stop())
         }
         ClientKind::Async => {
-            let rt = runtime(threads)?;
+            let rt = runtime()?;
             let files = Arc::new(files);
             rt.block_on(async {
                 let client = async_client(args, &meter).await?;

@@ -108,10 +108,14 @@ impl WriteSessionHandle {
         )?;
         Ok(StreamWriter {
             session: self.clone(),
-            machine: opened.machine,
+            stream: opened.machine.stream().clone(),
+            rows_acked: opened.machine.rows_written(),
+            sender: SenderSlot::Idle(Box::new(Sender {
+                machine: opened.machine,
+                last: None,
+            })),
             encoder: opened.encoder,
             schema: opened.schema,
-            last: None,
         })
     }
 
@@ -248,20 +252,53 @@ impl WriteSessionHandle {
 /// schema, encoded (with IPC buffer compression) and sent in bodies of up to
 /// `max_body_bytes`; in exactly-once mode every body is sent with its row offset and is
 /// re-sent identically after a failure, so each row is written exactly once.
+///
+/// Bodies are pipelined: while one body is on the wire (in a task of its own), the next is
+/// encoded and compressed by the caller. At most one body is in flight and one being
+/// built, in order; a failed body fails the next call ([`write`](Self::write),
+/// [`flush`](Self::flush) or [`finish`](Self::finish)), and nothing after it is sent.
+/// Dropping the writer cancels the body in flight.
 pub struct StreamWriter {
     session: WriteSessionHandle,
-    machine: WriteStream,
+    stream: StreamRef,
+    sender: SenderSlot,
+    /// Rows acknowledged as of the last body that came back.
+    rows_acked: i64,
     encoder: ArrowStreamEncoder,
     schema: SchemaRef,
+}
+
+/// What sends a stream's bodies: its exactly-once state machine and the last answer. It
+/// moves to the sending task while a body is in flight.
+struct Sender {
+    machine: WriteStream,
     last: Option<WriteRowsResult>,
+}
+
+/// Where the [`Sender`] is.
+enum SenderSlot {
+    /// Here, no body in flight.
+    Idle(Box<Sender>),
+    /// In the task sending a body; it comes back with the outcome.
+    Busy(tokio::task::JoinHandle<(Box<Sender>, Result<()>)>),
+    /// Lost: the sending task panicked or was cancelled.
+    Lost,
 }
 
 impl std::fmt::Debug for StreamWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamWriter")
-            .field("stream", self.machine.stream())
-            .field("rows_written", &self.machine.rows_written())
+            .field("stream", &self.stream)
+            .field("rows_written", &self.rows_acked)
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for StreamWriter {
+    fn drop(&mut self) {
+        if let SenderSlot::Busy(task) = &self.sender {
+            task.abort();
+        }
     }
 }
 
@@ -273,65 +310,106 @@ impl StreamWriter {
 
     /// The stream.
     pub fn stream(&self) -> &StreamRef {
-        self.machine.stream()
+        &self.stream
     }
 
-    /// Rows acknowledged by the service so far.
+    /// Rows acknowledged by the service so far (as of the last body that came back; a
+    /// body still in flight is not counted).
     pub fn rows_written(&self) -> i64 {
-        self.machine.rows_written()
+        self.rows_acked
     }
 
-    /// Writes a batch; a request is sent whenever a body is full.
+    /// Writes a batch; a body is handed to the sending task whenever it is full.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.encoder.write(batch)?;
         while let Some(body) = self.encoder.next_body() {
-            self.send(body).await?;
+            self.dispatch(body).await?;
         }
         Ok(())
     }
 
-    /// Sends what is buffered.
+    /// Sends what is buffered and waits until every body is acknowledged.
     pub async fn flush(&mut self) -> Result<()> {
         while let Some(body) = self.encoder.flush() {
-            self.send(body).await?;
+            self.dispatch(body).await?;
         }
-        Ok(())
+        self.settle().await.map(|_| ())
     }
 
     /// Flushes and closes the stream (streams of the implicit `default` session are not
     /// closed). The session still has to be committed (Batch modes).
     pub async fn finish(mut self) -> Result<StreamSummary> {
         self.flush().await?;
-        if let Some(close) = self.machine.close_call()? {
-            self.session
-                .client
-                .core
-                .call(&close, self.session.route())
-                .await?;
-            self.machine.on_closed();
-            self.session.state()?.stream_closed(self.machine.stream())?;
+        let session = self.session.clone();
+        let sender = self.settle().await?;
+        if let Some(close) = sender.machine.close_call()? {
+            session.client.core.call(&close, session.route()).await?;
+            sender.machine.on_closed();
+            session.state()?.stream_closed(sender.machine.stream())?;
         }
         Ok(StreamSummary {
-            stream: self.machine.stream().clone(),
-            rows: self.machine.rows_written(),
-            last_result: self.last,
+            stream: sender.machine.stream().clone(),
+            rows: sender.machine.rows_written(),
+            last_result: sender.last.take(),
         })
     }
 
-    async fn send(&mut self, body: EncodedBody) -> Result<()> {
+    /// Waits for the body in flight, if any; the sender, or the error that body ended
+    /// with.
+    async fn settle(&mut self) -> Result<&mut Sender> {
+        let mut outcome = Ok(());
+        // Awaited in place: if this future is dropped, the task stays in the slot and is
+        // cancelled with the writer.
+        if let SenderSlot::Busy(task) = &mut self.sender {
+            self.sender = match task.await {
+                Ok((sender, result)) => {
+                    self.rows_acked = sender.machine.rows_written();
+                    outcome = result;
+                    SenderSlot::Idle(sender)
+                }
+                Err(_) => SenderSlot::Lost,
+            };
+        }
+        outcome?;
+        match &mut self.sender {
+            SenderSlot::Idle(sender) => Ok(sender),
+            _ => Err(maxstorage_client_core::Error::Integrity(
+                "the task sending a body panicked or was cancelled: what the stream holds is unknown"
+                    .into(),
+            )),
+        }
+    }
+
+    /// Hands `body` to a sending task once the previous body is acknowledged.
+    async fn dispatch(&mut self, body: EncodedBody) -> Result<()> {
+        self.settle().await?;
+        self.session.state()?.check_writable("write")?;
+        let SenderSlot::Idle(mut sender) = std::mem::replace(&mut self.sender, SenderSlot::Lost)
+        else {
+            return Err(maxstorage_client_core::Error::Integrity(
+                "the stream's sender is gone".into(),
+            ));
+        };
+        let session = self.session.clone();
+        self.sender = SenderSlot::Busy(tokio::spawn(async move {
+            let outcome = sender.send(&session, body).await;
+            (sender, outcome)
+        }));
+        Ok(())
+    }
+}
+
+impl Sender {
+    /// Sends one body, retrying and resynchronising as the exactly-once machine says.
+    async fn send(&mut self, session: &WriteSessionHandle, body: EncodedBody) -> Result<()> {
         let (rows, len) = (body.rows() as i64, body.len());
         let chunks = body.into_chunks();
-        self.session.state()?.check_writable("write")?;
-        let core = self.session.client.core.clone();
+        let core = session.client.core.clone();
         let mut call = self.machine.begin_write(rows, Some(len))?;
         let mut recovery = WriteRecovery::new();
         loop {
             let error = match core
-                .call_with_body(
-                    &call,
-                    self.session.route(),
-                    SendBody::Chunks(chunks.clone()),
-                )
+                .call_with_body(&call, session.route(), SendBody::Chunks(chunks.clone()))
                 .await
             {
                 Ok(result) => {
@@ -346,7 +424,7 @@ impl StreamWriter {
                 match next {
                     WriteNext::Send(resend) => break resend,
                     WriteNext::Resync(get) => {
-                        let info = core.call(&get, self.session.route()).await?;
+                        let info = core.call(&get, session.route()).await?;
                         next = WriteRecovery::on_resync(&mut self.machine, &info)?;
                     }
                     WriteNext::Done => return Ok(()),
