@@ -62,7 +62,7 @@ use arrow_data::ArrayData;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use maxstorage_codec::read::{
-    ArrowStreamReader, DecoderOptions, IPC_MAGIC, LZ4_FRAME_MAGIC, ZSTD_MAGIC,
+    ArrowStreamDecoder, ArrowStreamReader, DecoderOptions, IPC_MAGIC, LZ4_FRAME_MAGIC, ZSTD_MAGIC,
 };
 use maxstorage_protocol::profile::{
     ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET, ENV_SECURITY_TOKEN, credentials_from_env,
@@ -91,6 +91,19 @@ pub enum BenchCommand {
     /// Write Arrow IPC stream files (loaded before the timed region) through one write
     /// session and commit it (1 thread: one stream; N threads: one stream per file).
     Write(WriteArgs),
+    /// Decode response bodies held in memory (loaded before the timed region) on one
+    /// thread, with the clients' decoder: the in-memory reference a read is compared to.
+    Decode(DecodeArgs),
+}
+
+/// Options of `bench decode`.
+#[derive(Debug, clap::Args)]
+pub struct DecodeArgs {
+    /// Response bodies to decode, one after another: Arrow IPC streams (any buffer
+    /// compression) or whole-body zstd / LZ4 frames of one (e.g. the perf harness's
+    /// `split<i>.<codec>.arrows` / `.bin`).
+    #[arg(long, num_args = 1.., required = true)]
+    pub input: Vec<PathBuf>,
 }
 
 /// Options of `bench read`.
@@ -188,6 +201,7 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
     let line = match &args.command {
         BenchCommand::Read(a) => measure_read(&a.common)?,
         BenchCommand::Write(a) => measure_write(&a.common, &a.input)?,
+        BenchCommand::Decode(a) => measure_decode(&a.input)?,
     };
     println!("{line}");
     Ok(())
@@ -473,6 +487,53 @@ fn measure_write(args: &CommonArgs, inputs: &[PathBuf]) -> Result<serde_json::Va
     ))
 }
 
+/// `bench decode`: every input decoded from memory, one after another, on this thread.
+fn measure_decode(inputs: &[PathBuf]) -> Result<serde_json::Value, CliError> {
+    let mut bodies = Vec::with_capacity(inputs.len());
+    for path in inputs {
+        let bytes = std::fs::read(path)
+            .map_err(|e| CliError::Failed(format!("cannot read {}: {e}", path.display())))?;
+        bodies.push(Bytes::from(bytes));
+    }
+    let codecs: BTreeSet<&str> = bodies
+        .iter()
+        .map(|b| classify(b, true).unwrap_or(WireCodec::Unknown).label())
+        .collect();
+    let wire_bytes: u64 = bodies.iter().map(|b| b.len() as u64).sum();
+    let region = Region::start();
+    let mut tally = Tally::default();
+    for (path, body) in inputs.iter().zip(bodies) {
+        let failed =
+            |e: maxstorage_codec::CodecError| CliError::Failed(format!("{}: {e}", path.display()));
+        let mut decoder = ArrowStreamDecoder::new(DecoderOptions::default());
+        decoder.feed_bytes(body).map_err(failed)?;
+        while let Some(batch) = decoder.next_batch().map_err(failed)? {
+            tally.add(&batch);
+        }
+        decoder.finish().map_err(failed)?;
+        while let Some(batch) = decoder.next_batch().map_err(failed)? {
+            tally.add(&batch);
+        }
+    }
+    let region = region.stop();
+    let mut line = json!({
+        "direction": "read",
+        "client": "decode",
+        "codec": codecs.into_iter().collect::<Vec<_>>().join("+"),
+        "threads": 1,
+        "wall_s": region.wall_s,
+        "rows": tally.rows,
+        "batches": tally.batches,
+        "wire_bytes": wire_bytes,
+        "logical_bytes": tally.logical_bytes,
+    });
+    let obj = line
+        .as_object_mut()
+        .expect("json! of an object literal is an object");
+    add_process_stats(obj, &region);
+    Ok(line)
+}
+
 /// The record batches of each input file, and their totals.
 fn load_inputs(paths: &[PathBuf]) -> Result<(Vec<Vec<RecordBatch>>, Tally), CliError> {
     let mut files = Vec::with_capacity(paths.len());
@@ -670,6 +731,12 @@ fn report(
         .as_object_mut()
         .expect("json! of an object literal is an object");
     obj.insert(parts_name.into(), outcome.parts.into());
+    add_process_stats(obj, region);
+    line
+}
+
+/// The CPU times and resident sets of a measured region, when known.
+fn add_process_stats(obj: &mut serde_json::Map<String, serde_json::Value>, region: &Measured) {
     if let Some((user, sys)) = region.cpu_s {
         obj.insert("cpu_user_s".into(), json!(round4(user)));
         obj.insert("cpu_sys_s".into(), json!(round4(sys)));
@@ -679,7 +746,6 @@ fn report(
         obj.insert("rss_before_kb".into(), before.into());
         obj.insert("peak_rss_kb".into(), peak.into());
     }
-    line
 }
 
 fn round4(x: f64) -> f64 {

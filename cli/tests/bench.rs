@@ -285,3 +285,48 @@ fn bench_without_credentials_names_the_environment_variables() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn bench_decode_counts_every_row_of_each_body_and_names_its_codec() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = write_inputs(dir.path());
+    // The same streams compressed as a whole (what `odps.maxstorage` receives).
+    let mut zstd = Vec::new();
+    for (i, path) in plain.iter().enumerate() {
+        let body = std::fs::read(path).unwrap();
+        let z = maxstorage_codec::compress::compress(maxstorage_protocol::Compression::Zstd, &body)
+            .unwrap();
+        let out = dir.path().join(format!("input{i}.body-zstd.bin"));
+        std::fs::write(&out, z).unwrap();
+        zstd.push(out);
+    }
+    let total = (FILES * ROWS_PER_FILE) as u64;
+    for (inputs, codec) in [(&plain, "none"), (&zstd, "body-zstd")] {
+        let mut args = vec!["decode", "--input"];
+        args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+        let line = bench(&args);
+        assert_eq!(line["rows"], total, "{line}");
+        assert_eq!(line["codec"], codec, "{line}");
+        assert_eq!(line["threads"], 1, "{line}");
+        assert_eq!(
+            line["batches"],
+            (FILES * ROWS_PER_FILE / BATCH_ROWS) as u64,
+            "{line}"
+        );
+        assert!(line["wall_s"].as_f64().unwrap() > 0.0, "{line}");
+    }
+    // A truncated body is an error naming the file, not a short count.
+    let cut = dir.path().join("cut.arrows");
+    let body = std::fs::read(&plain[0]).unwrap();
+    std::fs::write(&cut, &body[..body.len() - 20]).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_maxstorage"))
+        .args(["bench", "decode", "--input", cut.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cut.arrows"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
