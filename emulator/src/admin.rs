@@ -315,7 +315,7 @@ fn insert(
         stager.push(&batch)?;
     }
     let rows = stager.rows();
-    let files = stager.finish()?;
+    let mut files = stager.finish()?;
     let replace = if !overwrite {
         Replace::Nothing
     } else if !layout.dynamic.is_empty() {
@@ -326,7 +326,7 @@ fn insert(
     } else {
         Replace::PartitionPrefix(layout.static_values.iter().flatten().cloned().collect())
     };
-    let version = state.store.commit(table, files, &replace)?;
+    let version = state.store.commit(table, &mut files, &replace)?;
     Ok(Reply::json(
         &serde_json::json!({"Rows": rows, "Version": version}),
     ))

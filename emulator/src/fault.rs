@@ -47,6 +47,11 @@ pub struct FaultSpec {
     /// Apply the request, then close the connection without answering.
     #[serde(default)]
     pub drop_after_apply: bool,
+    /// Handle the request, but make the table commit it runs (`TableCommitWriteSession`,
+    /// a streaming `TableWrite`) fail with an I/O error after its files were moved into
+    /// the table: the answer is 500, and the rows must still be there for the retry.
+    #[serde(default)]
+    pub fail_store_commit: bool,
 }
 
 impl FaultSpec {
@@ -73,6 +78,15 @@ impl FaultSpec {
         FaultSpec {
             action: action.to_string(),
             cut_after_bytes: Some(bytes),
+            ..FaultSpec::default()
+        }
+    }
+
+    /// Make the table commit of the next request of `action` fail after moving its files.
+    pub fn fail_store_commit(action: &str) -> FaultSpec {
+        FaultSpec {
+            action: action.to_string(),
+            fail_store_commit: true,
             ..FaultSpec::default()
         }
     }
@@ -128,9 +142,10 @@ impl FaultSpec {
             && self.delay_ms.is_none()
             && self.cut_after_bytes.is_none()
             && !self.drop_after_apply
+            && !self.fail_store_commit
         {
             return Err(ApiError::invalid_parameter(
-                "a fault needs status, delay_ms, cut_after_bytes or drop_after_apply",
+                "a fault needs status, delay_ms, cut_after_bytes, drop_after_apply or fail_store_commit",
             ));
         }
         Ok(())
@@ -144,6 +159,7 @@ pub(crate) struct FaultEffect {
     pub error: Option<ApiError>,
     pub cut_after_bytes: Option<u64>,
     pub drop_after_apply: bool,
+    pub fail_store_commit: bool,
 }
 
 #[derive(Debug)]
@@ -222,6 +238,7 @@ impl Faults {
                 }),
                 cut_after_bytes: s.cut_after_bytes,
                 drop_after_apply: s.drop_after_apply,
+                fail_store_commit: s.fail_store_commit,
             });
             break;
         }

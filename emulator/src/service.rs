@@ -99,6 +99,9 @@ pub(crate) struct Request {
     pub storage: StorageRequest,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// An injected fault: the table commit this request runs fails after moving its
+    /// files.
+    pub fail_store_commit: bool,
 }
 
 impl Request {
@@ -450,6 +453,7 @@ async fn storage(state: Arc<State>, version: ApiVersion, req: http::Request<Inco
             storage,
             headers: parts.headers,
             body,
+            fail_store_commit: effect.as_ref().is_some_and(|e| e.fail_store_commit),
         };
         let st = state.clone();
         let reply = tokio::task::spawn_blocking(move || dispatch(&st, &request))

@@ -664,12 +664,26 @@ impl Store {
     }
 
     /// Commits staged files to a table, replacing the files `replace` selects, as one
-    /// new version. Fails if the table was dropped (or dropped and recreated) since.
+    /// new version. Fails if the table was dropped (or dropped and recreated) since. On
+    /// failure nothing is published and every file is moved back to staging: the files
+    /// stay the caller's, to commit again.
     pub fn commit(
         &self,
         table: &Arc<Table>,
-        mut files: Vec<StagedFile>,
+        files: &mut [StagedFile],
         replace: &Replace,
+    ) -> Result<u64, ApiError> {
+        self.commit_or_fail(table, files, replace, false)
+    }
+
+    /// [`commit`](Self::commit), failing with an injected I/O error after the files were
+    /// moved when `inject_failure` (the `fail_store_commit` fault).
+    pub(crate) fn commit_or_fail(
+        &self,
+        table: &Arc<Table>,
+        files: &mut [StagedFile],
+        replace: &Replace,
+        inject_failure: bool,
     ) -> Result<u64, ApiError> {
         let _guard = lock(&table.commit_lock);
         match self.table_by_id(table.meta.id) {
@@ -685,14 +699,45 @@ impl Store {
                 ));
             }
         }
+        let data_dir = table.dir.join("data");
+        let mut moved: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(files.len());
+        let result =
+            self.commit_moving(table, files, replace, &data_dir, &mut moved, inject_failure);
+        if result.is_err() {
+            // Nothing was published: put every file back where it was staged, so that the
+            // session still holds its rows and a retried commit commits them.
+            for (staged, committed) in moved.into_iter().rev() {
+                if let Err(e) = fs::rename(&committed, &staged) {
+                    tracing::error!(file = %committed.display(), error = %e, "cannot move a file back to staging after a failed commit");
+                }
+            }
+            for f in files.iter_mut() {
+                f.committed = false;
+            }
+        }
+        result
+    }
+
+    /// The body of [`commit`](Self::commit): moves the files into the table and publishes
+    /// the new manifest; `moved` records every move made, for the caller to undo on error.
+    fn commit_moving(
+        &self,
+        table: &Arc<Table>,
+        files: &mut [StagedFile],
+        replace: &Replace,
+        data_dir: &Path,
+        moved: &mut Vec<(PathBuf, PathBuf)>,
+        inject_failure: bool,
+    ) -> Result<u64, ApiError> {
         let old = table.snapshot();
         let version = old.version + 1;
         let commit_ms = now_ms();
-        let data_dir = table.dir.join("data");
         let mut added = Vec::with_capacity(files.len());
         for f in files.iter_mut() {
             let name = format!("v{version:06}-{}.arrow", random_hex(8));
-            fs::rename(&f.path, data_dir.join(&name))?;
+            let target = data_dir.join(&name);
+            fs::rename(&f.path, &target)?;
+            moved.push((f.path.clone(), target));
             f.committed = true;
             added.push(DataFile {
                 name,
@@ -705,7 +750,13 @@ impl Store {
                 commit_ms,
             });
         }
-        sync_dir(&data_dir)?;
+        sync_dir(data_dir)?;
+        if inject_failure {
+            return Err(std::io::Error::other(
+                "injected fault: the table commit failed after moving its files",
+            )
+            .into());
+        }
         let mut kept: Vec<DataFile> = old
             .files
             .iter()

@@ -716,12 +716,25 @@ pub(crate) fn write_rows(state: &State, req: &Request) -> Result<Reply, ApiError
     if st.closed {
         return Err(ApiError::invalid_state(format!("stream {id:?} is closed")));
     }
-    let mut result = WriteRowsResult::default();
-    if let Some(eo) = &mut st.eo {
+    if let Some(eo) = &st.eo {
         let offset = row_offset.unwrap_or(eo.next);
         if offset != eo.next {
             return Err(row_offset_conflict(&id, offset, eo.next));
         }
+    }
+    let mut files = files;
+    if streaming && !files.is_empty() {
+        // Visible right away: each write is its own commit. Nothing is acknowledged (no
+        // offset advances) unless it succeeded: a retry then stores the rows, never
+        // passes for a replay of rows that were not stored.
+        state
+            .store
+            .commit_or_fail(&table, &mut files, &Replace::Nothing, req.fail_store_commit)?;
+    }
+    let st = g.stream(&id, version)?;
+    let mut result = WriteRowsResult::default();
+    if let Some(eo) = &mut st.eo {
+        let offset = eo.next;
         let end = offset + rows as i64;
         eo.history.insert(offset, (body_digest, end));
         eo.next = end;
@@ -731,10 +744,6 @@ pub(crate) fn write_rows(state: &State, req: &Request) -> Result<Reply, ApiError
     st.rows += rows;
     st.bytes += req.body.len() as u64;
     if streaming {
-        // Visible right away: each write is its own commit.
-        if !files.is_empty() {
-            state.store.commit(&table, files, &Replace::Nothing)?;
-        }
         g.next_staging += 1;
         result.staging_id = Some(g.next_staging.to_string());
     } else {
@@ -867,6 +876,8 @@ pub(crate) fn commit(state: &State, req: &Request) -> Result<Reply, ApiError> {
     }
     g.check_table(state)?;
     let mut files: Vec<StagedFile> = Vec::new();
+    // Where each run of `files` came from, to give the files back if the commit fails.
+    let mut origins: Vec<(Origin, usize)> = Vec::new();
     if let Some(messages) = body.get("CommitMessages").and_then(Value::as_array) {
         let mut chosen: BTreeMap<i64, i64> = BTreeMap::new();
         for m in messages {
@@ -905,11 +916,11 @@ pub(crate) fn commit(state: &State, req: &Request) -> Result<Reply, ApiError> {
             }
         }
         for b in chosen.keys() {
-            if let Some(block) = g.blocks.remove(b) {
-                files.extend(block.files);
+            if let Some(block) = g.blocks.get_mut(b) {
+                origins.push((Origin::Block(*b), block.files.len()));
+                files.append(&mut block.files);
             }
         }
-        g.blocks.clear();
     } else {
         let ids = body.get("StreamIds").and_then(Value::as_array);
         let versions = body.get("StreamVersions").and_then(Value::as_array);
@@ -975,6 +986,7 @@ pub(crate) fn commit(state: &State, req: &Request) -> Result<Reply, ApiError> {
         };
         for id in chosen {
             if let Some(st) = g.streams.get_mut(&id) {
+                origins.push((Origin::Stream(id), st.files.len()));
                 files.append(&mut st.files);
             }
         }
@@ -982,8 +994,32 @@ pub(crate) fn commit(state: &State, req: &Request) -> Result<Reply, ApiError> {
     if !g.mode.is_streaming() && (!files.is_empty() || g.overwrite) {
         let rule = g.replace_rule(&files);
         let table = g.table.clone();
-        state.store.commit(&table, files, &rule)?;
+        if let Err(e) = state
+            .store
+            .commit_or_fail(&table, &mut files, &rule, req.fail_store_commit)
+        {
+            // The store published nothing and moved the files back: give them back to
+            // their streams (blocks), so that the retried commit commits them.
+            let mut files = files.into_iter();
+            for (origin, n) in origins {
+                let back = files.by_ref().take(n);
+                match origin {
+                    Origin::Stream(id) => {
+                        if let Some(st) = g.streams.get_mut(&id) {
+                            st.files.extend(back);
+                        }
+                    }
+                    Origin::Block(b) => {
+                        if let Some(block) = g.blocks.get_mut(&b) {
+                            block.files.extend(back);
+                        }
+                    }
+                }
+            }
+            return Err(e);
+        }
     }
+    g.blocks.clear();
     g.status = WStatus::Committed;
     for st in g.streams.values_mut() {
         st.files.clear();
@@ -991,6 +1027,12 @@ pub(crate) fn commit(state: &State, req: &Request) -> Result<Reply, ApiError> {
     let info = g.info(state);
     tracing::debug!(session = %g.id, "write session committed");
     Ok(Reply::json(&info).header(header::ROUTE_TOKEN, route_token(&g.id)))
+}
+
+/// Where staged files of a commit came from.
+enum Origin {
+    Stream(String),
+    Block(i64),
 }
 
 /// `TableAbortWriteSession`.

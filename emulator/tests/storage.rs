@@ -707,3 +707,78 @@ fn expired_sessions_refuse_reads_until_refreshed() {
     );
     assert_eq!(col_a(&rows), vec![1, 2, 3]);
 }
+
+#[test]
+fn a_table_commit_that_fails_loses_no_rows_and_its_retry_stores_them_once() {
+    let env = start();
+    make_table(&env, false);
+    // Batch: the commit fails after its files were moved into the table.
+    let sid = write_session(&env, "");
+    for (stream, rows) in [("0", [1, 2]), ("1", [3, 4])] {
+        create_stream(&env, &sid, stream, 1, false);
+        let body = ipc(&[batch(&rows, &["a", "b"])], Compression::Uncompressed);
+        write(&env, &sid, stream, 1, &body, 2).unwrap();
+        close(&env, &sid, stream, 1);
+    }
+    env.admin
+        .inject_fault(&FaultSpec::fail_store_commit("TableCommitWriteSession"))
+        .unwrap();
+    let e = commit(&env, &sid, CommitScope::AllClosedStreams).unwrap_err();
+    assert_eq!(e.status(), Some(500), "{e}");
+    assert!(dump_a(&env).is_empty(), "nothing published");
+    commit(&env, &sid, CommitScope::AllClosedStreams).unwrap();
+    assert_eq!(
+        dump_a(&env),
+        vec![1, 2, 3, 4],
+        "the retry committed every row once"
+    );
+
+    // Streaming, exactly-once: the write's own commit fails; the offset must not advance,
+    // so the retry stores the rows instead of passing for a replay.
+    let v3 = env.v3();
+    let stream = StreamRef::new("s", 0);
+    let token = env
+        .call_with(
+            &v3,
+            &CreateWriteStream {
+                table: table(),
+                session_id: "default".into(),
+                mode: WriteMode::Streaming,
+                stream: stream.clone(),
+                exactly_once: true,
+            },
+            &[],
+        )
+        .unwrap()
+        .access_token
+        .expect("an exactly-once stream");
+    let body = ipc(&[batch(&[10, 11], &["x", "y"])], Compression::Uncompressed);
+    let eo_write = |offset: i64| {
+        env.call_with(
+            &v3,
+            &WriteRows {
+                table: table(),
+                session_id: "default".into(),
+                mode: WriteMode::Streaming,
+                stream: stream.clone(),
+                record_count: 2,
+                row_offset: Some(offset),
+                access_token: Some(token.clone()),
+                table_id: None,
+                schema_version: None,
+                content_length: None,
+            },
+            &body,
+        )
+    };
+    env.admin
+        .inject_fault(&FaultSpec::fail_store_commit("TableWrite"))
+        .unwrap();
+    assert_eq!(eo_write(0).unwrap_err().status(), Some(500));
+    assert_eq!(dump_a(&env), vec![1, 2, 3, 4], "nothing published");
+    assert_eq!(eo_write(0).unwrap().exactly_once_row_offset, Some(2));
+    assert_eq!(dump_a(&env), vec![1, 2, 3, 4, 10, 11]);
+    // A replay of the acknowledged write is still not stored twice.
+    assert_eq!(eo_write(0).unwrap().exactly_once_row_offset, Some(2));
+    assert_eq!(dump_a(&env), vec![1, 2, 3, 4, 10, 11]);
+}
