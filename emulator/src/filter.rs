@@ -58,8 +58,11 @@ pub(crate) enum Literal {
 /// A parsed predicate.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Expr {
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    /// All of the terms (two or more): a flat list, so that a long chain of `AND`s
+    /// builds no deep tree (recursion over an expression is bounded by the nesting depth).
+    And(Vec<Expr>),
+    /// Any of the terms (two or more), flat like [`Expr::And`].
+    Or(Vec<Expr>),
     Cmp {
         column: String,
         op: CmpOp,
@@ -182,11 +185,18 @@ fn tokenize(p: &str) -> Result<Vec<Tok>, ApiError> {
     Ok(out)
 }
 
+/// Most comparisons in one predicate: every one is evaluated on every batch read.
+const MAX_COMPARISONS: usize = 4096;
+
+/// Deepest nesting of parentheses.
+const MAX_DEPTH: usize = 64;
+
 struct Parser<'a> {
     text: &'a str,
     toks: Vec<Tok>,
     pos: usize,
     depth: usize,
+    comparisons: usize,
 }
 
 impl Parser<'_> {
@@ -201,28 +211,36 @@ impl Parser<'_> {
     }
 
     fn or(&mut self) -> Result<Expr, ApiError> {
-        let mut left = self.and()?;
+        let mut terms = vec![self.and()?];
         while self.peek() == Some(&Tok::Or) {
             self.pos += 1;
-            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+            terms.push(self.and()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Expr::Or(terms)
+        })
     }
 
     fn and(&mut self) -> Result<Expr, ApiError> {
-        let mut left = self.primary()?;
+        let mut terms = vec![self.primary()?];
         while self.peek() == Some(&Tok::And) {
             self.pos += 1;
-            left = Expr::And(Box::new(left), Box::new(self.primary()?));
+            terms.push(self.primary()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Expr::And(terms)
+        })
     }
 
     fn primary(&mut self) -> Result<Expr, ApiError> {
         if self.peek() == Some(&Tok::LParen) {
             self.pos += 1;
             self.depth += 1;
-            if self.depth > 64 {
+            if self.depth > MAX_DEPTH {
                 return Err(unsupported(self.text, "too deeply nested"));
             }
             let e = self.or()?;
@@ -231,6 +249,13 @@ impl Parser<'_> {
                 Some(Tok::RParen) => Ok(e),
                 _ => Err(unsupported(self.text, "missing )")),
             };
+        }
+        self.comparisons += 1;
+        if self.comparisons > MAX_COMPARISONS {
+            return Err(unsupported(
+                self.text,
+                format!("more than {MAX_COMPARISONS} comparisons"),
+            ));
         }
         let a = self.next();
         let op = match self.next() {
@@ -295,6 +320,7 @@ pub(crate) fn parse(text: &str) -> Result<Option<Expr>, ApiError> {
         toks,
         pos: 0,
         depth: 0,
+        comparisons: 0,
     };
     let e = p.or()?;
     if p.pos != p.toks.len() {
@@ -307,9 +333,10 @@ impl Expr {
     /// The columns the predicate reads.
     pub(crate) fn columns(&self, out: &mut Vec<String>) {
         match self {
-            Expr::And(a, b) | Expr::Or(a, b) => {
-                a.columns(out);
-                b.columns(out);
+            Expr::And(terms) | Expr::Or(terms) => {
+                for t in terms {
+                    t.columns(out);
+                }
             }
             Expr::Cmp { column, .. } => {
                 if !out.iter().any(|c| c.eq_ignore_ascii_case(column)) {
@@ -327,28 +354,16 @@ impl Expr {
         column: &dyn Fn(&str) -> Option<ColumnValues>,
     ) -> Result<Vec<Option<bool>>, ApiError> {
         match self {
-            Expr::And(a, b) => {
-                let (x, y) = (a.eval(rows, column)?, b.eval(rows, column)?);
-                Ok(x.into_iter()
-                    .zip(y)
-                    .map(|(x, y)| match (x, y) {
-                        (Some(false), _) | (_, Some(false)) => Some(false),
-                        (Some(true), Some(true)) => Some(true),
-                        _ => None,
-                    })
-                    .collect())
-            }
-            Expr::Or(a, b) => {
-                let (x, y) = (a.eval(rows, column)?, b.eval(rows, column)?);
-                Ok(x.into_iter()
-                    .zip(y)
-                    .map(|(x, y)| match (x, y) {
-                        (Some(true), _) | (_, Some(true)) => Some(true),
-                        (Some(false), Some(false)) => Some(false),
-                        _ => None,
-                    })
-                    .collect())
-            }
+            Expr::And(terms) => Self::fold(terms, rows, column, |x, y| match (x, y) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            }),
+            Expr::Or(terms) => Self::fold(terms, rows, column, |x, y| match (x, y) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) => Some(false),
+                _ => None,
+            }),
             Expr::Cmp {
                 column: name,
                 op,
@@ -364,6 +379,30 @@ impl Expr {
                 Some(ColumnValues::Array(a)) => compare_array(name, &a, *op, literal),
             },
         }
+    }
+}
+
+impl Expr {
+    /// Evaluates `terms` and combines their three-valued results row by row.
+    fn fold(
+        terms: &[Expr],
+        rows: usize,
+        column: &dyn Fn(&str) -> Option<ColumnValues>,
+        combine: fn(Option<bool>, Option<bool>) -> Option<bool>,
+    ) -> Result<Vec<Option<bool>>, ApiError> {
+        let mut acc: Option<Vec<Option<bool>>> = None;
+        for t in terms {
+            let values = t.eval(rows, column)?;
+            acc = Some(match acc {
+                None => values,
+                Some(acc) => acc
+                    .into_iter()
+                    .zip(values)
+                    .map(|(x, y)| combine(x, y))
+                    .collect(),
+            });
+        }
+        Ok(acc.unwrap_or_else(|| vec![None; rows]))
     }
 }
 
@@ -604,6 +643,24 @@ mod tests {
             let err = parse(bad).unwrap_err();
             assert_eq!(err.code, "UnsupportedOperation", "{bad}");
         }
+        // A long chain is a flat list, not a deep tree (which overflowed the stack on
+        // evaluation and on drop); too many comparisons are refused.
+        let chain = vec!["id = 2"; 4000].join(" OR ");
+        let e = parse(&chain).unwrap().unwrap();
+        assert!(matches!(&e, Expr::Or(terms) if terms.len() == 4000));
+        assert_eq!(
+            mask(&e, &batch, &[]).unwrap(),
+            vec![false, true, false, false]
+        );
+        drop(e);
+        let chain = vec!["id = 2 AND name = 'b'"; 2000].join(" OR ");
+        assert_eq!(
+            mask(&parse(&chain).unwrap().unwrap(), &batch, &[]).unwrap(),
+            vec![false, true, false, false]
+        );
+        let too_many = vec!["id = 1"; MAX_COMPARISONS + 1].join(" AND ");
+        let err = parse(&too_many).unwrap_err();
+        assert!(err.message.contains("comparisons"), "{}", err.message);
         assert_eq!(
             parse_datetime("1970-01-02 00:00:01.5"),
             Some((86_401, 500_000_000))

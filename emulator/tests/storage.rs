@@ -782,3 +782,35 @@ fn a_table_commit_that_fails_loses_no_rows_and_its_retry_stores_them_once() {
     assert_eq!(eo_write(0).unwrap().exactly_once_row_offset, Some(2));
     assert_eq!(dump_a(&env), vec![1, 2, 3, 4, 10, 11]);
 }
+
+#[test]
+fn a_request_with_two_date_headers_is_refused() {
+    let env = start();
+    make_table(&env, false);
+    let ctx = maxstorage_protocol::RequestContext::new(&env.config, std::time::SystemTime::now());
+    let call = CreateWriteSession {
+        table: table(),
+        options: WriteSessionOptions::default(),
+    };
+    let req = maxstorage_protocol::Call::build(&call, &ctx).unwrap();
+    let body = match req.body() {
+        maxstorage_protocol::Body::Json(b) => b.to_vec(),
+        _ => Vec::new(),
+    };
+    // As signed it is accepted ...
+    let (parts, _) = req.into_parts();
+    let ok = http::Request::from_parts(parts.clone(), maxstorage_protocol::Body::Empty);
+    let r =
+        maxstorage_emulator::http_client::send_request(env.emulator.addr(), &ok, &body).unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // ... with a second Date it is not, whichever one the signature covers.
+    let mut twice = http::Request::from_parts(parts, maxstorage_protocol::Body::Empty);
+    twice.headers_mut().append(
+        http::header::DATE,
+        http::HeaderValue::from_static("Mon, 01 Jan 2024 00:00:00 GMT"),
+    );
+    let r =
+        maxstorage_emulator::http_client::send_request(env.emulator.addr(), &twice, &body).unwrap();
+    assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+    assert!(String::from_utf8_lossy(&r.body).contains("2 date headers"));
+}

@@ -361,6 +361,16 @@ pub enum AuthError {
     /// is missing or different.
     #[error("missing or wrong STS security token")]
     StsTokenMismatch,
+    /// A header the signature or its checks read appears more than once, so what is
+    /// checked and what is signed could differ (a stale request replayed with a fresh
+    /// `Date` in front).
+    #[error("the request has {count} {name} headers: a signed request has at most one")]
+    RepeatedHeader {
+        /// The header.
+        name: String,
+        /// How many times it appears.
+        count: usize,
+    },
 }
 
 impl AuthError {
@@ -374,8 +384,49 @@ impl AuthError {
             }
             AuthError::InvalidDate(_) | AuthError::DateSkewed { .. } => "RequestTimeTooSkewed",
             AuthError::StsTokenMismatch => "InvalidStsToken",
+            AuthError::RepeatedHeader { .. } => "SignatureNotMatch",
         }
     }
+}
+
+/// Refuses a request in which a header the verification reads — `Authorization`, `Date`,
+/// `Content-MD5`, `Content-Type`, the STS token or any `x-odps-*` header — appears more
+/// than once: the checks read one copy, the signature may cover another.
+fn check_unique_signed_headers(headers: &[(String, String)]) -> Result<(), AuthError> {
+    let read = |name: &str| {
+        [
+            header::AUTHORIZATION,
+            header::DATE,
+            "content-md5",
+            "content-type",
+            header::STS_TOKEN,
+        ]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
+            || name
+                .get(..7)
+                .is_some_and(|p| p.eq_ignore_ascii_case("x-odps-"))
+    };
+    for (i, (name, _)) in headers.iter().enumerate() {
+        if !read(name) {
+            continue;
+        }
+        let count = headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .count();
+        if count > 1
+            && !headers[..i]
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case(name))
+        {
+            return Err(AuthError::RepeatedHeader {
+                name: name.clone(),
+                count,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Verifies the signature of an incoming request (legacy or v4) against `credentials`,
@@ -394,6 +445,7 @@ pub fn verify_request(
     now: Option<SystemTime>,
     max_skew: Duration,
 ) -> Result<(), AuthError> {
+    check_unique_signed_headers(request.headers)?;
     let authorization = request
         .header(header::AUTHORIZATION)
         .map(str::trim)
@@ -666,6 +718,33 @@ mod tests {
                 verify_request(&req_tok, &sts, None, DEFAULT_MAX_CLOCK_SKEW),
                 Ok(())
             );
+            // An old signed request replayed later with a fresh Date in front of its own:
+            // the skew check would read the fresh one, the signature the old one.
+            let later = date + Duration::from_secs(3600);
+            let mut replayed = vec![("Date".to_string(), crate::time::format_http_date(later))];
+            replayed.extend(headers.iter().cloned());
+            let req_replayed = IncomingRequest {
+                headers: &replayed,
+                ..req
+            };
+            assert_eq!(
+                verify_request(&req_replayed, &creds, Some(later), DEFAULT_MAX_CLOCK_SKEW),
+                Err(AuthError::RepeatedHeader {
+                    name: "Date".into(),
+                    count: 2
+                })
+            );
+            let mut doubled = headers.clone();
+            doubled.push(("X-ODPS-Extra".into(), "1".into()));
+            doubled.push(("x-odps-extra".into(), "2".into()));
+            let req_doubled = IncomingRequest {
+                headers: &doubled,
+                ..req
+            };
+            assert!(matches!(
+                verify_request(&req_doubled, &creds, None, DEFAULT_MAX_CLOCK_SKEW),
+                Err(AuthError::RepeatedHeader { count: 2, .. })
+            ));
         }
         let none: Vec<(String, String)> = vec![];
         let req = IncomingRequest {
