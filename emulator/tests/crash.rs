@@ -154,10 +154,16 @@ fn sigkill_during_commits_keeps_commits_whole() {
     let in_flight: Arc<Mutex<BTreeSet<i64>>> = Arc::default();
     let next = Arc::new(std::sync::atomic::AtomicI64::new(0));
     let started = Instant::now();
-    let mut seed = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
+    // The kill times come from this seed: fixed, printed, and set by
+    // MAXSTORAGE_CRASH_SEED to replay or vary a run.
+    let mut seed: u64 = std::env::var("MAXSTORAGE_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_C0DE);
+    eprintln!("crash test seed {seed} (MAXSTORAGE_CRASH_SEED={seed} replays it)");
+    let mut interrupted_commits = 0usize;
+    let mut interrupted_before = 0usize;
+    let mut acked_before = 0usize;
     let mut rand = move || {
         seed = seed
             .wrapping_mul(6364136223846793005)
@@ -208,6 +214,14 @@ fn sigkill_during_commits_keeps_commits_whole() {
         }
         let acked = acked.lock().unwrap().clone();
         let in_flight = in_flight.lock().unwrap().clone();
+        assert!(
+            acked.len() > acked_before,
+            "round {round}: no commit was acknowledged before the kill: the round tested nothing"
+        );
+        acked_before = acked.len();
+        // Commits sent and never acknowledged: the kill landed during them.
+        interrupted_commits += in_flight.difference(&acked).count() - interrupted_before;
+        interrupted_before = in_flight.difference(&acked).count();
         for (k, n) in &per_commit {
             assert_eq!(*n, 10, "round {round}: commit {k} is partial ({n} rows)");
             assert!(
@@ -234,4 +248,8 @@ fn sigkill_during_commits_keeps_commits_whole() {
     }
     child.kill().unwrap();
     let _ = child.wait();
+    assert!(
+        interrupted_commits > 0,
+        "no kill landed while a commit was in flight: the test exercised no crash during a commit"
+    );
 }
