@@ -404,10 +404,19 @@ fn refresh_session<C: StorageClient>(c: &C, env: &TestEnv) {
     let before = s.info().expiration_time;
     c.get_read_session(&mut s, false).unwrap();
     assert_eq!(*s.status(), SessionStatus::Normal);
+    assert_eq!(
+        s.info().expiration_time,
+        before,
+        "a plain get does not extend the session"
+    );
+    // Expiration times are in milliseconds: let one pass, so a refresh must move it.
+    std::thread::sleep(std::time::Duration::from_millis(5));
     c.get_read_session(&mut s, true).unwrap();
     assert!(
-        s.info().expiration_time >= before,
-        "refresh extends the session"
+        s.info().expiration_time > before,
+        "refresh extends the session ({} → {})",
+        before,
+        s.info().expiration_time
     );
     assert_eq!(
         data::row_count(&read_everything(c, &s, &ReadOptions::default())),
@@ -472,7 +481,11 @@ fn instance_read<C: StorageClient>(c: &C, env: &TestEnv) {
         )
         .unwrap();
     assert_eq!(part[0].num_columns(), 1);
-    assert_eq!(data::row_count(&part), 50);
+    assert_eq!(
+        data::ids(&part),
+        (100..150).collect::<Vec<i64>>(),
+        "rows [100, 150) of the result"
+    );
 }
 
 /// User guide: preview with a limit, a partition, columns.
