@@ -28,6 +28,8 @@ pub mod cli;
 mod error;
 pub mod fault;
 mod filter;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http_client;
 mod instance;
 mod read;
