@@ -94,7 +94,18 @@ fn dropping_streams_and_writers_at_random_points_commits_nothing_partial() {
     let t = env.create_table("cancel", &data::COLUMNS, &[]);
     env.insert(&t, None, &data::batches(0, 20_000, 2000));
     let rt = runtime();
-    let mut points = Points(0x5EED);
+    // A new seed each run (more cancellation points over time), printed to replay a
+    // failure with MAXSTORAGE_TEST_SEED.
+    let seed = std::env::var("MAXSTORAGE_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0x5EED, |d| d.as_nanos() as u64)
+        });
+    println!("cancellation points seed {seed} (MAXSTORAGE_TEST_SEED={seed} replays it)");
+    let mut points = Points(seed);
     rt.block_on(async {
         let client = client(&env).await;
         let table = client.table(t.clone());
