@@ -224,7 +224,11 @@ fn exactly_once_asked_for_by_get_write_stream_is_honoured() {
     // A wrong offset and a wrong token fail.
     let third = batch(&[3], &["z"]);
     assert_eq!(write(&env, &sid, "eo", Some((7, &token)), &third).0, 409);
-    assert_ne!(write(&env, &sid, "eo", Some((2, "forged")), &third).0, 200);
+    refused(
+        &write(&env, &sid, "eo", Some((2, "forged")), &third),
+        403,
+        "InvalidAccessToken",
+    );
     assert_eq!(write(&env, &sid, "eo", Some((2, &token)), &third).0, 200);
     // Asking again returns the same token and the next offset.
     let (_, v) = get_stream(&env, &sid, "eo", true);

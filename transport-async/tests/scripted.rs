@@ -992,8 +992,15 @@ async fn blob_stream_reader_moves_from_blob_to_blob_and_verifies_blocks() {
         .collect()
         .await;
     assert!(
-        results.iter().any(|r| r.is_err()),
-        "a corrupt CRC32C block is an error"
+        results.iter().any(|r| matches!(
+            r,
+            Err(maxstorage_client_core::Error::BlobRead(
+                maxstorage_codec::blob::BlobReadError::Frame(
+                    maxstorage_protocol::frame::FrameError::CrcMismatch { .. }
+                )
+            ))
+        )),
+        "a corrupt CRC32C block is a CRC mismatch: {results:?}"
     );
 }
 
