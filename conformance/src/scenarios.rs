@@ -668,7 +668,7 @@ fn abort<C: StorageClient>(c: &C, env: &TestEnv) {
     )
     .unwrap();
     s.abort().unwrap();
-    assert!(s.commit(false).is_err(), "no commit after abort");
+    usage_error(s.commit(false), "commit");
     assert!(env.dump(&t, None).is_empty());
 }
 
@@ -1205,6 +1205,21 @@ fn fault_non_idempotent_write_cut<C: StorageClient>(c: &C, env: &TestEnv) {
     assert!(env.dump(&t, None).is_empty());
 }
 
+/// Asserts that `result` is the client refusing, before anything is sent, the operation
+/// (or argument) `what`.
+fn usage_error<T: std::fmt::Debug>(result: maxstorage_client_core::Result<T>, what: &str) {
+    use maxstorage_protocol::UsageError;
+    match &result {
+        Err(maxstorage_client_core::Error::Protocol(maxstorage_protocol::Error::Usage(
+            UsageError::InvalidState { operation, .. },
+        ))) if *operation == what => {}
+        Err(maxstorage_client_core::Error::Protocol(maxstorage_protocol::Error::Usage(
+            UsageError::InvalidArgument { name, .. },
+        ))) if *name == what => {}
+        other => panic!("expected the client to refuse {what:?}, got {other:?}"),
+    }
+}
+
 /// Guards: commit with an open stream, writes after commit, stale stream versions,
 /// unknown sessions.
 fn guards<C: StorageClient>(c: &C, env: &TestEnv) {
@@ -1213,28 +1228,26 @@ fn guards<C: StorageClient>(c: &C, env: &TestEnv) {
         .create_write_session(&t, WriteSessionOptions::default())
         .unwrap();
     s.create_stream(&StreamRef::new("0", 1), false).unwrap();
-    assert!(
-        s.commit(false).is_err(),
-        "commit with an open stream is refused"
-    );
+    // Commit with an open stream is refused.
+    usage_error(s.commit(false), "commit");
     s.close_stream(&StreamRef::new("0", 1)).unwrap();
     s.commit(false).unwrap();
-    assert!(
+    // No write after commit.
+    usage_error(
         s.write_stream(
             StreamRef::new("1", 1),
             StreamOptions::default(),
-            &[data::rows(0, 1)]
-        )
-        .is_err(),
-        "no write after commit"
+            &[data::rows(0, 1)],
+        ),
+        "create stream",
     );
     let other = c
         .create_write_session(&t, WriteSessionOptions::default())
         .unwrap();
     other.create_stream(&StreamRef::new("0", 2), false).unwrap();
-    assert!(
-        other.create_stream(&StreamRef::new("0", 1), false).is_err(),
-        "stale version"
+    usage_error(
+        other.create_stream(&StreamRef::new("0", 1), false),
+        "stream_version",
     );
     let mut bogus = read_session(
         c,

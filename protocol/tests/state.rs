@@ -8,7 +8,7 @@ use maxstorage_protocol::state::write_stream::{
 use maxstorage_protocol::write::{
     CommitScope, StreamRef, WriteMode, WriteRowsResult, WriteStreamInfo,
 };
-use maxstorage_protocol::{Action, Error, TableId};
+use maxstorage_protocol::{Action, Error, TableId, UsageError};
 
 fn eo_stream() -> WriteStream {
     let mut s = WriteStream::new(
@@ -147,7 +147,13 @@ fn exactly_once_needs_an_access_token() {
         StreamRef::new("0", 1),
         true,
     );
-    assert!(s.on_created(&WriteStreamInfo::default()).is_err());
+    assert!(
+        matches!(
+            s.on_created(&WriteStreamInfo::default()),
+            Err(Error::InvalidResponse(ref r)) if r.field.as_deref() == Some("AccessToken")
+        ),
+        "an exactly-once stream without an access token is an invalid answer"
+    );
     assert_eq!(s.state(), StreamState::Failed);
 }
 
@@ -193,16 +199,14 @@ fn normal_mode_never_retries_an_unknown_outcome() {
 fn stream_guards() {
     let mut s = eo_stream();
     s.begin_write(1, None).unwrap();
-    assert!(
-        s.begin_write(1, None).is_err(),
-        "one write in flight at a time"
-    );
-    assert!(s.close_call().is_err(), "no close with a write in flight");
+    // One write in flight at a time; no close with a write in flight.
+    assert_refused(s.begin_write(1, None), "write");
+    assert_refused(s.close_call(), "close");
     s.on_written(&ack(1)).unwrap();
     let close = s.close_call().unwrap().unwrap();
     assert_eq!(close.stream, StreamRef::new("0", 1));
     s.on_closed();
-    assert!(s.begin_write(1, None).is_err(), "no write after close");
+    assert_refused(s.begin_write(1, None), "write");
     let mut d = WriteStream::new(
         TableId::new("p", "t"),
         "default",
@@ -223,28 +227,28 @@ fn session_guards() {
     let mut session = WriteSession::new(TableId::new("p", "t"), "sess", WriteMode::Batch);
     let _ = session.register_stream(&StreamRef::new("0", 1)).unwrap();
     let _ = session.register_stream(&StreamRef::new("1", 1)).unwrap();
-    assert!(
-        session.register_stream(&StreamRef::new("1", 0)).is_err(),
-        "stale version"
+    assert_refused(
+        session.register_stream(&StreamRef::new("1", 0)),
+        "stream_version",
     );
     let err = session.commit_call(false).unwrap_err();
     assert!(err.to_string().contains("still open"), "{err}");
     session.stream_closed(&StreamRef::new("0", 1)).unwrap();
     session.stream_closed(&StreamRef::new("1", 1)).unwrap();
-    assert!(session.stream_closed(&StreamRef::new("2", 1)).is_err());
+    assert_refused(session.stream_closed(&StreamRef::new("2", 1)), "stream");
     let commit = session.commit_call(true).unwrap();
     assert_eq!(
         commit.scope,
         CommitScope::Streams(vec![StreamRef::new("0", 1), StreamRef::new("1", 1)])
     );
-    assert!(session.abort_call().is_err(), "no abort while committing");
+    assert_refused(session.abort_call(), "abort");
     session.on_commit_result(true);
     assert_eq!(session.state(), SessionState::Committed);
-    assert!(
-        session.register_stream(&StreamRef::new("3", 1)).is_err(),
-        "no write after commit"
+    assert_refused(
+        session.register_stream(&StreamRef::new("3", 1)),
+        "create stream",
     );
-    assert!(session.commit_call(false).is_err());
+    assert_refused(session.commit_call(false), "commit");
 
     // A stream the service refused to create does not block the commit, and a refused
     // replacement brings the version it replaced back.
@@ -254,10 +258,8 @@ fn session_guards() {
     let r = refused.register_stream(&StreamRef::new("0", 2)).unwrap();
     refused.stream_refused(r);
     let r = refused.register_stream(&StreamRef::new("1", 1)).unwrap();
-    assert!(
-        refused.commit_call(false).is_err(),
-        "stream 1 is open until refused"
-    );
+    // Stream 1 is open until refused.
+    assert_refused(refused.commit_call(false), "commit");
     refused.stream_refused(r);
     assert_eq!(
         refused.streams().collect::<Vec<_>>(),
@@ -268,11 +270,18 @@ fn session_guards() {
     let mut aborted = WriteSession::new(TableId::new("p", "t"), "s2", WriteMode::Batch);
     aborted.abort_call().unwrap();
     aborted.on_aborted();
-    assert!(
-        aborted.check_writable("write").is_err(),
-        "no write after abort"
-    );
+    assert_refused(aborted.check_writable("write"), "write");
 
     let mut streaming = WriteSession::new(TableId::new("p", "t"), "default", WriteMode::Streaming);
-    assert!(streaming.commit_call(false).is_err());
+    assert_refused(streaming.commit_call(false), "commit");
+}
+
+/// Asserts that `result` is a usage error naming `what`: the operation refused in the
+/// current state, or the argument refused.
+fn assert_refused<T: std::fmt::Debug>(result: Result<T, Error>, what: &str) {
+    match &result {
+        Err(Error::Usage(UsageError::InvalidState { operation, .. })) if *operation == what => {}
+        Err(Error::Usage(UsageError::InvalidArgument { name, .. })) if *name == what => {}
+        other => panic!("expected a usage error about {what:?}, got {other:?}"),
+    }
 }
