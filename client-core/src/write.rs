@@ -7,8 +7,8 @@ use maxstorage_protocol::blob::{WriteBlob, WriteBlobBatch};
 use maxstorage_protocol::schema::ColumnKind;
 use maxstorage_protocol::state::write_stream::{Recovery, ResyncOutcome, WriteStream};
 use maxstorage_protocol::write::{
-    CloseWriteStream, CommitScope, CommitWriteSession, CreateWriteStream, GetWriteSession,
-    GetWriteStream, StreamRef, WriteMode, WriteRows, WriteStreamInfo,
+    CloseWriteStream, CreateWriteStream, GetWriteSession, GetWriteStream, StreamRef, WriteMode,
+    WriteRows, WriteStreamInfo,
 };
 use maxstorage_protocol::{Compression, TableId};
 
@@ -204,16 +204,6 @@ impl SessionCalls {
             table_id: None,
             schema_version: None,
             content_length: None,
-        }
-    }
-
-    /// A commit of exactly these streams.
-    pub fn commit_streams(&self, streams: Vec<StreamRef>) -> CommitWriteSession {
-        CommitWriteSession {
-            table: self.table.clone(),
-            session_id: self.session_id.clone(),
-            mode: self.mode,
-            scope: CommitScope::Streams(streams),
         }
     }
 

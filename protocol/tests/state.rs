@@ -272,8 +272,30 @@ fn session_guards() {
     aborted.on_aborted();
     assert_refused(aborted.check_writable("write"), "write");
 
+    // Committing listed streams (written elsewhere) moves the session like any commit,
+    // whatever this handle opened: a success commits it, a failure reopens it.
+    let mut listed = WriteSession::new(TableId::new("p", "t"), "s4", WriteMode::Batch);
+    let _ = listed.register_stream(&StreamRef::new("mine", 1)).unwrap();
+    let call = listed
+        .commit_streams_call(vec![StreamRef::new("theirs", 3)])
+        .unwrap();
+    assert_eq!(
+        call.scope,
+        CommitScope::Streams(vec![StreamRef::new("theirs", 3)])
+    );
+    assert_refused(listed.commit_streams_call(vec![]), "commit");
+    listed.on_commit_result(false);
+    let _ = listed.commit_streams_call(vec![]).unwrap();
+    listed.on_commit_result(true);
+    assert_eq!(listed.state(), SessionState::Committed);
+    assert_refused(
+        listed.register_stream(&StreamRef::new("late", 1)),
+        "create stream",
+    );
+
     let mut streaming = WriteSession::new(TableId::new("p", "t"), "default", WriteMode::Streaming);
     assert_refused(streaming.commit_call(false), "commit");
+    assert_refused(streaming.commit_streams_call(vec![]), "commit");
 }
 
 /// Asserts that `result` is a usage error naming `what`: the operation refused in the

@@ -166,14 +166,9 @@ impl WriteSessionHandle {
     /// Commits exactly these streams (ids and versions), e.g. streams written by other
     /// processes.
     pub async fn commit_streams(&self, streams: Vec<StreamRef>) -> Result<WriteSessionInfo> {
-        self.state()?.check_writable("commit")?;
-        let call = self.core.calls.commit_streams(streams);
+        let call = self.state()?.commit_streams_call(streams)?;
         let result = self.client.core.call(&call, self.route()).await;
-        if result.is_ok() {
-            let mut state = self.state()?;
-            state.commit_call(false).ok();
-            state.on_commit_result(true);
-        }
+        self.state()?.on_commit_result(result.is_ok());
         result
     }
 

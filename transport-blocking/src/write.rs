@@ -148,13 +148,9 @@ impl WriteSessionHandle {
     /// Commits exactly these streams (ids and versions), e.g. streams written by other
     /// processes.
     pub fn commit_streams(&self, streams: Vec<StreamRef>) -> Result<WriteSessionInfo> {
-        self.state()?.check_writable("commit")?;
-        let call = self.core.calls.commit_streams(streams);
+        let call = self.state()?.commit_streams_call(streams)?;
         let result = self.client.core.call(&call, self.route());
-        if result.is_ok() {
-            self.state()?.commit_call(false).ok();
-            self.state()?.on_commit_result(true);
-        }
+        self.state()?.on_commit_result(result.is_ok());
         result
     }
 

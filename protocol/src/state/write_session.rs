@@ -200,6 +200,33 @@ impl WriteSession {
         })
     }
 
+    /// The commit call for exactly `streams` (ids and versions, e.g. streams written by
+    /// other processes): the streams this handle opened are not checked. Refused after
+    /// commit or abort, and in streaming modes. Report the answer to
+    /// [`on_commit_result`](Self::on_commit_result), as for [`commit_call`](Self::commit_call).
+    pub fn commit_streams_call(
+        &mut self,
+        streams: Vec<StreamRef>,
+    ) -> Result<CommitWriteSession, Error> {
+        self.check_writable("commit")?;
+        if self.mode.is_streaming() {
+            return Err(Error::Usage(UsageError::InvalidState {
+                operation: "commit",
+                reason: format!(
+                    "{} sessions make data visible on each write and have no commit",
+                    self.mode.as_str()
+                ),
+            }));
+        }
+        self.state = SessionState::Committing;
+        Ok(CommitWriteSession {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+            scope: CommitScope::Streams(streams),
+        })
+    }
+
     /// Records the commit's outcome: success commits; a failure reopens the session so the
     /// (idempotent) commit can be retried or the session aborted.
     pub fn on_commit_result(&mut self, committed: bool) {
