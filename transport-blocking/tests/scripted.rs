@@ -277,9 +277,16 @@ fn read_fails_loudly_when_resumes_are_exhausted() {
     };
     let results: Vec<_> = table.read_split(&session, 0, &options).collect();
     assert!(
-        results.last().unwrap().is_err(),
-        "the read must end with an error, never silently short"
+        results.iter().all(|r| r.is_err()),
+        "a 50-byte cut holds no complete batch: {results:?}"
     );
+    let last = results.last().unwrap().as_ref().unwrap_err();
+    // The last break (the connection cut mid-body) is what ended the read.
+    assert!(
+        matches!(last, maxstorage_blocking::Error::Io { .. }),
+        "the read must end with the break that exhausted the resumes, never silently short: {last:?}"
+    );
+    assert_eq!(results.len(), 1, "one error ends the iterator");
 }
 
 #[test]
