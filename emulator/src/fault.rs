@@ -52,6 +52,11 @@ pub struct FaultSpec {
     /// the table: the answer is 500, and the rows must still be there for the retry.
     #[serde(default)]
     pub fail_store_commit: bool,
+    /// Handle the request, but make staging its rows (a `TableWrite`) fail at the fsync of
+    /// a staged file: the answer is 500, nothing is acknowledged and no staged file is
+    /// left.
+    #[serde(default)]
+    pub fail_store_stage: bool,
 }
 
 impl FaultSpec {
@@ -87,6 +92,15 @@ impl FaultSpec {
         FaultSpec {
             action: action.to_string(),
             fail_store_commit: true,
+            ..FaultSpec::default()
+        }
+    }
+
+    /// Make staging the rows of the next request of `action` fail at the fsync.
+    pub fn fail_store_stage(action: &str) -> FaultSpec {
+        FaultSpec {
+            action: action.to_string(),
+            fail_store_stage: true,
             ..FaultSpec::default()
         }
     }
@@ -143,9 +157,10 @@ impl FaultSpec {
             && self.cut_after_bytes.is_none()
             && !self.drop_after_apply
             && !self.fail_store_commit
+            && !self.fail_store_stage
         {
             return Err(ApiError::invalid_parameter(
-                "a fault needs status, delay_ms, cut_after_bytes, drop_after_apply or fail_store_commit",
+                "a fault needs status, delay_ms, cut_after_bytes, drop_after_apply, fail_store_commit or fail_store_stage",
             ));
         }
         Ok(())
@@ -160,6 +175,7 @@ pub(crate) struct FaultEffect {
     pub cut_after_bytes: Option<u64>,
     pub drop_after_apply: bool,
     pub fail_store_commit: bool,
+    pub fail_store_stage: bool,
 }
 
 #[derive(Debug)]
@@ -239,6 +255,7 @@ impl Faults {
                 cut_after_bytes: s.cut_after_bytes,
                 drop_after_apply: s.drop_after_apply,
                 fail_store_commit: s.fail_store_commit,
+                fail_store_stage: s.fail_store_stage,
             });
             break;
         }

@@ -102,6 +102,8 @@ pub(crate) struct Request {
     /// An injected fault: the table commit this request runs fails after moving its
     /// files.
     pub fail_store_commit: bool,
+    /// An injected fault: staging this request's rows fails at the fsync.
+    pub fail_store_stage: bool,
 }
 
 impl Request {
@@ -454,6 +456,7 @@ async fn storage(state: Arc<State>, version: ApiVersion, req: http::Request<Inco
             headers: parts.headers,
             body,
             fail_store_commit: effect.as_ref().is_some_and(|e| e.fail_store_commit),
+            fail_store_stage: effect.as_ref().is_some_and(|e| e.fail_store_stage),
         };
         let st = state.clone();
         let reply = tokio::task::spawn_blocking(move || dispatch(&st, &request))

@@ -956,7 +956,17 @@ impl<'a> Stager<'a> {
     }
 
     /// Finishes the staged files (fsynced).
-    pub fn finish(mut self) -> Result<Vec<StagedFile>, ApiError> {
+    pub fn finish(self) -> Result<Vec<StagedFile>, ApiError> {
+        self.finish_or_fail(false)
+    }
+
+    /// [`finish`](Self::finish), failing as if the first file's fsync had failed when
+    /// `inject_failure` (the `fail_store_stage` fault). On any failure no staged file is
+    /// left behind.
+    pub(crate) fn finish_or_fail(
+        mut self,
+        inject_failure: bool,
+    ) -> Result<Vec<StagedFile>, ApiError> {
         let mut out = Vec::new();
         let writers: Vec<_> = self.writers.drain().collect();
         let mut err = None;
@@ -976,6 +986,12 @@ impl<'a> Stager<'a> {
                     .into_inner()
                     .map_err(|e| ApiError::internal(format!("staging write: {e}")))?;
                 file.sync_all()?;
+                if inject_failure {
+                    return Err(std::io::Error::other(
+                        "injected fault: fsync of a staged file failed",
+                    )
+                    .into());
+                }
                 Ok(file.metadata()?.len())
             })();
             match result {

@@ -606,7 +606,7 @@ fn stage_body(
         return Err(e);
     }
     let rows = stager.rows();
-    Ok((stager.finish()?, rows))
+    Ok((stager.finish_or_fail(req.fail_store_stage)?, rows))
 }
 
 fn check_schema(expected: &Schema, actual: &Schema) -> Result<(), ApiError> {

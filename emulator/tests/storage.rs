@@ -818,3 +818,58 @@ fn a_request_with_two_date_headers_is_refused() {
     assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
     assert!(String::from_utf8_lossy(&r.body).contains("2 date headers"));
 }
+
+#[test]
+fn a_write_whose_staging_fails_acknowledges_nothing_and_leaves_no_file() {
+    let env = start();
+    make_table(&env, false);
+    let sid = write_session(&env, "");
+    let token = create_stream(&env, &sid, "0", 0, true).expect("access token");
+    let body = ipc(&[batch(&[7, 8], &["a", "b"])], Compression::Uncompressed);
+    let eo_write = || {
+        env.call(
+            &WriteRows {
+                table: table(),
+                session_id: sid.clone(),
+                mode: WriteMode::Batch,
+                stream: StreamRef::new("0", 0),
+                record_count: 2,
+                row_offset: Some(0),
+                access_token: Some(token.clone()),
+                table_id: None,
+                schema_version: None,
+                content_length: None,
+            },
+            &body,
+        )
+    };
+    env.admin
+        .inject_fault(&FaultSpec::fail_store_stage("TableWrite"))
+        .unwrap();
+    assert_eq!(eo_write().unwrap_err().status(), Some(500));
+    let staging = env.emulator.data_dir().join("staging");
+    assert_eq!(
+        std::fs::read_dir(&staging).unwrap().count(),
+        0,
+        "no staged file is left behind"
+    );
+    let info = env
+        .call(
+            &GetWriteStream {
+                table: table(),
+                session_id: sid.clone(),
+                mode: WriteMode::Batch,
+                stream: StreamRef::new("0", 0),
+                table_id: None,
+                exactly_once: true,
+            },
+            &[],
+        )
+        .unwrap();
+    assert_eq!(info.row_offset, Some(0), "nothing was acknowledged");
+    // The retry is a first write, not a replay.
+    assert_eq!(eo_write().unwrap().exactly_once_row_offset, Some(2));
+    close(&env, &sid, "0", 0);
+    commit(&env, &sid, CommitScope::AllClosedStreams).unwrap();
+    assert_eq!(dump_a(&env), vec![7, 8]);
+}
