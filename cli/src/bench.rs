@@ -899,6 +899,22 @@ enum Channel {
     Write,
 }
 
+/// The tap of a request's body when the request is a data write.
+fn write_tap<B>(meter: &Arc<Meter>, request: &http::Request<B>) -> Option<Tap> {
+    (channel_of(request.uri()) == Some(Channel::Write)).then(|| {
+        let encoding = content_encoding(request.headers());
+        Tap::new(meter, Channel::Write, encoding.as_deref())
+    })
+}
+
+/// The tap of a response's body when it successfully answers a data read (`read`).
+fn read_tap<B>(meter: &Arc<Meter>, read: bool, response: &http::Response<B>) -> Option<Tap> {
+    (read && response.status().is_success()).then(|| {
+        let encoding = content_encoding(response.headers());
+        Tap::new(meter, Channel::Read, encoding.as_deref())
+    })
+}
+
 fn channel_of(uri: &http::Uri) -> Option<Channel> {
     let (_, action) = maxstorage_protocol::url::parse_query(uri.query()?)
         .into_iter()
@@ -1038,11 +1054,9 @@ impl maxstorage_blocking::HttpTransport for MeteredBlocking {
         maxstorage_blocking::TransportError,
     > {
         use maxstorage_blocking::RequestBody;
-        let channel = channel_of(request.uri());
-        let request = if channel == Some(Channel::Write) {
-            let encoding = content_encoding(request.headers());
-            let mut tap = Tap::new(&self.meter, Channel::Write, encoding.as_deref());
-            request.map(|body| match body {
+        let read = channel_of(request.uri()) == Some(Channel::Read);
+        let request = match write_tap(&self.meter, &request) {
+            Some(mut tap) => request.map(|body| match body {
                 RequestBody::Empty => RequestBody::Empty,
                 RequestBody::Bytes(b) => {
                     tap.chunk(&b);
@@ -1052,19 +1066,16 @@ impl maxstorage_blocking::HttpTransport for MeteredBlocking {
                     reader: Box::new(TapReader { inner: reader, tap }),
                     length,
                 },
-            })
-        } else {
-            request
+            }),
+            None => request,
         };
         let response = self.inner.send(request)?;
-        if channel == Some(Channel::Read) && response.status().is_success() {
-            let encoding = content_encoding(response.headers());
-            let tap = Tap::new(&self.meter, Channel::Read, encoding.as_deref());
-            return Ok(response.map(|body| {
+        Ok(match read_tap(&self.meter, read, &response) {
+            Some(tap) => response.map(|body| {
                 Box::new(TapReader { inner: body, tap }) as maxstorage_blocking::ResponseBody
-            }));
-        }
-        Ok(response)
+            }),
+            None => response,
+        })
     }
 }
 
@@ -1084,11 +1095,9 @@ impl maxstorage_async::HttpTransport for MeteredAsync {
         Result<http::Response<maxstorage_async::ResponseBody>, maxstorage_async::TransportError>,
     > {
         use maxstorage_async::RequestBody;
-        let channel = channel_of(request.uri());
-        let request = if channel == Some(Channel::Write) {
-            let encoding = content_encoding(request.headers());
-            let mut tap = Tap::new(&self.meter, Channel::Write, encoding.as_deref());
-            request.map(|body| match body {
+        let read = channel_of(request.uri()) == Some(Channel::Read);
+        let request = match write_tap(&self.meter, &request) {
+            Some(mut tap) => request.map(|body| match body {
                 RequestBody::Empty => RequestBody::Empty,
                 RequestBody::Bytes(b) => {
                     tap.chunk(&b);
@@ -1098,20 +1107,17 @@ impl maxstorage_async::HttpTransport for MeteredAsync {
                     stream: Box::pin(TapStream { inner: stream, tap }),
                     length,
                 },
-            })
-        } else {
-            request
+            }),
+            None => request,
         };
         Box::pin(async move {
             let response = self.inner.send(request).await?;
-            if channel == Some(Channel::Read) && response.status().is_success() {
-                let encoding = content_encoding(response.headers());
-                let tap = Tap::new(&self.meter, Channel::Read, encoding.as_deref());
-                return Ok(response.map(|body| {
+            Ok(match read_tap(&self.meter, read, &response) {
+                Some(tap) => response.map(|body| {
                     Box::pin(TapStream { inner: body, tap }) as maxstorage_async::ResponseBody
-                }));
-            }
-            Ok(response)
+                }),
+                None => response,
+            })
         })
     }
 }

@@ -731,7 +731,6 @@ pub(crate) fn write_rows(state: &State, req: &Request) -> Result<Reply, ApiError
             .store
             .commit_or_fail(&table, &mut files, &Replace::Nothing, req.fail_store_commit)?;
     }
-    let st = g.stream(&id, version)?;
     let mut result = WriteRowsResult::default();
     if let Some(eo) = &mut st.eo {
         let offset = eo.next;

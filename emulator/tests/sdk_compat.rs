@@ -12,7 +12,7 @@ use base64::Engine as _;
 use common::*;
 use maxstorage_emulator::BlobLayout;
 use maxstorage_emulator::admin::InstanceDef;
-use maxstorage_emulator::http_client::{HttpResponse, send};
+use maxstorage_emulator::http_client::send;
 use maxstorage_emulator::store::{ColumnDef, TableDef};
 use maxstorage_protocol::frame::{BlobItemHeader, ChecksumType, crc32c_deframe, encode_items};
 use maxstorage_protocol::header;
@@ -24,30 +24,6 @@ const TOKEN_HEADER: &str = header::ROUTE_TOKEN;
 /// An emulator that accepts the unsigned requests these tests send.
 fn unsigned() -> Env {
     start_with(|b| b.no_auth())
-}
-
-/// Sends `body` to the v2 API with `query` (and the route token, when given).
-fn request(env: &Env, method: &str, query: &str, token: Option<&str>, body: &[u8]) -> HttpResponse {
-    let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
-    if let Some(t) = token {
-        headers.push((TOKEN_HEADER.to_string(), t.to_string()));
-    }
-    send(
-        env.emulator.addr(),
-        method,
-        &format!("/api/storage/v2?{query}"),
-        &headers,
-        body,
-    )
-    .unwrap()
-}
-
-fn json(env: &Env, method: &str, query: &str, body: &str) -> (u16, Value) {
-    let r = request(env, method, query, None, body.as_bytes());
-    (
-        r.status,
-        serde_json::from_slice(&r.body).unwrap_or(Value::Null),
-    )
 }
 
 /// Asserts an error answer: its status and `Code`, and returns its message.
@@ -68,7 +44,7 @@ fn make_table(env: &Env, columns: &[(&str, &str)]) {
 }
 
 fn write_session(env: &Env) -> String {
-    let (s, v) = json(
+    let (s, v) = raw_json(
         env,
         "POST",
         &format!("Action=TableCreateWriteSession&{TARGET}"),
@@ -80,7 +56,7 @@ fn write_session(env: &Env) -> String {
 
 /// `TableCreateWriteStream` as the user-guide SDK sends it: no exactly-once flag.
 fn create_stream(env: &Env, sid: &str, stream: &str) -> Value {
-    let (s, v) = json(
+    let (s, v) = raw_json(
         env,
         "POST",
         &format!("Action=TableCreateWriteStream&{TARGET}&SessionId={sid}"),
@@ -96,7 +72,7 @@ fn get_stream(env: &Env, sid: &str, stream: &str, exactly_once: bool) -> (u16, V
     } else {
         ""
     };
-    json(
+    raw_json(
         env,
         "GET",
         &format!(
@@ -136,15 +112,12 @@ fn write(
         &body,
     )
     .unwrap();
-    (
-        r.status,
-        serde_json::from_slice(&r.body).unwrap_or(Value::Null),
-    )
+    status_json(&r)
 }
 
 fn close_and_commit(env: &Env, sid: &str, streams: &[&str]) {
     for stream in streams {
-        let (s, v) = json(
+        let (s, v) = raw_json(
             env,
             "POST",
             &format!("Action=TableCloseWriteStream&{TARGET}&SessionId={sid}"),
@@ -152,7 +125,7 @@ fn close_and_commit(env: &Env, sid: &str, streams: &[&str]) {
         );
         assert_eq!(s, 200, "{v}");
     }
-    let (s, v) = json(
+    let (s, v) = raw_json(
         env,
         "POST",
         &format!("Action=TableCommitWriteSession&{TARGET}&SessionId={sid}"),
@@ -179,7 +152,7 @@ fn bucket_ids_given_as_strings_are_accepted() {
         )
         .unwrap();
     for ids in [r#"["0", "1"]"#, "[0, 1]", "[]"] {
-        let (s, v) = json(
+        let (s, v) = raw_json(
             &env,
             "POST",
             &format!("Action=TableCreateReadSession&{TARGET}"),
@@ -187,7 +160,7 @@ fn bucket_ids_given_as_strings_are_accepted() {
         );
         assert_eq!(s, 200, "{ids}: {v}");
     }
-    let r = json(
+    let r = raw_json(
         &env,
         "POST",
         &format!("Action=TableCreateReadSession&{TARGET}"),
@@ -242,7 +215,7 @@ fn exactly_once_asked_for_by_get_write_stream_is_honoured() {
     let r = write(&env, &sid, "plain", Some((0, &token)), &rows);
     let message = refused(&r, 400, "InvalidParameter");
     assert!(message.contains("exactly-once"), "{message}");
-    let r = request(
+    let r = send_v2(
         &env,
         "POST",
         &format!(
@@ -284,7 +257,7 @@ fn stream_status_is_answered_in_every_sdk_spelling() {
     assert_eq!(v["recordCount"], 3, "{v}");
     assert!(v["status"].is_number(), "{v}");
     assert!(v["ByteSize"].as_i64().is_some_and(|n| n > 0), "{v}");
-    let (s, _) = json(
+    let (s, _) = raw_json(
         &env,
         "POST",
         &format!("Action=TableCloseWriteStream&{TARGET}&SessionId={sid}"),
@@ -314,7 +287,7 @@ fn instance_read_sessions_count_their_splits() {
         })
         .unwrap();
     let target = format!("Target=projects.p.instances.{id}");
-    let (s, v) = json(
+    let (s, v) = raw_json(
         &env,
         "POST",
         &format!("Action=InstanceCreateReadSession&{target}"),
@@ -325,7 +298,7 @@ fn instance_read_sessions_count_their_splits() {
     let sid = v["DownloadID"].as_str().unwrap();
     let mut read = 0;
     for index in 0..v["SplitsCount"].as_i64().unwrap() {
-        let r = request(
+        let r = send_v2(
             &env,
             "POST",
             &format!("Action=InstanceRead&{target}&SessionId={sid}&Index={index}"),
@@ -336,7 +309,7 @@ fn instance_read_sessions_count_their_splits() {
         read += rows(&decode(&r.body));
     }
     assert_eq!(read, 3);
-    let r = json(
+    let r = raw_json(
         &env,
         "POST",
         &format!("Action=InstanceRead&{target}&SessionId={sid}&Index=1"),
@@ -378,7 +351,7 @@ fn upload(env: &Env, sid: &str, column: i64, batch: Option<&[u8]>) -> (u16, Valu
         Some(b) => ("&Mode=Batch", b),
         None => ("", b"blob bytes"),
     };
-    let r = request(
+    let r = send_v2(
         env,
         "POST",
         &format!(
@@ -387,10 +360,7 @@ fn upload(env: &Env, sid: &str, column: i64, batch: Option<&[u8]>) -> (u16, Valu
         None,
         body,
     );
-    (
-        r.status,
-        serde_json::from_slice(&r.body).unwrap_or(Value::Null),
-    )
+    status_json(&r)
 }
 
 fn blob_rows(ids: &[i64], refs: &[&[u8]]) -> RecordBatch {
@@ -411,7 +381,7 @@ fn misplaced_blobs_and_empty_split_plans_are_refused() {
     let m = refused(&upload(&env, &sid, 1, None), 400, "InvalidParameter");
     assert!(m.contains("no BLOB column"), "{m}");
     // SplitNumber 0 cannot make a Parallelism plan.
-    let r = json(
+    let r = raw_json(
         &env,
         "POST",
         &format!("Action=TableCreateReadSession&{TARGET}"),
@@ -455,7 +425,7 @@ fn misplaced_blobs_and_empty_split_plans_are_refused() {
         .decode(v["BlobReference"].as_str().unwrap())
         .unwrap();
     // A blob uploaded for the other table.
-    let (s, v) = json(
+    let (s, v) = raw_json(
         &env,
         "POST",
         "Action=TableCreateWriteSession&Target=projects.p.tables.other",
@@ -463,7 +433,7 @@ fn misplaced_blobs_and_empty_split_plans_are_refused() {
     );
     assert_eq!(s, 200, "{v}");
     let other_sid = v["SessionId"].as_str().unwrap().to_string();
-    let (s, _) = json(
+    let (s, _) = raw_json(
         &env,
         "POST",
         &format!(
@@ -472,7 +442,7 @@ fn misplaced_blobs_and_empty_split_plans_are_refused() {
         r#"{"StreamId": "0", "StreamVersion": 1}"#,
     );
     assert_eq!(s, 200);
-    let r = request(
+    let r = send_v2(
         &env,
         "POST",
         &format!(
@@ -508,7 +478,7 @@ fn blob_read_body(layout: BlobLayout, payload: &[u8]) -> Vec<u8> {
     make_table(&env, &[("a", "bigint"), ("c", "blob")]);
     let sid = write_session(&env);
     create_stream(&env, &sid, "0");
-    let r = request(
+    let r = send_v2(
         &env,
         "POST",
         &format!(
@@ -555,7 +525,7 @@ fn blob_reads_put_the_crc_blocks_where_the_layout_says() {
 }
 
 fn read_session(env: &Env) -> (String, String) {
-    let r = request(
+    let r = send_v2(
         env,
         "POST",
         &format!("Action=TableCreateReadSession&{TARGET}"),
@@ -571,7 +541,7 @@ fn read_session(env: &Env) -> (String, String) {
 }
 
 fn read_split(env: &Env, sid: &str, token: Option<&str>) -> (u16, Value) {
-    let r = request(
+    let r = send_v2(
         env,
         "POST",
         &format!("Action=TableRead&{TARGET}&SessionId={sid}&Index=0"),
@@ -621,7 +591,7 @@ fn another_sessions_route_token_is_counted_or_refused() {
         assert_eq!(mismatches(&second), Some(("read", 0)));
         // Write sessions check their tokens the same way.
         let sid = write_session(&env);
-        let r = request(
+        let r = send_v2(
             &env,
             "POST",
             &format!("Action=TableCreateWriteStream&{TARGET}&SessionId={sid}"),

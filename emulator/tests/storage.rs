@@ -62,6 +62,22 @@ fn create_stream(env: &Env, sid: &str, id: &str, version: i64, eo: bool) -> Opti
     .access_token
 }
 
+/// A plain `TableWrite` of `count` rows to stream `id` version `version`.
+fn rows_call(sid: &str, id: &str, version: i64, body: &[u8], count: i64) -> WriteRows {
+    WriteRows {
+        table: table(),
+        session_id: sid.into(),
+        mode: WriteMode::Batch,
+        stream: StreamRef::new(id, version),
+        record_count: count,
+        row_offset: None,
+        access_token: None,
+        table_id: None,
+        schema_version: None,
+        content_length: Some(body.len() as u64),
+    }
+}
+
 fn write(
     env: &Env,
     sid: &str,
@@ -70,21 +86,25 @@ fn write(
     body: &[u8],
     count: i64,
 ) -> Result<maxstorage_protocol::write::WriteRowsResult, maxstorage_protocol::Error> {
-    env.call(
-        &WriteRows {
-            table: table(),
-            session_id: sid.into(),
-            mode: WriteMode::Batch,
-            stream: StreamRef::new(id, version),
-            record_count: count,
-            row_offset: None,
-            access_token: None,
-            table_id: None,
-            schema_version: None,
-            content_length: Some(body.len() as u64),
-        },
-        body,
-    )
+    env.call(&rows_call(sid, id, version, body, count), body)
+}
+
+/// An exactly-once write (sent chunked) to stream `0` version 0 of session `sid`.
+fn eo_write(
+    env: &Env,
+    sid: &str,
+    token: &str,
+    offset: i64,
+    body: &[u8],
+    count: i64,
+) -> Result<maxstorage_protocol::write::WriteRowsResult, maxstorage_protocol::Error> {
+    let call = WriteRows {
+        row_offset: Some(offset),
+        access_token: Some(token.into()),
+        content_length: None,
+        ..rows_call(sid, "0", 0, body, count)
+    };
+    env.call(&call, body)
 }
 
 fn close(env: &Env, sid: &str, id: &str, version: i64) {
@@ -291,23 +311,8 @@ fn exactly_once_offsets() {
     make_table(&env, false);
     let sid = write_session(&env, "");
     let token = create_stream(&env, &sid, "0", 0, true).expect("access token");
-    let eo = |offset: i64, body: &[u8], count: i64| {
-        env.call(
-            &WriteRows {
-                table: table(),
-                session_id: sid.clone(),
-                mode: WriteMode::Batch,
-                stream: StreamRef::new("0", 0),
-                record_count: count,
-                row_offset: Some(offset),
-                access_token: Some(token.clone()),
-                table_id: None,
-                schema_version: None,
-                content_length: None,
-            },
-            body,
-        )
-    };
+    let eo =
+        |offset: i64, body: &[u8], count: i64| eo_write(&env, &sid, &token, offset, body, count);
     let b1 = ipc(&[batch(&[1, 2], &["a", "b"])], Compression::Uncompressed);
     let b2 = ipc(&[batch(&[3], &["c"])], Compression::Uncompressed);
     assert_eq!(eo(0, &b1, 2).unwrap().exactly_once_row_offset, Some(2));
@@ -826,27 +831,11 @@ fn a_write_whose_staging_fails_acknowledges_nothing_and_leaves_no_file() {
     let sid = write_session(&env, "");
     let token = create_stream(&env, &sid, "0", 0, true).expect("access token");
     let body = ipc(&[batch(&[7, 8], &["a", "b"])], Compression::Uncompressed);
-    let eo_write = || {
-        env.call(
-            &WriteRows {
-                table: table(),
-                session_id: sid.clone(),
-                mode: WriteMode::Batch,
-                stream: StreamRef::new("0", 0),
-                record_count: 2,
-                row_offset: Some(0),
-                access_token: Some(token.clone()),
-                table_id: None,
-                schema_version: None,
-                content_length: None,
-            },
-            &body,
-        )
-    };
+    let first_write = || eo_write(&env, &sid, &token, 0, &body, 2);
     env.admin
         .inject_fault(&FaultSpec::fail_store_stage("TableWrite"))
         .unwrap();
-    assert_eq!(eo_write().unwrap_err().status(), Some(500));
+    assert_eq!(first_write().unwrap_err().status(), Some(500));
     let staging = env.emulator.data_dir().join("staging");
     assert_eq!(
         std::fs::read_dir(&staging).unwrap().count(),
@@ -868,7 +857,7 @@ fn a_write_whose_staging_fails_acknowledges_nothing_and_leaves_no_file() {
         .unwrap();
     assert_eq!(info.row_offset, Some(0), "nothing was acknowledged");
     // The retry is a first write, not a replay.
-    assert_eq!(eo_write().unwrap().exactly_once_row_offset, Some(2));
+    assert_eq!(first_write().unwrap().exactly_once_row_offset, Some(2));
     close(&env, &sid, "0", 0);
     commit(&env, &sid, CommitScope::AllClosedStreams).unwrap();
     assert_eq!(dump_a(&env), vec![7, 8]);

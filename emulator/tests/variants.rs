@@ -20,21 +20,6 @@ use maxstorage_protocol::write::{
 use maxstorage_protocol::{Compression, InstanceId, TableId};
 use serde_json::Value;
 
-fn raw_json(env: &Env, method: &str, query: &str, body: &str) -> (u16, Value) {
-    let r = send(
-        env.emulator.addr(),
-        method,
-        &format!("/api/storage/v2?{query}"),
-        &[("Content-Type".into(), "application/json".into())],
-        body.as_bytes(),
-    )
-    .unwrap();
-    (
-        r.status,
-        serde_json::from_slice(&r.body).unwrap_or(Value::Null),
-    )
-}
-
 #[test]
 fn conflicting_variants_are_all_accepted() {
     let env = start_with(|b| b.no_auth());

@@ -55,76 +55,59 @@ const OUTPUT_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Splits `data` into chunks whose sizes come from `data`'s first byte (1..=256, or the
 /// whole input when it is 0), so that every decoder is also fed in odd pieces.
-fn chunks(data: &[u8]) -> (Vec<Bytes>, &[u8]) {
+fn chunks(data: &[u8]) -> Vec<Bytes> {
     let Some((&first, rest)) = data.split_first() else {
-        return (Vec::new(), data);
+        return Vec::new();
     };
     let size = if first == 0 {
         rest.len().max(1)
     } else {
         first as usize
     };
-    (
-        rest.chunks(size).map(Bytes::copy_from_slice).collect(),
-        rest,
-    )
+    rest.chunks(size).map(Bytes::copy_from_slice).collect()
+}
+
+/// Feeds `pieces` one after another to a pull decoder (`decode` takes what it can from
+/// the piece, `Ok(None)` when it needs more); false as soon as it fails.
+fn feed_all<T, E>(
+    pieces: &[Bytes],
+    mut decode: impl FnMut(&mut Bytes) -> Result<Option<T>, E>,
+) -> bool {
+    for piece in pieces {
+        let mut piece = piece.clone();
+        loop {
+            match decode(&mut piece) {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(_) => return false,
+            }
+        }
+    }
+    true
 }
 
 /// Blob item frames, fed in chunks.
 pub fn blob_frames(data: &[u8]) {
-    let (pieces, _) = chunks(data);
     let mut d = BlobFrameDecoder::new();
-    for mut piece in pieces {
-        loop {
-            match d.decode(&mut piece) {
-                Ok(Some(_)) => continue,
-                Ok(None) => break,
-                Err(_) => return,
-            }
-        }
+    if feed_all(&chunks(data), |p| d.decode(p)) {
+        let _ = d.finish();
     }
-    let _ = d.finish();
 }
 
 /// CRC32C blocks, fed in chunks.
 pub fn crc_blocks(data: &[u8]) {
-    let (pieces, _) = chunks(data);
     let mut d = Crc32cDeframer::new();
-    for mut piece in pieces {
-        loop {
-            match d.decode(&mut piece) {
-                Ok(Some(_)) => continue,
-                Ok(None) => break,
-                Err(_) => return,
-            }
-        }
+    if feed_all(&chunks(data), |p| d.decode(p)) {
+        let _ = d.finish();
     }
-    let _ = d.finish();
 }
 
 /// Blob payloads in each mode, fed in chunks.
 pub fn blob_payload(data: &[u8]) {
-    let (pieces, _) = chunks(data);
+    let pieces = chunks(data);
     for mode in [PayloadMode::Raw, PayloadMode::Framed, PayloadMode::Auto] {
         let mut d = BlobPayloadDecoder::new(mode);
-        let mut failed = false;
-        for piece in &pieces {
-            let mut piece = piece.clone();
-            loop {
-                match d.decode(&mut piece) {
-                    Ok(Some(_)) => continue,
-                    Ok(None) => break,
-                    Err(_) => {
-                        failed = true;
-                        break;
-                    }
-                }
-            }
-            if failed {
-                break;
-            }
-        }
-        if !failed {
+        if feed_all(&pieces, |p| d.decode(p)) {
             while let Ok(Some(_)) = d.finish() {}
         }
     }
@@ -133,7 +116,7 @@ pub fn blob_payload(data: &[u8]) {
 /// A whole `BlobRead` response body, for one and for several references, with each
 /// compression.
 pub fn blob_read(data: &[u8]) {
-    let (pieces, _) = chunks(data);
+    let pieces = chunks(data);
     for compression in [None, Some(Compression::Zstd), Some(Compression::Lz4Frame)] {
         for references in [1, 3] {
             let Ok(mut d) = BlobReadDecoder::new(compression, references) else {
@@ -366,7 +349,7 @@ pub fn arrow_stream(data: &[u8]) {
         max_decompressed_batch_bytes: OUTPUT_LIMIT,
         ..DecoderOptions::default()
     };
-    let (pieces, _) = chunks(rest);
+    let pieces = chunks(rest);
     let mut d = ArrowStreamDecoder::new(options);
     for piece in pieces {
         if d.feed_bytes(piece).is_err() {
@@ -394,7 +377,7 @@ pub fn decompress(data: &[u8]) {
 
 /// The push decompressors, fed in chunks, output pulled in bounded pieces.
 pub fn decompress_push(data: &[u8]) {
-    let (pieces, _) = chunks(data);
+    let pieces = chunks(data);
     for codec in [Compression::Zstd, Compression::Lz4Frame] {
         let Ok(mut d) = Decompressor::new(codec) else {
             continue;

@@ -9,7 +9,7 @@ use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use maxstorage_codec::read::{DecoderOptions, decode_body};
 use maxstorage_codec::write::encode_stream;
 use maxstorage_emulator::admin::AdminClient;
-use maxstorage_emulator::http_client::{HttpResponse, send_request};
+use maxstorage_emulator::http_client::{HttpResponse, send, send_request};
 use maxstorage_emulator::{Emulator, ReadCompression};
 use maxstorage_protocol::{
     ApiVersion, Body, Call, ClientConfig, Compression, Credentials, Endpoint, Error, RequestContext,
@@ -126,4 +126,42 @@ pub fn col_a(batches: &[RecordBatch]) -> Vec<i64> {
         out.extend(a.values().iter().copied());
     }
     out
+}
+
+/// Sends `body` to the v2 API with `query` as JSON (and the route token, when given).
+pub fn send_v2(
+    env: &Env,
+    method: &str,
+    query: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> HttpResponse {
+    let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
+    if let Some(t) = token {
+        headers.push((
+            maxstorage_protocol::header::ROUTE_TOKEN.to_string(),
+            t.to_string(),
+        ));
+    }
+    send(
+        env.emulator.addr(),
+        method,
+        &format!("/api/storage/v2?{query}"),
+        &headers,
+        body,
+    )
+    .unwrap()
+}
+
+/// The status of a response and its JSON body (`Null` when it is not JSON).
+pub fn status_json(r: &HttpResponse) -> (u16, serde_json::Value) {
+    (
+        r.status,
+        serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// A JSON request to the v2 API, without a route token: the status and JSON answer.
+pub fn raw_json(env: &Env, method: &str, query: &str, body: &str) -> (u16, serde_json::Value) {
+    status_json(&send_v2(env, method, query, None, body.as_bytes()))
 }

@@ -161,16 +161,7 @@ impl WriteSession {
     /// explicitly (needed by transactional tables); otherwise the service commits every
     /// closed stream. Refused while a stream is open, and after commit or abort.
     pub fn commit_call(&mut self, list_streams: bool) -> Result<CommitWriteSession, Error> {
-        self.check_writable("commit")?;
-        if self.mode.is_streaming() {
-            return Err(Error::Usage(UsageError::InvalidState {
-                operation: "commit",
-                reason: format!(
-                    "{} sessions make data visible on each write and have no commit",
-                    self.mode.as_str()
-                ),
-            }));
-        }
+        self.check_committable()?;
         let open: Vec<&str> = self
             .streams
             .iter()
@@ -191,13 +182,7 @@ impl WriteSession {
         } else {
             CommitScope::AllClosedStreams
         };
-        self.state = SessionState::Committing;
-        Ok(CommitWriteSession {
-            table: self.table.clone(),
-            session_id: self.session_id.clone(),
-            mode: self.mode,
-            scope,
-        })
+        Ok(self.committing(scope))
     }
 
     /// The commit call for exactly `streams` (ids and versions, e.g. streams written by
@@ -208,6 +193,12 @@ impl WriteSession {
         &mut self,
         streams: Vec<StreamRef>,
     ) -> Result<CommitWriteSession, Error> {
+        self.check_committable()?;
+        Ok(self.committing(CommitScope::Streams(streams)))
+    }
+
+    /// Fails unless the session may be committed: open, and not a streaming mode.
+    fn check_committable(&self) -> Result<(), Error> {
         self.check_writable("commit")?;
         if self.mode.is_streaming() {
             return Err(Error::Usage(UsageError::InvalidState {
@@ -218,13 +209,18 @@ impl WriteSession {
                 ),
             }));
         }
+        Ok(())
+    }
+
+    /// Moves to `Committing` and returns the commit call for `scope`.
+    fn committing(&mut self, scope: CommitScope) -> CommitWriteSession {
         self.state = SessionState::Committing;
-        Ok(CommitWriteSession {
+        CommitWriteSession {
             table: self.table.clone(),
             session_id: self.session_id.clone(),
             mode: self.mode,
-            scope: CommitScope::Streams(streams),
-        })
+            scope,
+        }
     }
 
     /// Records the commit's outcome: success commits; a failure reopens the session so the
