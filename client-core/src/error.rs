@@ -64,6 +64,16 @@ impl Error {
         }
     }
 
+    /// Whether the operation may or may not have been applied: its answer was lost and the
+    /// client could neither retry it safely nor ask the service (see
+    /// [`maxstorage_protocol::Error::OutcomeUnknown`]).
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            Error::Protocol(maxstorage_protocol::Error::OutcomeUnknown { .. })
+        )
+    }
+
     /// An I/O error while doing `context`.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
         Error::Io {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use futures_util::TryStreamExt;
-use maxstorage_async::{Client, WriteSessionHandle};
+use maxstorage_async::{Client, ClientBuilder, WriteSessionHandle};
 use maxstorage_client_core::{
     Blob, BlobItem, Error, ReadOptions, Result, StreamOptions, StreamSummary, TableReadSession,
 };
@@ -37,17 +37,30 @@ impl std::fmt::Debug for Async {
 impl Async {
     /// An async client for `endpoint`, on its own two-worker runtime.
     pub fn connect(endpoint: &str, credentials: Credentials, project: &str) -> Result<Async> {
+        Async::connect_configured(endpoint, credentials, project, |b| b)
+    }
+
+    /// [`connect`](Self::connect) with more settings applied by `configure` (a retry
+    /// policy, for example).
+    pub fn connect_configured(
+        endpoint: &str,
+        credentials: Credentials,
+        project: &str,
+        configure: impl FnOnce(ClientBuilder) -> ClientBuilder,
+    ) -> Result<Async> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .map_err(|e| Error::io("starting the Tokio runtime", e))?;
         let client = rt.block_on(
-            Client::builder()
-                .endpoint(endpoint)
-                .credentials(credentials)
-                .project(project)
-                .build(),
+            configure(
+                Client::builder()
+                    .endpoint(endpoint)
+                    .credentials(credentials)
+                    .project(project),
+            )
+            .build(),
         )?;
         Ok(Async {
             client,

@@ -173,32 +173,73 @@ pub fn wide_rows(from: i64, to: i64) -> RecordBatch {
 /// Asserts that `got` holds exactly the rows of `want`, in order, column by column
 /// (values and nulls; the Arrow types must match too).
 pub fn assert_same_rows(got: &[RecordBatch], want: &[RecordBatch], what: &str) {
+    if let Err(e) = compare_rows(got, want, what) {
+        panic!("{e}");
+    }
+}
+
+/// Whether `got` holds exactly the rows of `want`, in order, column by column (values and
+/// nulls; the Arrow types must match too); the error says what differs first.
+pub fn compare_rows(got: &[RecordBatch], want: &[RecordBatch], what: &str) -> Result<(), String> {
     let (Some(g), Some(w)) = (got.first(), want.first()) else {
-        assert_eq!(row_count(got), row_count(want), "{what}: row count");
-        return;
+        return if row_count(got) == row_count(want) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{what}: {} rows, want {}",
+                row_count(got),
+                row_count(want)
+            ))
+        };
     };
-    let got = arrow_select::concat::concat_batches(&g.schema(), got).expect("one schema");
-    let want = arrow_select::concat::concat_batches(&w.schema(), want).expect("one schema");
-    assert_eq!(got.num_rows(), want.num_rows(), "{what}: row count");
+    let concat = |b: &RecordBatch, all: &[RecordBatch]| {
+        arrow_select::concat::concat_batches(&b.schema(), all)
+            .map_err(|e| format!("{what}: batches of different schemas: {e}"))
+    };
+    let got = concat(g, got)?;
+    let want = concat(w, want)?;
+    if got.num_rows() != want.num_rows() {
+        return Err(format!(
+            "{what}: {} rows, want {}",
+            got.num_rows(),
+            want.num_rows()
+        ));
+    }
     for (i, field) in want.schema().fields().iter().enumerate() {
         let name = field.name();
         let column = got
             .column_by_name(name)
-            .unwrap_or_else(|| panic!("{what}: column {name} missing"));
-        assert_eq!(
-            column.data_type(),
-            field.data_type(),
-            "{what}: type of column {name}"
-        );
+            .ok_or_else(|| format!("{what}: column {name} missing"))?;
+        if column.data_type() != field.data_type() {
+            return Err(format!(
+                "{what}: column {name} is {}, want {}",
+                column.data_type(),
+                field.data_type()
+            ));
+        }
         if column.as_ref() != want.column(i).as_ref() {
             let first = (0..want.num_rows())
                 .find(|r| column.slice(*r, 1).as_ref() != want.column(i).slice(*r, 1).as_ref())
                 .unwrap_or(0);
-            panic!(
+            return Err(format!(
                 "{what}: column {name} differs, first at row {first}: got {:?}, want {:?}",
                 column.slice(first, 1),
                 want.column(i).slice(first, 1)
-            );
+            ));
         }
     }
+    Ok(())
+}
+
+/// Batches as one batch sorted by their `id` column (no batch if there are no rows).
+pub fn sorted_by_id(batches: &[RecordBatch]) -> Vec<RecordBatch> {
+    let Some(first) = batches.first() else {
+        return Vec::new();
+    };
+    let all = arrow_select::concat::concat_batches(&first.schema(), batches).expect("one schema");
+    let ids = ids(std::slice::from_ref(&all));
+    let mut order: Vec<u32> = (0..ids.len() as u32).collect();
+    order.sort_by_key(|i| ids[*i as usize]);
+    let indices = arrow_array::UInt32Array::from(order);
+    vec![arrow_select::take::take_record_batch(&all, &indices).expect("indices in range")]
 }

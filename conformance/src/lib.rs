@@ -11,6 +11,7 @@ pub mod async_client;
 pub mod client;
 pub mod data;
 pub mod env;
+pub mod model;
 pub mod scenarios;
 
 pub use client::{StorageClient, WriteSession};

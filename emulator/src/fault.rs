@@ -1,5 +1,6 @@
 //! Fault injection (admin API `POST /admin/v1/faults`): make chosen storage requests fail,
-//! stall, lose their connection mid-answer, or lose it after the server applied them.
+//! stall, lose their connection before they are applied (mid-request-body or before it is
+//! read), mid-answer, or after the server applied them.
 
 use std::time::Duration;
 
@@ -13,9 +14,11 @@ use crate::error::ApiError;
 /// `count` of them (default 1), or — with `every_nth` — to every N-th one (at most
 /// `count` times when `count` is also given). Its effects combine: a `delay_ms` before
 /// anything else; then either an error answer (`status`, with `code`, `message` and
-/// `retry_after`) without applying the request, or the request is applied and its
-/// connection is cut after `cut_after_bytes` response body bytes, or closed without an
-/// answer (`drop_after_apply`).
+/// `retry_after`) without applying the request, or the connection is closed without
+/// applying the request (`drop_before_apply`, or `cut_request_after_bytes` of its body
+/// read first), or the request is applied and its connection is cut after
+/// `cut_after_bytes` response body bytes, or closed without an answer
+/// (`drop_after_apply`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct FaultSpec {
     /// Action name (e.g. `TableWrite`) or `*`.
@@ -47,6 +50,14 @@ pub struct FaultSpec {
     /// Apply the request, then close the connection without answering.
     #[serde(default)]
     pub drop_after_apply: bool,
+    /// Close the connection without reading the request body, answering, or applying the
+    /// request.
+    #[serde(default)]
+    pub drop_before_apply: bool,
+    /// Read at most this many bytes of the request body, then close the connection
+    /// without answering or applying the request (the upload is cut mid-body).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut_request_after_bytes: Option<u64>,
     /// Handle the request, but make the table commit it runs (`TableCommitWriteSession`,
     /// a streaming `TableWrite`) fail with an I/O error after its files were moved into
     /// the table: the answer is 500, and the rows must still be there for the retry.
@@ -74,6 +85,25 @@ impl FaultSpec {
         FaultSpec {
             action: action.to_string(),
             drop_after_apply: true,
+            ..FaultSpec::default()
+        }
+    }
+
+    /// Close the connection of the next request of `action` without applying it.
+    pub fn drop_before_apply(action: &str) -> FaultSpec {
+        FaultSpec {
+            action: action.to_string(),
+            drop_before_apply: true,
+            ..FaultSpec::default()
+        }
+    }
+
+    /// Read at most `bytes` of the next request of `action`'s body, then close the
+    /// connection without applying it.
+    pub fn cut_request_after(action: &str, bytes: u64) -> FaultSpec {
+        FaultSpec {
+            action: action.to_string(),
+            cut_request_after_bytes: Some(bytes),
             ..FaultSpec::default()
         }
     }
@@ -156,11 +186,14 @@ impl FaultSpec {
             && self.delay_ms.is_none()
             && self.cut_after_bytes.is_none()
             && !self.drop_after_apply
+            && !self.drop_before_apply
+            && self.cut_request_after_bytes.is_none()
             && !self.fail_store_commit
             && !self.fail_store_stage
         {
             return Err(ApiError::invalid_parameter(
-                "a fault needs status, delay_ms, cut_after_bytes, drop_after_apply, fail_store_commit or fail_store_stage",
+                "a fault needs status, delay_ms, cut_after_bytes, drop_after_apply, drop_before_apply, \
+                 cut_request_after_bytes, fail_store_commit or fail_store_stage",
             ));
         }
         Ok(())
@@ -174,8 +207,22 @@ pub(crate) struct FaultEffect {
     pub error: Option<ApiError>,
     pub cut_after_bytes: Option<u64>,
     pub drop_after_apply: bool,
+    pub drop_before_apply: bool,
+    pub cut_request_after_bytes: Option<u64>,
     pub fail_store_commit: bool,
     pub fail_store_stage: bool,
+}
+
+impl FaultEffect {
+    /// Whether the connection is closed without an answer (before or after applying).
+    pub(crate) fn drops_connection(&self) -> bool {
+        self.drop_after_apply || self.drop_before_apply || self.cut_request_after_bytes.is_some()
+    }
+
+    /// Whether the connection is closed before the request is applied.
+    pub(crate) fn drops_before_apply(&self) -> bool {
+        self.drop_before_apply || self.cut_request_after_bytes.is_some()
+    }
 }
 
 #[derive(Debug)]
@@ -254,6 +301,8 @@ impl Faults {
                 }),
                 cut_after_bytes: s.cut_after_bytes,
                 drop_after_apply: s.drop_after_apply,
+                drop_before_apply: s.drop_before_apply,
+                cut_request_after_bytes: s.cut_request_after_bytes,
                 fail_store_commit: s.fail_store_commit,
                 fail_store_stage: s.fail_store_stage,
             });

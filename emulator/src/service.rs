@@ -274,7 +274,7 @@ async fn handle(
         HeaderValue::from_str(&request_id).unwrap_or(HeaderValue::from_static("unknown")),
     );
     if let Some(effect) = fault {
-        if effect.drop_after_apply {
+        if effect.drops_connection() {
             return Err(DropConnection);
         }
         if let Some(n) = effect.cut_after_bytes {
@@ -399,6 +399,22 @@ pub(crate) async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes,
     Ok(out.freeze())
 }
 
+/// Reads and discards at most `limit` bytes of a request body (or all of it, if shorter,
+/// or until it fails): an upload cut mid-body by a fault.
+async fn read_at_most(mut body: Incoming, limit: u64) {
+    let mut read = 0u64;
+    while read < limit {
+        match poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    read = read.saturating_add(data.len() as u64);
+                }
+            }
+            None | Some(Err(_)) => break,
+        }
+    }
+}
+
 /// Which Actions may be sent as GET (protocol.md B§3.1: the user-guide SDK sends
 /// `TableGetWriteStream` as GET; Java and `odps.maxstorage` send `InstanceGetReadSession`
 /// as GET).
@@ -437,6 +453,15 @@ async fn storage(state: Arc<State>, version: ApiVersion, req: http::Request<Inco
                 effect: FaultEffect::default(),
             });
         }
+        if effect.drops_before_apply() {
+            if let Some(n) = effect.cut_request_after_bytes {
+                read_at_most(body, n).await;
+            }
+            return Err(Faulted {
+                outcome: Err(ApiError::internal("the request was dropped by a fault")),
+                effect: effect.clone(),
+            });
+        }
     }
     let outcome = async {
         if parts.method != Method::POST && !(parts.method == Method::GET && allows_get(action)) {
@@ -466,7 +491,7 @@ async fn storage(state: Arc<State>, version: ApiVersion, req: http::Request<Inco
     }
     .await;
     match effect {
-        Some(effect) if effect.drop_after_apply || effect.cut_after_bytes.is_some() => {
+        Some(effect) if effect.drops_connection() || effect.cut_after_bytes.is_some() => {
             Err(Faulted { outcome, effect })
         }
         _ => Ok(outcome),

@@ -862,3 +862,78 @@ fn a_write_whose_staging_fails_acknowledges_nothing_and_leaves_no_file() {
     commit(&env, &sid, CommitScope::AllClosedStreams).unwrap();
     assert_eq!(dump_a(&env), vec![7, 8]);
 }
+
+#[test]
+fn requests_dropped_before_apply_or_cut_mid_upload_change_nothing() {
+    let env = start();
+    make_table(&env, false);
+    let sid = write_session(&env, "");
+    let token = create_stream(&env, &sid, "0", 0, true).expect("access token");
+    let body = ipc(&[batch(&[7, 8], &["a", "b"])], Compression::Uncompressed);
+    let send = |fault: FaultSpec| {
+        env.admin.inject_fault(&fault).unwrap();
+        let call = WriteRows {
+            row_offset: Some(0),
+            access_token: Some(token.clone()),
+            ..rows_call(&sid, "0", 0, &body, 2)
+        };
+        let ctx =
+            maxstorage_protocol::RequestContext::new(&env.config, std::time::SystemTime::now());
+        let req = maxstorage_protocol::Call::build(&call, &ctx).unwrap();
+        let got = maxstorage_emulator::http_client::send_request(env.emulator.addr(), &req, &body);
+        assert!(got.is_err(), "the connection closes unanswered: {got:?}");
+        assert!(env.admin.faults().unwrap().is_empty(), "the fault fired");
+    };
+    let offset = || {
+        env.call(
+            &GetWriteStream {
+                table: table(),
+                session_id: sid.clone(),
+                mode: WriteMode::Batch,
+                stream: StreamRef::new("0", 0),
+                table_id: None,
+                exactly_once: true,
+            },
+            &[],
+        )
+        .unwrap()
+        .row_offset
+    };
+    send(FaultSpec::drop_before_apply("TableWrite"));
+    assert_eq!(
+        offset(),
+        Some(0),
+        "a request dropped before apply wrote nothing"
+    );
+    send(FaultSpec::cut_request_after("TableWrite", 10));
+    assert_eq!(offset(), Some(0), "an upload cut mid-body wrote nothing");
+    // The same write then succeeds as a first write.
+    assert_eq!(
+        eo_write(&env, &sid, &token, 0, &body, 2)
+            .unwrap()
+            .exactly_once_row_offset,
+        Some(2)
+    );
+    close(&env, &sid, "0", 0);
+    env.admin
+        .inject_fault(&FaultSpec::drop_before_apply("TableCommitWriteSession"))
+        .unwrap();
+    let ctx = maxstorage_protocol::RequestContext::new(&env.config, std::time::SystemTime::now());
+    let commit_all = CommitWriteSession {
+        table: table(),
+        session_id: sid.clone(),
+        mode: WriteMode::Batch,
+        scope: CommitScope::AllClosedStreams,
+    };
+    let req = maxstorage_protocol::Call::build(&commit_all, &ctx).unwrap();
+    assert!(
+        maxstorage_emulator::http_client::send_request(env.emulator.addr(), &req, b"{}").is_err()
+    );
+    assert_eq!(
+        dump_a(&env),
+        Vec::<i64>::new(),
+        "a dropped commit committed nothing"
+    );
+    commit(&env, &sid, CommitScope::AllClosedStreams).unwrap();
+    assert_eq!(dump_a(&env), vec![7, 8]);
+}

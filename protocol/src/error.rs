@@ -24,6 +24,16 @@ pub enum Error {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A request may or may not have been applied (its answer was lost and it could not be
+    /// retried or settled by asking the service); `reason` says what is at stake and what
+    /// to do.
+    #[error("the outcome of {operation} is unknown: {reason}")]
+    OutcomeUnknown {
+        /// The operation whose outcome is unknown.
+        operation: &'static str,
+        /// What happened and what the caller can do.
+        reason: String,
+    },
 }
 
 impl Error {

@@ -298,6 +298,52 @@ fn session_guards() {
     assert_refused(streaming.commit_streams_call(vec![]), "commit");
 }
 
+/// A failed commit call is settled by the session's status: an attempt whose answer was
+/// lost may have committed, and a later attempt's error must not be reported as the truth.
+#[test]
+fn a_failed_commit_is_settled_by_the_sessions_status() {
+    use maxstorage_protocol::read::SessionStatus;
+    use maxstorage_protocol::write::WriteSessionInfo;
+    let info = |status: SessionStatus| WriteSessionInfo {
+        session_id: "s".into(),
+        status: Some(status),
+        ..WriteSessionInfo::default()
+    };
+    let mut s = WriteSession::new(TableId::new("p", "t"), "s", WriteMode::Batch);
+    let _ = s.commit_call(false).unwrap();
+    let ask = s.on_commit_failed();
+    assert_eq!((ask.session_id.as_str(), ask.table.table()), ("s", "t"));
+    assert_eq!(
+        s.state(),
+        SessionState::Committing,
+        "unsettled until the answer"
+    );
+    assert!(!s.on_commit_status(&info(SessionStatus::Normal)));
+    assert_eq!(
+        s.state(),
+        SessionState::Open,
+        "not committed: open for a retry"
+    );
+
+    let _ = s.commit_call(false).unwrap();
+    let _ = s.on_commit_failed();
+    assert!(s.on_commit_status(&info(SessionStatus::Committed)));
+    assert_eq!(s.state(), SessionState::Committed);
+
+    let mut unknown = WriteSession::new(TableId::new("p", "t"), "u", WriteMode::Batch);
+    let _ = unknown.commit_call(false).unwrap();
+    let _ = unknown.on_commit_failed();
+    let err = unknown.commit_unresolved(&"HTTP 503", &"connection reset");
+    let text = err.to_string();
+    assert!(
+        text.contains("HTTP 503")
+            && text.contains("connection reset")
+            && text.contains("may be committed"),
+        "{text}"
+    );
+    assert_eq!(unknown.state(), SessionState::Open, "a retry is allowed");
+}
+
 /// Asserts that `result` is a usage error naming `what`: the operation refused in the
 /// current state, or the argument refused.
 fn assert_refused<T: std::fmt::Debug>(result: Result<T, Error>, what: &str) {

@@ -11,7 +11,7 @@ use maxstorage_protocol::blob::WriteBlobBatchResult;
 use maxstorage_protocol::state::write_session::WriteSession;
 use maxstorage_protocol::state::write_stream::WriteStream;
 use maxstorage_protocol::write::{
-    StreamRef, WriteMode, WriteRowsResult, WriteSessionInfo, WriteStreamInfo,
+    CommitWriteSession, StreamRef, WriteMode, WriteRowsResult, WriteSessionInfo, WriteStreamInfo,
 };
 use maxstorage_protocol::{ApiVersion, Compression, TableId};
 
@@ -140,18 +140,41 @@ impl WriteSessionHandle {
     /// by id and version, as transactional tables need). Refused while a stream is open.
     pub fn commit(&self, list_streams: bool) -> Result<WriteSessionInfo> {
         let call = self.state()?.commit_call(list_streams)?;
-        let result = self.client.core.call(&call, self.route());
-        self.state()?.on_commit_result(result.is_ok());
-        result
+        self.send_commit(call)
     }
 
     /// Commits exactly these streams (ids and versions), e.g. streams written by other
     /// processes.
     pub fn commit_streams(&self, streams: Vec<StreamRef>) -> Result<WriteSessionInfo> {
         let call = self.state()?.commit_streams_call(streams)?;
-        let result = self.client.core.call(&call, self.route());
-        self.state()?.on_commit_result(result.is_ok());
-        result
+        self.send_commit(call)
+    }
+
+    /// Sends a commit; if it fails, asks the service whether an attempt whose answer was
+    /// lost committed anyway (the session's state machine decides what the answers mean).
+    fn send_commit(&self, call: CommitWriteSession) -> Result<WriteSessionInfo> {
+        let error = match self.client.core.call(&call, self.route()) {
+            Ok(info) => {
+                self.state()?.on_commit_result(true);
+                return Ok(info);
+            }
+            Err(e) => e,
+        };
+        let ask = self.state()?.on_commit_failed();
+        match self.client.core.call(&ask, self.route()) {
+            Ok(info) => {
+                if self.state()?.on_commit_status(&info) {
+                    tracing::warn!(session = %info.session_id, error = %error, "the commit's answer was lost; the service reports the session committed");
+                    Ok(info)
+                } else {
+                    Err(error)
+                }
+            }
+            Err(status_error) => Err(self
+                .state()?
+                .commit_unresolved(&error, &status_error)
+                .into()),
+        }
     }
 
     /// Aborts the session: nothing written in it becomes visible.

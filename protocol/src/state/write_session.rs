@@ -5,7 +5,11 @@ use std::collections::BTreeMap;
 
 use crate::config::TableId;
 use crate::error::{Error, UsageError};
-use crate::write::{AbortWriteSession, CommitScope, CommitWriteSession, StreamRef, WriteMode};
+use crate::read::SessionStatus;
+use crate::write::{
+    AbortWriteSession, CommitScope, CommitWriteSession, GetWriteSession, StreamRef, WriteMode,
+    WriteSessionInfo,
+};
 
 /// The lifecycle of a write session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,8 +227,56 @@ impl WriteSession {
         }
     }
 
+    /// The commit call failed (after the transport's retries). An attempt whose answer was
+    /// lost may have committed anyway — a later attempt's error does not say it did not —
+    /// so the outcome is settled by asking the service: send the returned
+    /// `TableGetWriteSession` and hand its answer to
+    /// [`on_commit_status`](Self::on_commit_status), or, if that call fails too, report
+    /// the outcome as unknown with [`commit_unresolved`](Self::commit_unresolved).
+    #[must_use = "send it and report the answer to `on_commit_status`"]
+    pub fn on_commit_failed(&self) -> GetWriteSession {
+        GetWriteSession {
+            table: self.table.clone(),
+            session_id: self.session_id.clone(),
+            mode: self.mode,
+        }
+    }
+
+    /// Settles a failed commit from the session's status: `true` if the service reports it
+    /// committed (the commit happened; report success to the caller with this answer),
+    /// else `false` (the commit did not happen; report its error), and the session is
+    /// open again for a retry or an abort.
+    #[must_use = "true means the commit happened: report success, not the error"]
+    pub fn on_commit_status(&mut self, info: &WriteSessionInfo) -> bool {
+        let committed = info.status == Some(SessionStatus::Committed);
+        self.on_commit_result(committed);
+        committed
+    }
+
+    /// The commit failed and so did asking the service about it: the session is open
+    /// again (a commit is idempotent, so retrying it is safe), and the error to report
+    /// says the commit may have happened.
+    #[must_use = "report this error: the plain commit error would claim nothing was committed"]
+    pub fn commit_unresolved(
+        &mut self,
+        commit_error: &dyn std::fmt::Display,
+        status_error: &dyn std::fmt::Display,
+    ) -> Error {
+        self.on_commit_result(false);
+        Error::OutcomeUnknown {
+            operation: "commit",
+            reason: format!(
+                "the commit of write session {} failed ({commit_error}) and asking the service \
+                 whether an earlier attempt committed failed too ({status_error}): the session may \
+                 be committed; retry the commit (it is idempotent) or check its status",
+                self.session_id
+            ),
+        }
+    }
+
     /// Records the commit's outcome: success commits; a failure reopens the session so the
-    /// (idempotent) commit can be retried or the session aborted.
+    /// (idempotent) commit can be retried or the session aborted. After a failed commit
+    /// call, settle the outcome with [`on_commit_failed`](Self::on_commit_failed) instead.
     pub fn on_commit_result(&mut self, committed: bool) {
         if self.state == SessionState::Committing {
             self.state = if committed {

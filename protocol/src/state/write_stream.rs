@@ -295,15 +295,15 @@ impl WriteStream {
             }
             WriteFailure::Unknown => {
                 self.state = StreamState::Failed;
-                Recovery::Fail(Error::Usage(UsageError::InvalidState {
+                Recovery::Fail(Error::OutcomeUnknown {
                     operation: "TableWrite",
                     reason: format!(
-                        "the outcome of writing {} rows to stream {} is unknown (the connection broke after sending began); \
-                         without exactly-once mode it cannot be retried without risking duplicate rows — abort the session, \
+                        "the connection broke after sending {} rows to stream {} began; without exactly-once \
+                         mode the write cannot be retried without risking duplicate rows — abort the session, \
                          or use exactly-once mode",
                         flight.record_count, self.stream.stream_id
                     ),
-                }))
+                })
             }
         }
     }
