@@ -61,6 +61,11 @@ pub struct StreamOptions {
     /// [`DEFAULT_TARGET_BODY_BYTES`](maxstorage_codec::write::DEFAULT_TARGET_BODY_BYTES),
     /// 8 MiB).
     pub max_body_bytes: usize,
+    /// Threads that compress batches at once (the client's pool; the order of rows is
+    /// kept). `0`, the default, uses every core when bodies are compressed: compression
+    /// is what bounds a compressed write. Uncompressed batches are always encoded by the
+    /// caller (copying is cheaper than handing them over); so is everything with `1`.
+    pub encoding_threads: usize,
 }
 
 impl Default for StreamOptions {
@@ -69,6 +74,7 @@ impl Default for StreamOptions {
             exactly_once: false,
             compression: None,
             max_body_bytes: maxstorage_codec::write::DEFAULT_TARGET_BODY_BYTES,
+            encoding_threads: 0,
         }
     }
 }

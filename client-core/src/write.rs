@@ -2,7 +2,9 @@
 //! failed writes.
 
 use maxstorage_codec::types::{ArrowOptions, odps_schema};
-use maxstorage_codec::write::{ArrowStreamEncoder, EncoderOptions};
+use maxstorage_codec::write::{
+    ArrowStreamEncoder, EncodedMessage, EncoderOptions, IpcMessageEncoder,
+};
 use maxstorage_protocol::blob::{WriteBlob, WriteBlobBatch};
 use maxstorage_protocol::schema::ColumnKind;
 use maxstorage_protocol::state::write_stream::{Recovery, ResyncOutcome, WriteStream};
@@ -109,6 +111,70 @@ pub struct OpenedStream {
     pub schema: arrow_schema::SchemaRef,
     /// The body encoder.
     pub encoder: ArrowStreamEncoder,
+    /// Encoders for other threads, when batches are compressed on several
+    /// ([`StreamOptions::encoding_threads`]); `None`: the caller encodes.
+    pub parallel: Option<ParallelEncoding>,
+}
+
+/// How a stream writer compresses batches on several threads: the encoders the threads
+/// share, and how many slices may be in the works at once. The transport runs the
+/// threads; this holds what they use and decides how many.
+#[derive(Debug, Clone)]
+pub struct ParallelEncoding {
+    /// The encoders.
+    pub encoders: std::sync::Arc<MessageEncoders>,
+    /// Slices handed out and not yet placed in a body, at most: twice the threads, so
+    /// every thread has the next slice waiting while the oldest is placed.
+    pub max_in_flight: usize,
+}
+
+/// Encoders of one stream's record batch messages, shared by the threads that encode its
+/// slices: each call takes a spare encoder (or makes one) and puts it back.
+#[derive(Debug)]
+pub struct MessageEncoders {
+    template: IpcMessageEncoder,
+    spare: std::sync::Mutex<Vec<IpcMessageEncoder>>,
+}
+
+impl MessageEncoders {
+    /// Encoders like `template`.
+    pub fn new(template: IpcMessageEncoder) -> MessageEncoders {
+        MessageEncoders {
+            template,
+            spare: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Encodes one slice (from [`ArrowStreamEncoder::slices`]); any thread may call it. A
+    /// panic while encoding is returned as an error, so a pool thread never unwinds.
+    pub fn encode(&self, slice: &arrow_array::RecordBatch) -> Result<EncodedMessage> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.encode_with_spare(slice)
+        }))
+        .unwrap_or_else(|_| Err(Error::Integrity("encoding a batch panicked".into())))
+    }
+
+    fn encode_with_spare(&self, slice: &arrow_array::RecordBatch) -> Result<EncodedMessage> {
+        let taken = self.spare.lock().ok().and_then(|mut s| s.pop());
+        let mut encoder = match taken {
+            Some(e) => e,
+            None => self.template.fresh()?,
+        };
+        let message = encoder.encode_batch(slice)?;
+        if let Ok(mut spare) = self.spare.lock() {
+            spare.push(encoder);
+        }
+        Ok(message)
+    }
+}
+
+/// The threads compressed batches are encoded on: [`StreamOptions::encoding_threads`], or
+/// every core for `0`.
+fn encoding_threads(options: &StreamOptions) -> usize {
+    match options.encoding_threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
 }
 
 /// Sets up a stream writer from the service's answer to `TableCreateWriteStream`.
@@ -121,18 +187,29 @@ pub fn open_stream(
 ) -> Result<OpenedStream> {
     machine.on_created(info)?;
     let schema = std::sync::Arc::new(body_schema(info, partition_spec)?);
+    let compression = options.compression.unwrap_or(default_compression);
     let encoder = ArrowStreamEncoder::new(
         schema.clone(),
         EncoderOptions {
-            compression: options.compression.unwrap_or(default_compression),
+            compression,
             target_body_bytes: options.max_body_bytes,
             ..EncoderOptions::default()
         },
     )?;
+    let threads = encoding_threads(options);
+    let parallel = if threads > 1 && compression != Compression::Uncompressed {
+        Some(ParallelEncoding {
+            encoders: std::sync::Arc::new(MessageEncoders::new(encoder.message_encoder()?)),
+            max_in_flight: 2 * threads,
+        })
+    } else {
+        None
+    };
     Ok(OpenedStream {
         machine,
         schema,
         encoder,
+        parallel,
     })
 }
 

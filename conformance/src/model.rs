@@ -98,6 +98,8 @@ pub struct StreamPlan {
     pub compression: Compression,
     /// Largest body, in bytes (small, so a stream makes several writes).
     pub max_body_bytes: usize,
+    /// Threads compressing its batches (0: every core; 1: the caller).
+    pub encoding_threads: usize,
 }
 
 /// How a [`Op::Read`] reads.
@@ -236,13 +238,15 @@ fn stream_plan() -> impl Strategy<Value = StreamPlan> {
         proptest::collection::vec(1i64..400, 1..4),
         compression(),
         4096usize..32_768,
+        0usize..4,
     )
         .prop_map(
-            |(exactly_once, batches, compression, max_body_bytes)| StreamPlan {
+            |(exactly_once, batches, compression, max_body_bytes, encoding_threads)| StreamPlan {
                 exactly_once,
                 batches,
                 compression,
                 max_body_bytes,
+                encoding_threads,
             },
         )
 }
@@ -555,6 +559,7 @@ fn run_step<C: StorageClient>(
                                     exactly_once: plan.exactly_once,
                                     compression: Some(plan.compression),
                                     max_body_bytes: plan.max_body_bytes,
+                                    encoding_threads: plan.encoding_threads,
                                 },
                                 &batches,
                             )

@@ -7,6 +7,7 @@
 //! whose write was cancelled mid-request refuses further writes (its exactly-once state
 //! does not know whether the body was applied): create a new stream version, or abort.
 
+use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -14,9 +15,11 @@ use std::task::{Context, Poll, ready};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
-use maxstorage_client_core::write::{SessionCore, WriteNext, WriteRecovery, open_stream};
+use maxstorage_client_core::write::{
+    ParallelEncoding, SessionCore, WriteNext, WriteRecovery, open_stream,
+};
 use maxstorage_client_core::{BlobItem, Error, Result, StreamOptions, StreamSummary};
-use maxstorage_codec::write::{ArrowStreamEncoder, EncodedBody};
+use maxstorage_codec::write::{ArrowStreamEncoder, EncodedBody, EncodedMessage};
 use maxstorage_protocol::blob::WriteBlobBatchResult;
 use maxstorage_protocol::state::write_session::WriteSession;
 use maxstorage_protocol::state::write_stream::WriteStream;
@@ -25,6 +28,7 @@ use maxstorage_protocol::write::{
 };
 use maxstorage_protocol::{ApiVersion, Compression, TableId};
 use tokio::io::AsyncWrite;
+use tokio::sync::oneshot;
 
 use crate::blob::BlobWriter;
 use crate::client::Client;
@@ -115,6 +119,7 @@ impl WriteSessionHandle {
                 last: None,
             })),
             encoder: opened.encoder,
+            parallel: opened.parallel.map(|p| (p, VecDeque::new())),
             schema: opened.schema,
         })
     }
@@ -283,8 +288,14 @@ pub struct StreamWriter {
     /// Rows acknowledged as of the last body that came back.
     rows_acked: i64,
     encoder: ArrowStreamEncoder,
+    /// Slices being compressed on the client's pool, oldest first, when the stream
+    /// encodes on several threads.
+    parallel: Option<(ParallelEncoding, VecDeque<Encoding>)>,
     schema: SchemaRef,
 }
+
+/// A slice handed to the pool: its rows, and where its message arrives.
+type Encoding = (usize, oneshot::Receiver<Result<EncodedMessage>>);
 
 /// What sends a stream's bodies: its exactly-once state machine and the last answer. It
 /// moves to the sending task while a body is in flight.
@@ -339,7 +350,62 @@ impl StreamWriter {
 
     /// Writes a batch; a body is handed to the sending task whenever it is full.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.encoder.write(batch)?;
+        if self.parallel.is_none() {
+            self.encoder.write(batch)?;
+            return self.dispatch_full().await;
+        }
+        for slice in self.encoder.slices(batch)? {
+            while self
+                .parallel
+                .as_ref()
+                .is_some_and(|(p, q)| q.len() >= p.max_in_flight)
+            {
+                self.place_encoded(true).await?;
+            }
+            if let Some((p, queue)) = &mut self.parallel {
+                let (done, arrives) = oneshot::channel();
+                let encoders = p.encoders.clone();
+                let rows = slice.num_rows();
+                // CPU-bound work goes to the client's compute pool, not the runtime's
+                // workers or its blocking pool.
+                rayon::spawn_fifo(move || {
+                    // The writer may be gone (dropped mid-stream): nobody to tell.
+                    let _ = done.send(encoders.encode(&slice));
+                });
+                queue.push_back((rows, arrives));
+            }
+        }
+        self.place_encoded(false).await
+    }
+
+    /// Places the messages the pool has finished, in order, into bodies (waiting for the
+    /// oldest one first if `wait`), and hands full bodies on.
+    async fn place_encoded(&mut self, wait: bool) -> Result<()> {
+        if let Some((_, queue)) = &mut self.parallel {
+            let mut wait = wait;
+            while let Some((rows, arrives)) = queue.front_mut() {
+                let message = if wait {
+                    arrives.await.ok()
+                } else {
+                    match arrives.try_recv() {
+                        Ok(m) => Some(m),
+                        Err(oneshot::error::TryRecvError::Empty) => break,
+                        Err(oneshot::error::TryRecvError::Closed) => None,
+                    }
+                };
+                let message = message.ok_or_else(|| {
+                    Error::Integrity("a batch handed to the encoding pool never came back".into())
+                })??;
+                self.encoder.push_message(message, *rows);
+                queue.pop_front();
+                wait = false;
+            }
+        }
+        self.dispatch_full().await
+    }
+
+    /// Hands every full body to the sending task.
+    async fn dispatch_full(&mut self) -> Result<()> {
         while let Some(body) = self.encoder.next_body() {
             self.dispatch(body).await?;
         }
@@ -348,6 +414,9 @@ impl StreamWriter {
 
     /// Sends what is buffered and waits until every body is acknowledged.
     pub async fn flush(&mut self) -> Result<()> {
+        while self.parallel.as_ref().is_some_and(|(_, q)| !q.is_empty()) {
+            self.place_encoded(true).await?;
+        }
         while let Some(body) = self.encoder.flush() {
             self.dispatch(body).await?;
         }

@@ -1,12 +1,14 @@
 //! Writing: write sessions, Arrow stream writers (normal and exactly-once), raw-bytes
 //! writers, blob uploads, commit and abort.
 
+use std::collections::VecDeque;
 use std::io::Write;
+use std::sync::mpsc::{Receiver, TryRecvError};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
-use maxstorage_codec::write::{ArrowStreamEncoder, EncodedBody};
+use maxstorage_codec::write::{ArrowStreamEncoder, EncodedBody, EncodedMessage};
 use maxstorage_protocol::blob::WriteBlobBatchResult;
 use maxstorage_protocol::state::write_session::WriteSession;
 use maxstorage_protocol::state::write_stream::WriteStream;
@@ -20,7 +22,9 @@ use crate::client::Client;
 use crate::exec::{Route, SendBody};
 use crate::upload::Upload;
 use maxstorage_client_core::Result;
-use maxstorage_client_core::write::{SessionCore, WriteNext, WriteRecovery, open_stream};
+use maxstorage_client_core::write::{
+    ParallelEncoding, SessionCore, WriteNext, WriteRecovery, open_stream,
+};
 use maxstorage_client_core::{BlobItem, StreamOptions, StreamSummary};
 
 /// A write session. Cheap to clone; share it with the threads that write its streams.
@@ -99,6 +103,7 @@ impl WriteSessionHandle {
                 last: None,
             })),
             encoder: opened.encoder,
+            parallel: opened.parallel.map(|p| (p, VecDeque::new())),
             schema: opened.schema,
         })
     }
@@ -259,8 +264,14 @@ pub struct StreamWriter {
     /// Rows acknowledged as of the last body that came back.
     rows_acked: i64,
     encoder: ArrowStreamEncoder,
+    /// Slices being compressed on the client's pool, oldest first, when the stream
+    /// encodes on several threads.
+    parallel: Option<(ParallelEncoding, VecDeque<Encoding>)>,
     schema: SchemaRef,
 }
+
+/// A slice handed to the pool: its rows, and where its message arrives.
+type Encoding = (usize, Receiver<Result<EncodedMessage>>);
 
 /// What sends a stream's bodies: its exactly-once state machine and the last answer. It
 /// moves to the sending thread while a body is in flight.
@@ -306,8 +317,65 @@ impl StreamWriter {
     }
 
     /// Writes a batch; a body is handed to the sending thread whenever it is full.
+    /// Compressed batches are encoded on the client's pool while this returns (see
+    /// [`StreamOptions::encoding_threads`]).
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.encoder.write(batch)?;
+        if self.parallel.is_none() {
+            self.encoder.write(batch)?;
+            return self.dispatch_full();
+        }
+        for slice in self.encoder.slices(batch)? {
+            while self
+                .parallel
+                .as_ref()
+                .is_some_and(|(p, q)| q.len() >= p.max_in_flight)
+            {
+                self.place_encoded(true)?;
+            }
+            if let Some((p, queue)) = &mut self.parallel {
+                let (done, arrives) = std::sync::mpsc::sync_channel(1);
+                let encoders = p.encoders.clone();
+                let rows = slice.num_rows();
+                rayon::spawn_fifo(move || {
+                    // The writer may be gone (dropped mid-stream): nobody to tell.
+                    let _ = done.send(encoders.encode(&slice));
+                });
+                queue.push_back((rows, arrives));
+            }
+        }
+        self.place_encoded(false)
+    }
+
+    /// Places the messages the pool has finished, in order, into bodies (waiting for the
+    /// oldest one first if `wait`), and hands full bodies on.
+    fn place_encoded(&mut self, wait: bool) -> Result<()> {
+        if let Some((_, queue)) = &mut self.parallel {
+            let mut wait = wait;
+            while let Some((rows, arrives)) = queue.front() {
+                let message = if wait {
+                    arrives.recv().ok()
+                } else {
+                    match arrives.try_recv() {
+                        Ok(m) => Some(m),
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => None,
+                    }
+                };
+                let message = message.ok_or_else(|| {
+                    maxstorage_client_core::Error::Integrity(
+                        "a batch handed to the encoding pool never came back".into(),
+                    )
+                })??;
+                self.encoder.push_message(message, *rows);
+                queue.pop_front();
+                wait = false;
+            }
+        }
+        self.dispatch_full()
+    }
+
+    /// Hands every full body to the sending thread.
+    fn dispatch_full(&mut self) -> Result<()> {
         while let Some(body) = self.encoder.next_body() {
             self.dispatch(body)?;
         }
@@ -316,6 +384,9 @@ impl StreamWriter {
 
     /// Sends what is buffered and waits until every body is acknowledged.
     pub fn flush(&mut self) -> Result<()> {
+        while self.parallel.as_ref().is_some_and(|(_, q)| !q.is_empty()) {
+            self.place_encoded(true)?;
+        }
         while let Some(body) = self.encoder.flush() {
             self.dispatch(body)?;
         }

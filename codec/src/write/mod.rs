@@ -145,6 +145,7 @@ fn frame(metadata: &[u8], body: Vec<u8>) -> EncodedMessage {
 pub struct IpcMessageEncoder {
     schema: SchemaRef,
     compression: Compression,
+    zstd_level: Option<i32>,
     options: IpcWriteOptions,
     generator: IpcDataGenerator,
     tracker: DictionaryTracker,
@@ -200,6 +201,7 @@ impl IpcMessageEncoder {
         Ok(IpcMessageEncoder {
             schema,
             compression,
+            zstd_level,
             options,
             generator,
             tracker,
@@ -216,6 +218,13 @@ impl IpcMessageEncoder {
     /// The IPC buffer compression.
     pub fn compression(&self) -> Compression {
         self.compression
+    }
+
+    /// Another encoder of the same streams (same schema, compression and level) with
+    /// contexts of its own: encoders are not shared between threads, so each thread that
+    /// encodes batches of a stream takes one.
+    pub fn fresh(&self) -> Result<IpcMessageEncoder, CodecError> {
+        IpcMessageEncoder::new(self.schema.clone(), self.compression, self.zstd_level)
     }
 
     /// The schema message that starts every stream.
@@ -442,37 +451,58 @@ impl ArrowStreamEncoder {
     /// reach the target become available from [`next_body`](Self::next_body). Empty
     /// batches add nothing.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), CodecError> {
-        let batch = conform_batch(self.messages.schema(), batch)?;
-        if batch.num_rows() == 0 {
-            return Ok(());
-        }
-        let room = self.target - self.messages.schema_message().len() - END_OF_STREAM.len();
-        for slice in split_batch(&batch, room) {
+        for slice in self.slices(batch)? {
             let message = self.messages.encode_batch(&slice)?;
-            let size = message.len() as u64;
-            if let Some(cur) = &self.current
-                && cur.batches > 0
-                && cur.len + size + END_OF_STREAM.len() as u64 > self.target as u64
-            {
-                self.close_current();
-            }
-            let cur = self.current.get_or_insert_with(|| {
-                let mut b = BodyBuilder::default();
-                let schema = self.messages.schema_message();
-                b.push(schema.header.clone());
-                b.push(schema.body.clone());
-                b
-            });
-            cur.push(message.header);
-            cur.push(message.body);
-            cur.rows += slice.num_rows() as u64;
-            cur.batches += 1;
-            self.rows += slice.num_rows() as u64;
-            if cur.len + END_OF_STREAM.len() as u64 >= self.target as u64 {
-                self.close_current();
-            }
+            self.push_message(message, slice.num_rows());
         }
         Ok(())
+    }
+
+    /// The first half of [`write`](Self::write), for encoding on several threads:
+    /// `batch` checked against the write schema and split into slices that each fit a
+    /// body (none for an empty batch). Encode each slice with an encoder of its own
+    /// ([`message_encoder`](Self::message_encoder)) and hand the messages to
+    /// [`push_message`](Self::push_message) in the order of the slices.
+    pub fn slices(&self, batch: &RecordBatch) -> Result<Vec<RecordBatch>, CodecError> {
+        let batch = conform_batch(self.messages.schema(), batch)?;
+        if batch.num_rows() == 0 {
+            return Ok(Vec::new());
+        }
+        let room = self.target - self.messages.schema_message().len() - END_OF_STREAM.len();
+        Ok(split_batch(&batch, room))
+    }
+
+    /// An encoder of this stream's record batch messages, for another thread (see
+    /// [`slices`](Self::slices)).
+    pub fn message_encoder(&self) -> Result<IpcMessageEncoder, CodecError> {
+        self.messages.fresh()
+    }
+
+    /// The second half of [`write`](Self::write): places the encoded message of a slice
+    /// of `rows` rows (from [`slices`](Self::slices), in order) into the body being built.
+    pub fn push_message(&mut self, message: EncodedMessage, rows: usize) {
+        let size = message.len() as u64;
+        if let Some(cur) = &self.current
+            && cur.batches > 0
+            && cur.len + size + END_OF_STREAM.len() as u64 > self.target as u64
+        {
+            self.close_current();
+        }
+        let cur = self.current.get_or_insert_with(|| {
+            let mut b = BodyBuilder::default();
+            let schema = self.messages.schema_message();
+            b.push(schema.header.clone());
+            b.push(schema.body.clone());
+            b
+        });
+        cur.push(message.header);
+        cur.push(message.body);
+        cur.rows += rows as u64;
+        cur.batches += 1;
+        self.rows += rows as u64;
+        if cur.len + END_OF_STREAM.len() as u64 >= self.target as u64 {
+            self.close_current();
+        }
     }
 
     fn close_current(&mut self) {
@@ -521,6 +551,49 @@ mod tests {
             ),
         ])
         .unwrap()
+    }
+
+    #[test]
+    fn slices_encoded_on_other_encoders_make_the_same_bodies() {
+        let options = EncoderOptions {
+            compression: Compression::Zstd,
+            target_body_bytes: 16 * 1024,
+            ..EncoderOptions::default()
+        };
+        let b = batch(3000, 0);
+        let bodies = |enc: &mut ArrowStreamEncoder| {
+            let mut out = Vec::new();
+            while let Some(body) = enc.flush() {
+                out.push(body);
+            }
+            out
+        };
+        let mut serial = ArrowStreamEncoder::new(b.schema(), options).unwrap();
+        serial.write(&b).unwrap();
+        let mut parallel = ArrowStreamEncoder::new(b.schema(), options).unwrap();
+        let slices = parallel.slices(&b).unwrap();
+        assert!(slices.len() > 2, "{} slices", slices.len());
+        // Two encoders, slices encoded last first, placed in order.
+        let mut encoders = [
+            parallel.message_encoder().unwrap(),
+            parallel.message_encoder().unwrap(),
+        ];
+        let mut messages: Vec<(usize, EncodedMessage)> = slices
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, s)| (i, encoders[i % 2].encode_batch(s).unwrap()))
+            .collect();
+        messages.sort_by_key(|(i, _)| *i);
+        for ((_, m), s) in messages.into_iter().zip(&slices) {
+            parallel.push_message(m, s.num_rows());
+        }
+        assert_eq!(parallel.rows(), 3000);
+        let want = bodies(&mut serial);
+        assert!(want.len() > 1, "several bodies");
+        assert_eq!(bodies(&mut parallel), want);
+        let empty = b.slice(0, 0);
+        assert!(parallel.slices(&empty).unwrap().is_empty());
     }
 
     #[test]
