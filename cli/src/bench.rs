@@ -221,14 +221,7 @@ fn credentials() -> Result<Credentials, CliError> {
 }
 
 fn table_id(args: &CommonArgs) -> Result<TableId, CliError> {
-    match args.table.split('.').collect::<Vec<_>>().as_slice() {
-        [t] if !t.is_empty() => Ok(TableId::new(&args.project, *t)),
-        [s, t] if !s.is_empty() && !t.is_empty() => Ok(TableId::with_schema(&args.project, *s, *t)),
-        _ => Err(CliError::Usage(format!(
-            "--table {:?}: expected `name` or `schema.name`",
-            args.table
-        ))),
-    }
+    crate::connect::parse_table(&args.project, &args.table)
 }
 
 /// The async client's runtime: Tokio's default multi-threaded runtime (one worker per

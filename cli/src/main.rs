@@ -6,7 +6,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod connect;
+mod format;
+mod load;
+mod progress;
 mod quickstart;
+mod read;
 
 /// The maxstorage command-line tool.
 #[derive(Debug, Parser)]
@@ -26,6 +31,12 @@ enum Command {
     /// Measure read or write throughput against an endpoint; prints one JSON line in the
     /// reference perf harness's `--extra` contract.
     Bench(bench::BenchArgs),
+    /// Read a table (or some partitions, columns, rows) to Parquet, CSV, Arrow or JSON
+    /// lines.
+    Read(read::ReadArgs),
+    /// Load a Parquet, CSV or Arrow file into a table or partition: parallel exactly-once
+    /// streams, one commit, all rows or none.
+    Load(load::LoadArgs),
 }
 
 /// Why a command failed.
@@ -64,6 +75,8 @@ fn main() -> ExitCode {
         Command::Quickstart(args) => quickstart::run(&args),
         Command::Emulator(args) => return maxstorage_emulator::cli::serve(args),
         Command::Bench(args) => bench::run(&args),
+        Command::Read(args) => read::run(&args),
+        Command::Load(args) => load::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

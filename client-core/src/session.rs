@@ -89,6 +89,24 @@ impl TableReadSession {
         }
     }
 
+    /// The Arrow schema of the session's data columns, as its batches carry them (known
+    /// before the first byte is read).
+    pub fn arrow_schema(&self) -> crate::Result<arrow_schema::SchemaRef> {
+        let options = maxstorage_codec::ArrowOptions {
+            timestamp_unit: self.timestamp_unit,
+            ..maxstorage_codec::ArrowOptions::default()
+        };
+        let columns = self
+            .session
+            .data_schema
+            .data_columns
+            .iter()
+            .map(|c| (c.name.as_str(), &c.odps_type, c.nullable));
+        Ok(std::sync::Arc::new(maxstorage_codec::types::odps_schema(
+            columns, &options,
+        )?))
+    }
+
     /// Decoder options for this session's bodies: its timestamp unit and column types.
     pub fn decoder_options(&self) -> DecoderOptions {
         let schema = &self.session.data_schema;

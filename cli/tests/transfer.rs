@@ -1,0 +1,392 @@
+//! `maxstorage load` and `maxstorage read` against an embedded emulator: CSV, Parquet and
+//! Arrow files into a partition and back out, compared value by value with the emulator's
+//! admin dump; an overwrite; and failures that are one clear line, a non-zero exit, and no
+//! partial commit.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use maxstorage_emulator::Emulator;
+use maxstorage_emulator::admin::AdminClient;
+use maxstorage_emulator::store::{ColumnDef, TableDef};
+
+const PROJECT: &str = "cli";
+const ACCESS_ID: &str = "cli-id";
+const ACCESS_KEY: &str = "cli-key";
+
+struct Env {
+    emulator: Emulator,
+    admin: AdminClient,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn start() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let emulator = Emulator::builder()
+            .data_dir(dir.path().join("data"))
+            .credentials(ACCESS_ID, ACCESS_KEY)
+            .start()
+            .unwrap();
+        let admin = AdminClient::new(emulator.addr()).with_credentials(ACCESS_ID, ACCESS_KEY);
+        let mut def = TableDef::new(
+            PROJECT,
+            "sales",
+            vec![
+                ColumnDef::new("id", "bigint"),
+                ColumnDef::new("name", "string"),
+                ColumnDef::new("amount", "double"),
+            ],
+        );
+        def.partition_columns = vec![ColumnDef::new("pt", "string")];
+        admin.create_table(&def).unwrap();
+        Env {
+            emulator,
+            admin,
+            dir,
+        }
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `maxstorage` with the emulator's endpoint, project and credentials.
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with_key(args, ACCESS_KEY)
+    }
+
+    fn run_with_key(&self, args: &[&str], key: &str) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_maxstorage"))
+            .args(args)
+            .env("MAXSTORAGE_ENDPOINT", self.emulator.endpoint())
+            .env("MAXSTORAGE_PROJECT", PROJECT)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", ACCESS_ID)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", key)
+            .env_remove("MAXSTORAGE_CONFIG")
+            .output()
+            .unwrap()
+    }
+
+    fn dump(&self, partition: &str) -> Vec<(i64, String, u64)> {
+        rows(&self.admin.dump(PROJECT, "sales", Some(partition)).unwrap())
+    }
+}
+
+fn ok(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "maxstorage failed: {stderr}");
+    stderr
+}
+
+/// A failure: non-zero exit and one line on standard error naming `what`.
+fn fails(out: &Output, what: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "expected a failure, got success: {stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line, got: {stderr}");
+    assert!(lines[0].starts_with("maxstorage: "), "{stderr}");
+    assert!(lines[0].contains(what), "{what:?} not in: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+fn batch(ids: std::ops::Range<i64>) -> RecordBatch {
+    RecordBatch::try_from_iter(vec![
+        (
+            "id",
+            Arc::new(Int64Array::from_iter_values(ids.clone())) as ArrayRef,
+        ),
+        (
+            "name",
+            Arc::new(StringArray::from_iter_values(
+                ids.clone().map(|i| format!("name, \"quoted\" {i}")),
+            )),
+        ),
+        (
+            "amount",
+            Arc::new(Float64Array::from_iter(
+                ids.map(|i| (i % 5 != 0).then_some(i as f64 * 1.25)),
+            )),
+        ),
+    ])
+    .unwrap()
+}
+
+/// Rows as `(id, name, amount bits)` (NaN for null), sorted.
+fn rows(batches: &[RecordBatch]) -> Vec<(i64, String, u64)> {
+    let mut out = Vec::new();
+    for b in batches {
+        let b = b
+            .project(&[
+                b.schema().index_of("id").unwrap(),
+                b.schema().index_of("name").unwrap(),
+                b.schema().index_of("amount").unwrap(),
+            ])
+            .unwrap();
+        let cast = |i: usize, t: &DataType| arrow_cast::cast(b.column(i), t).unwrap();
+        let id = cast(0, &DataType::Int64);
+        let name = cast(1, &DataType::Utf8);
+        let amount = cast(2, &DataType::Float64);
+        let id = id.as_any().downcast_ref::<Int64Array>().unwrap();
+        let name = name.as_any().downcast_ref::<StringArray>().unwrap();
+        let amount = amount.as_any().downcast_ref::<Float64Array>().unwrap();
+        for r in 0..b.num_rows() {
+            let a = if amount.is_valid(r) {
+                amount.value(r)
+            } else {
+                f64::NAN
+            };
+            out.push((id.value(r), name.value(r).to_string(), a.to_bits()));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn write_csv(path: &Path, batches: &[RecordBatch]) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = arrow_csv::WriterBuilder::new()
+        .with_header(true)
+        .build(file);
+    for b in batches {
+        w.write(b).unwrap();
+    }
+}
+
+fn write_parquet(path: &Path, batches: &[RecordBatch]) {
+    let file = std::fs::File::create(path).unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(700))
+        .build();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(file, batches[0].schema(), Some(props)).unwrap();
+    for b in batches {
+        w.write(b).unwrap();
+    }
+    w.close().unwrap();
+}
+
+fn read_parquet(path: &Path) -> Vec<RecordBatch> {
+    let file = std::fs::File::open(path).unwrap();
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn read_csv(path: &Path) -> Vec<RecordBatch> {
+    // The columns named by the header line (the partition column comes along as text).
+    let text = std::fs::read_to_string(path).unwrap();
+    let header = text.lines().next().unwrap_or_default();
+    let schema = Arc::new(Schema::new(
+        header
+            .split(',')
+            .map(|name| {
+                let t = match name {
+                    "id" => DataType::Int64,
+                    "amount" => DataType::Float64,
+                    _ => DataType::Utf8,
+                };
+                Field::new(name, t, true)
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let file = std::fs::File::open(path).unwrap();
+    arrow_csv::ReaderBuilder::new(schema)
+        .with_header(true)
+        .build(file)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn csv_and_parquet_round_trip_through_a_partition() {
+    let env = Env::start();
+    let input = vec![batch(0..1000), batch(1000..2500)];
+    let want = rows(&input);
+
+    // CSV in, through 3 streams.
+    let csv = env.path("in.csv");
+    write_csv(&csv, &input);
+    let stderr = ok(&env.run(&[
+        "load",
+        csv.to_str().unwrap(),
+        "sales",
+        "--partition",
+        "pt=csv",
+        "--streams",
+        "3",
+    ]));
+    assert!(stderr.contains("loaded 2500 rows"), "{stderr}");
+    assert_eq!(env.dump("pt=csv"), want, "the CSV rows, exactly once");
+
+    // Parquet (snappy, several row groups) in, uncompressed bodies.
+    let pq = env.path("in.parquet");
+    write_parquet(&pq, &input);
+    ok(&env.run(&[
+        "load",
+        pq.to_str().unwrap(),
+        "sales",
+        "--partition",
+        "pt=pq",
+        "--compression",
+        "none",
+    ]));
+    assert_eq!(env.dump("pt=pq"), want);
+
+    // Out again: Parquet, CSV, Arrow, JSON lines.
+    let out_pq = env.path("out.parquet");
+    let stderr = ok(&env.run(&[
+        "read",
+        "sales",
+        "--partition",
+        "pt=pq",
+        "-o",
+        out_pq.to_str().unwrap(),
+    ]));
+    assert!(stderr.contains("read 2500 rows"), "{stderr}");
+    assert_eq!(rows(&read_parquet(&out_pq)), want);
+    let out_csv = env.path("out.csv");
+    ok(&env.run(&[
+        "read",
+        "sales",
+        "--partition",
+        "pt=csv",
+        "--workers",
+        "1",
+        "-o",
+        out_csv.to_str().unwrap(),
+    ]));
+    assert_eq!(rows(&read_csv(&out_csv)), want);
+    let out_arrow = env.path("out.arrow");
+    ok(&env.run(&[
+        "read",
+        "sales",
+        "--partition",
+        "pt=csv",
+        "-o",
+        out_arrow.to_str().unwrap(),
+    ]));
+    let arrow: Vec<RecordBatch> =
+        arrow_ipc::reader::FileReader::try_new(std::fs::File::open(&out_arrow).unwrap(), None)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    assert_eq!(rows(&arrow), want);
+    // Columns, a filter and a limit, as JSON lines on standard output.
+    let out = env.run(&[
+        "read",
+        "sales",
+        "--partition",
+        "pt=csv",
+        "--columns",
+        "id,name",
+        "--filter",
+        "id < 100",
+        "--limit",
+        "10",
+        "--format",
+        "jsonl",
+        "-o",
+        "-",
+    ]);
+    ok(&out);
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 10);
+    for l in &lines {
+        let id = l["id"].as_i64().unwrap();
+        assert!(id < 100, "{l}");
+        assert_eq!(l["name"], format!("name, \"quoted\" {id}"));
+        assert!(l.get("amount").is_none(), "only the columns asked for: {l}");
+    }
+
+    // Arrow in with --overwrite replaces the partition.
+    let arrow_in = env.path("replace.arrows");
+    {
+        let replacement = batch(5000..5010);
+        let file = std::fs::File::create(&arrow_in).unwrap();
+        let mut w = arrow_ipc::writer::StreamWriter::try_new(file, &replacement.schema()).unwrap();
+        w.write(&replacement).unwrap();
+        w.finish().unwrap();
+    }
+    ok(&env.run(&[
+        "load",
+        arrow_in.to_str().unwrap(),
+        "sales",
+        "--partition",
+        "pt=csv",
+        "--overwrite",
+    ]));
+    assert_eq!(env.dump("pt=csv"), rows(&[batch(5000..5010)]));
+    assert_eq!(env.dump("pt=pq"), want, "other partitions untouched");
+}
+
+#[test]
+fn failures_are_one_line_and_commit_nothing() {
+    let env = Env::start();
+    let csv = env.path("in.csv");
+    write_csv(&csv, &[batch(0..100)]);
+    fails(
+        &env.run(&[
+            "load",
+            csv.to_str().unwrap(),
+            "nosuch",
+            "--partition",
+            "pt=a",
+        ]),
+        "nosuch",
+    );
+    fails(
+        &env.run_with_key(
+            &["read", "sales", "-o", env.path("x.csv").to_str().unwrap()],
+            "wrong",
+        ),
+        "SignatureNotMatch",
+    );
+    // A CSV whose last rows do not parse: nothing of the file is committed.
+    let bad = env.path("bad.csv");
+    let mut text = std::fs::read_to_string(&csv).unwrap();
+    text.push_str("not-a-number,x,1.0\n");
+    std::fs::write(&bad, text).unwrap();
+    fails(
+        &env.run(&[
+            "load",
+            bad.to_str().unwrap(),
+            "sales",
+            "--partition",
+            "pt=a",
+        ]),
+        "bad.csv",
+    );
+    assert!(env.dump("pt=a").is_empty(), "no partial commit");
+    fails(
+        &env.run(&[
+            "read",
+            "sales",
+            "-o",
+            env.path("x.unknown").to_str().unwrap(),
+        ]),
+        "--format",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_maxstorage"))
+        .args(["read", "sales", "-o", "x.csv"])
+        .env_remove("MAXSTORAGE_ENDPOINT")
+        .env_remove("MAXSTORAGE_CONFIG")
+        .output()
+        .unwrap();
+    fails(&out, "MAXSTORAGE_ENDPOINT");
+}
