@@ -452,7 +452,8 @@ pub fn verify_request(
         .filter(|a| !a.is_empty())
         .ok_or(AuthError::MissingAuthorization)?;
     let date_text = request.header(header::DATE).unwrap_or_default();
-    let date = parse_http_date(date_text);
+    // `now` only resolves the two-digit years of obsolete RFC 850 dates.
+    let date = parse_http_date(date_text, now.unwrap_or(std::time::UNIX_EPOCH)).ok();
     if let Some(now) = now {
         let date = date.ok_or_else(|| AuthError::InvalidDate(date_text.to_string()))?;
         let skew = now

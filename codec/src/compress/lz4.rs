@@ -9,8 +9,10 @@
 //! content size, concatenated frames, skippable frames. Not supported (rejected with an
 //! error): dictionary ids and the legacy frame format.
 
-use super::xxh32::{Xxh32, xxh32};
+use std::hash::Hasher as _;
+
 use super::{Out, Progress};
+use twox_hash::XxHash32;
 
 const MAGIC: u32 = 0x184D_2204;
 const LEGACY_MAGIC: u32 = 0x184C_2102;
@@ -57,7 +59,7 @@ pub(crate) struct Lz4FrameDecoder {
     /// Bytes gathered for the current state when they arrived in several slices.
     scratch: Vec<u8>,
     frame: FrameInfo,
-    content_hash: Xxh32,
+    content_hash: XxHash32,
     frame_output: u64,
     /// The last decoded block, waiting to be copied out.
     block: Vec<u8>,
@@ -76,7 +78,7 @@ impl Lz4FrameDecoder {
             state: State::Magic,
             scratch: Vec::new(),
             frame: FrameInfo::default(),
-            content_hash: Xxh32::new(),
+            content_hash: XxHash32::with_seed(0),
             frame_output: 0,
             block: Vec::new(),
             block_len: 0,
@@ -192,7 +194,7 @@ impl Lz4FrameDecoder {
                         return Ok(());
                     };
                     let (flg, bd) = (d[0], d[1]);
-                    let hc = (xxh32(&d[..len - 1]) >> 8) as u8;
+                    let hc = (XxHash32::oneshot(0, &d[..len - 1]) >> 8) as u8;
                     if hc != d[len - 1] {
                         return Err("LZ4 frame descriptor checksum mismatch".into());
                     }
@@ -220,7 +222,7 @@ impl Lz4FrameDecoder {
                         content_size,
                     };
                     scratch.clear();
-                    self.content_hash = Xxh32::new();
+                    self.content_hash = XxHash32::with_seed(0);
                     self.frame_output = 0;
                     self.window.clear();
                     if self.block.len() < block_max {
@@ -263,7 +265,7 @@ impl Lz4FrameDecoder {
                     if self.frame.block_checksum {
                         let c = &b[size..];
                         let expected = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                        if xxh32(data) != expected {
+                        if XxHash32::oneshot(0, data) != expected {
                             return Err("LZ4 block checksum mismatch".into());
                         }
                     }
@@ -291,7 +293,7 @@ impl Lz4FrameDecoder {
                         ));
                     }
                     if self.frame.content_checksum {
-                        self.content_hash.update(&self.block[..n]);
+                        self.content_hash.write(&self.block[..n]);
                     }
                     if !self.frame.independent {
                         let produced = &self.block[..n];
@@ -314,7 +316,7 @@ impl Lz4FrameDecoder {
                     };
                     let expected = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
                     scratch.clear();
-                    if self.content_hash.digest() != expected {
+                    if self.content_hash.finish_32() != expected {
                         return Err("LZ4 content checksum mismatch".into());
                     }
                     self.end_frame()?;

@@ -16,7 +16,6 @@
 
 pub mod io;
 mod lz4;
-mod xxh32;
 
 use bytes::Bytes;
 use maxstorage_protocol::Compression;
