@@ -4,6 +4,7 @@ use std::time::Duration;
 
 /// Any error of a client.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The service said no, answered something we could not understand, or the request
     /// was not allowed (see [`maxstorage_protocol::Error`]).
@@ -100,6 +101,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What kind of failure a transport error is: decides whether a retry is safe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TransportErrorKind {
     /// Nothing was sent: DNS, connect or TLS handshake failed.
     Connect,

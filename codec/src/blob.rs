@@ -26,6 +26,7 @@ use crate::error::CodecError;
 
 /// An error of the `BlobRead` pipeline.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BlobReadError {
     /// A CRC32C block or a blob frame was corrupt or truncated.
     #[error(transparent)]

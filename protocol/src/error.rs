@@ -8,6 +8,7 @@ use crate::header;
 
 /// Any error of the protocol core.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The service answered with an error status.
     #[error(transparent)]
@@ -204,6 +205,7 @@ pub struct InvalidResponse {
 
 /// A request the protocol or the current state does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum UsageError {
     /// An argument is out of range or malformed.
     #[error("invalid argument {name}: {reason}")]
@@ -231,6 +233,7 @@ pub enum UsageError {
 
 /// An invalid configuration value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The endpoint URL is not usable.
     #[error("invalid endpoint {endpoint:?}: {reason}")]

@@ -72,6 +72,7 @@ pub fn resource_candidates(path: &str) -> Vec<&str> {
 
 /// Why an incoming storage request cannot be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RequestError {
     /// A required query parameter is missing.
     #[error("missing query parameter {0}")]
@@ -317,6 +318,7 @@ impl IncomingRequest<'_> {
 
 /// Why a request's signature is not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthError {
     /// No `Authorization` header.
     #[error("the request is not signed: missing Authorization header")]
