@@ -33,6 +33,7 @@ pub struct ClientSettings {
     retry: Option<RetryPolicy>,
     user_agent: Option<String>,
     session_ready_timeout: Option<Duration>,
+    write_buffer_bytes: Option<usize>,
     error: Option<String>,
 }
 
@@ -134,6 +135,11 @@ impl ClientSettings {
         self.session_ready_timeout = Some(timeout);
     }
 
+    /// The request-body memory all stream writers of the client share.
+    pub fn write_buffer_bytes(&mut self, bytes: usize) {
+        self.write_buffer_bytes = Some(bytes);
+    }
+
     /// Checks the settings and says how to reach the tunnel endpoint.
     pub fn prepare(self) -> Result<Prepared> {
         if let Some(e) = self.error {
@@ -186,6 +192,10 @@ impl ClientSettings {
                     .session_ready_timeout
                     .unwrap_or(Duration::from_secs(3600)),
                 session_poll_interval: Duration::from_secs(1),
+                write_buffer: crate::write::BodyBudget::new(
+                    self.write_buffer_bytes
+                        .unwrap_or(crate::write::DEFAULT_WRITE_BUFFER_BYTES),
+                ),
             },
             seed: seed(),
         })
@@ -216,6 +226,8 @@ pub struct Defaults {
     pub session_ready_timeout: Duration,
     /// How often to poll a session that is not ready.
     pub session_poll_interval: Duration,
+    /// The request-body memory the client's stream writers share.
+    pub write_buffer: crate::write::BodyBudget,
 }
 
 /// Checked settings, ready to build a client.
@@ -365,6 +377,16 @@ macro_rules! client_settings_methods {
         /// official clients).
         pub fn session_ready_timeout(mut self, timeout: ::std::time::Duration) -> Self {
             self.settings.session_ready_timeout(timeout);
+            self
+        }
+
+        /// The request-body memory all stream writers of the client share (default
+        /// [`DEFAULT_WRITE_BUFFER_BYTES`]($crate::write::DEFAULT_WRITE_BUFFER_BYTES),
+        /// 40 MiB). Each writer holds up to two bodies (one on the wire, one being built),
+        /// so with `n` writers open a body is at most `bytes / 2n` — never above the
+        /// stream's `max_body_bytes`, never below 1 MiB.
+        pub fn write_buffer_bytes(mut self, bytes: usize) -> Self {
+            self.settings.write_buffer_bytes(bytes);
             self
         }
     };

@@ -114,6 +114,78 @@ pub struct OpenedStream {
     /// Encoders for other threads, when batches are compressed on several
     /// ([`StreamOptions::encoding_threads`]); `None`: the caller encodes.
     pub parallel: Option<ParallelEncoding>,
+    /// The writer's share of the client's body memory: apply
+    /// [`BudgetShare::body_bytes`] with [`ArrowStreamEncoder::set_target_body_bytes`]
+    /// before each write.
+    pub budget: BudgetShare,
+}
+
+/// Default of the request-body memory a client's stream writers share: 40 MiB, so four
+/// parallel writers keep 5 MiB bodies and their buffers stay well within 64 MiB
+/// (BENCHMARKS.md); one to two writers keep the full 8 MiB default body.
+pub const DEFAULT_WRITE_BUFFER_BYTES: usize = 40 * 1024 * 1024;
+
+/// The smallest body a budget shrinks a writer's bodies to.
+pub const MIN_BUDGET_BODY_BYTES: usize = 1024 * 1024;
+
+/// The request-body memory a client's stream writers share: each open writer takes a
+/// [`BudgetShare`], and its bodies shrink as more writers are open. Cheap to clone (the
+/// clones share the count).
+#[derive(Debug, Clone)]
+pub struct BodyBudget {
+    total: usize,
+    writers: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl BodyBudget {
+    /// A budget of `total` bytes.
+    pub fn new(total: usize) -> BodyBudget {
+        BodyBudget {
+            total,
+            writers: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+        }
+    }
+
+    /// A share for one more writer, whose bodies are at most `max_body_bytes`.
+    pub fn join(&self, max_body_bytes: usize) -> BudgetShare {
+        self.writers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        BudgetShare {
+            budget: self.clone(),
+            max_body_bytes,
+        }
+    }
+
+    /// Writers holding a share now.
+    pub fn writers(&self) -> usize {
+        self.writers.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// One writer's part of a [`BodyBudget`]; gives it back when dropped.
+#[derive(Debug)]
+pub struct BudgetShare {
+    budget: BodyBudget,
+    max_body_bytes: usize,
+}
+
+impl BudgetShare {
+    /// The body size to build next: the budget split over two bodies per open writer,
+    /// within `[MIN_BUDGET_BODY_BYTES, max_body_bytes]` (the writer's own limit wins when
+    /// it is smaller than the minimum).
+    pub fn body_bytes(&self) -> usize {
+        let writers = self.budget.writers().max(1);
+        let share = self.budget.total / (2 * writers);
+        share.max(MIN_BUDGET_BODY_BYTES).min(self.max_body_bytes)
+    }
+}
+
+impl Drop for BudgetShare {
+    fn drop(&mut self) {
+        self.budget
+            .writers
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// How a stream writer compresses batches on several threads: the encoders the threads
@@ -184,6 +256,7 @@ pub fn open_stream(
     partition_spec: &str,
     options: &StreamOptions,
     default_compression: Compression,
+    budget: &BodyBudget,
 ) -> Result<OpenedStream> {
     machine.on_created(info)?;
     let schema = std::sync::Arc::new(body_schema(info, partition_spec)?);
@@ -210,6 +283,7 @@ pub fn open_stream(
         schema,
         encoder,
         parallel,
+        budget: budget.join(options.max_body_bytes),
     })
 }
 
@@ -430,5 +504,28 @@ impl SessionCore {
         self.state
             .lock()
             .map_err(|_| Error::Integrity("write session state lock poisoned".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_budget_shrinks_bodies_as_writers_open_and_gives_them_back() {
+        let mib = 1024 * 1024;
+        let budget = BodyBudget::new(40 * mib);
+        let first = budget.join(8 * mib);
+        assert_eq!(first.body_bytes(), 8 * mib, "one writer: its own limit");
+        let more: Vec<BudgetShare> = (0..3).map(|_| budget.join(8 * mib)).collect();
+        assert_eq!(budget.writers(), 4);
+        assert_eq!(first.body_bytes(), 5 * mib, "four writers: 40 MiB / 8");
+        let many: Vec<BudgetShare> = (0..60).map(|_| budget.join(8 * mib)).collect();
+        assert_eq!(first.body_bytes(), MIN_BUDGET_BODY_BYTES, "never below the floor");
+        let small = budget.join(64 * 1024);
+        assert_eq!(small.body_bytes(), 64 * 1024, "a smaller own limit wins");
+        drop((many, more, small));
+        assert_eq!(budget.writers(), 1);
+        assert_eq!(first.body_bytes(), 8 * mib);
     }
 }

@@ -16,7 +16,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
 use maxstorage_client_core::write::{
-    ParallelEncoding, SessionCore, WriteNext, WriteRecovery, open_stream,
+    BudgetShare, ParallelEncoding, SessionCore, WriteNext, WriteRecovery, open_stream,
 };
 use maxstorage_client_core::{BlobItem, Error, Result, StreamOptions, StreamSummary};
 use maxstorage_codec::write::{ArrowStreamEncoder, EncodedBody, EncodedMessage};
@@ -109,6 +109,7 @@ impl WriteSessionHandle {
             &self.core.partition_spec,
             &options,
             self.client.defaults.compression,
+            &self.client.defaults.write_buffer,
         )?;
         Ok(StreamWriter {
             session: self.clone(),
@@ -120,6 +121,7 @@ impl WriteSessionHandle {
             })),
             encoder: opened.encoder,
             parallel: opened.parallel.map(|p| (p, VecDeque::new())),
+            budget: opened.budget,
             schema: opened.schema,
         })
     }
@@ -291,6 +293,8 @@ pub struct StreamWriter {
     /// Slices being compressed on the client's pool, oldest first, when the stream
     /// encodes on several threads.
     parallel: Option<(ParallelEncoding, VecDeque<Encoding>)>,
+    /// This writer's share of the client's body memory.
+    budget: BudgetShare,
     schema: SchemaRef,
 }
 
@@ -350,6 +354,7 @@ impl StreamWriter {
 
     /// Writes a batch; a body is handed to the sending task whenever it is full.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.encoder.set_target_body_bytes(self.budget.body_bytes());
         if self.parallel.is_none() {
             self.encoder.write(batch)?;
             return self.dispatch_full().await;

@@ -23,7 +23,7 @@ use crate::exec::{Route, SendBody};
 use crate::upload::Upload;
 use maxstorage_client_core::Result;
 use maxstorage_client_core::write::{
-    ParallelEncoding, SessionCore, WriteNext, WriteRecovery, open_stream,
+    BudgetShare, ParallelEncoding, SessionCore, WriteNext, WriteRecovery, open_stream,
 };
 use maxstorage_client_core::{BlobItem, StreamOptions, StreamSummary};
 
@@ -93,6 +93,7 @@ impl WriteSessionHandle {
             &self.core.partition_spec,
             &options,
             self.client.defaults.compression,
+            &self.client.defaults.write_buffer,
         )?;
         Ok(StreamWriter {
             session: self.clone(),
@@ -104,6 +105,7 @@ impl WriteSessionHandle {
             })),
             encoder: opened.encoder,
             parallel: opened.parallel.map(|p| (p, VecDeque::new())),
+            budget: opened.budget,
             schema: opened.schema,
         })
     }
@@ -267,6 +269,8 @@ pub struct StreamWriter {
     /// Slices being compressed on the client's pool, oldest first, when the stream
     /// encodes on several threads.
     parallel: Option<(ParallelEncoding, VecDeque<Encoding>)>,
+    /// This writer's share of the client's body memory.
+    budget: BudgetShare,
     schema: SchemaRef,
 }
 
@@ -320,6 +324,7 @@ impl StreamWriter {
     /// Compressed batches are encoded on the client's pool while this returns (see
     /// [`StreamOptions::encoding_threads`]).
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.encoder.set_target_body_bytes(self.budget.body_bytes());
         if self.parallel.is_none() {
             self.encoder.write(batch)?;
             return self.dispatch_full();

@@ -426,6 +426,19 @@ impl ArrowStreamEncoder {
         self.messages.schema()
     }
 
+    /// Changes the size of the bodies built from now on (the body being built closes as
+    /// soon as it reaches the new size). A size too small to hold the schema message and
+    /// the end-of-stream marker is raised to the smallest that can.
+    pub fn set_target_body_bytes(&mut self, bytes: usize) {
+        let overhead = self.messages.schema_message().len() + END_OF_STREAM.len();
+        self.target = bytes.max(overhead + 1);
+    }
+
+    /// The size of the bodies being built.
+    pub fn target_body_bytes(&self) -> usize {
+        self.target
+    }
+
     /// Rows written so far (all bodies).
     pub fn rows(&self) -> u64 {
         self.rows
