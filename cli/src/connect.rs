@@ -1,15 +1,14 @@
-//! Where the commands that talk to a service connect: flags, environment variables and an
-//! odpscmd `odps_config.ini`.
+//! Where the commands that talk to a service connect: flags, the environment and an
+//! odpscmd `odps_config.ini`, as the clients' `from_env` reads them.
 //!
-//! Precedence, highest first: a flag, its environment variable (`MAXSTORAGE_ENDPOINT`,
-//! `MAXSTORAGE_PROJECT`, `MAXSTORAGE_CONFIG`), the config file. Credentials come from
-//! `ALIBABA_CLOUD_ACCESS_KEY_ID` / `ALIBABA_CLOUD_ACCESS_KEY_SECRET` (and
-//! `ALIBABA_CLOUD_SECURITY_TOKEN`) when set, else from the config file.
+//! Precedence, highest first: `--endpoint` / `--project`, a `--config` file, the
+//! environment (`MAXSTORAGE_ENDPOINT`, `MAXSTORAGE_SERVICE_ENDPOINT`, `MAXSTORAGE_PROJECT`,
+//! `MAXSTORAGE_QUOTA`, `ALIBABA_CLOUD_ACCESS_KEY_ID` / `_SECRET` / `ALIBABA_CLOUD_SECURITY_TOKEN`),
+//! then the file `MAXSTORAGE_CONFIG` names, or `~/.odpscmd/odps_config.ini`.
 
 use std::path::PathBuf;
 
 use maxstorage_protocol::TableId;
-use maxstorage_protocol::profile::ENV_ACCESS_KEY_ID;
 
 use crate::CliError;
 
@@ -17,14 +16,15 @@ use crate::CliError;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConnectArgs {
     /// The tunnel (storage) endpoint, e.g. `http://127.0.0.1:8080` or
-    /// `https://dt.cn-shanghai.maxcompute.aliyun.com`.
-    #[arg(long, env = "MAXSTORAGE_ENDPOINT")]
+    /// `https://dt.cn-shanghai.maxcompute.aliyun.com` [default: $MAXSTORAGE_ENDPOINT].
+    #[arg(long)]
     pub endpoint: Option<String>,
-    /// The project.
-    #[arg(long, env = "MAXSTORAGE_PROJECT")]
+    /// The project [default: $MAXSTORAGE_PROJECT].
+    #[arg(long)]
     pub project: Option<String>,
-    /// An odpscmd config file (`odps_config.ini`): endpoint, project, credentials.
-    #[arg(long, env = "MAXSTORAGE_CONFIG")]
+    /// An odpscmd config file (`odps_config.ini`): endpoint, project, credentials
+    /// [default: $MAXSTORAGE_CONFIG, else ~/.odpscmd/odps_config.ini].
+    #[arg(long)]
     pub config: Option<PathBuf>,
 }
 
@@ -32,14 +32,6 @@ impl ConnectArgs {
     /// The blocking client these settings describe, or a message naming the ways to
     /// configure it.
     pub fn client(&self) -> Result<maxstorage_blocking::Client, CliError> {
-        if self.endpoint.is_none() && self.config.is_none() {
-            return Err(CliError::Usage(
-                "no service configured: pass --endpoint and --project, set MAXSTORAGE_ENDPOINT \
-                 and MAXSTORAGE_PROJECT, or point --config (MAXSTORAGE_CONFIG) at an \
-                 odps_config.ini; for a local service run `maxstorage emulator`"
-                    .into(),
-            ));
-        }
         let mut builder = maxstorage_blocking::Client::builder();
         if let Some(endpoint) = &self.endpoint {
             builder = builder.endpoint(endpoint);
@@ -47,13 +39,21 @@ impl ConnectArgs {
         if let Some(project) = &self.project {
             builder = builder.project(project);
         }
-        if std::env::var_os(ENV_ACCESS_KEY_ID).is_some() || self.config.is_none() {
-            builder = builder.credentials_from_env();
-        }
         if let Some(config) = &self.config {
             builder = builder.config_file(config);
         }
-        Ok(builder.build()?)
+        match builder.from_env().build() {
+            Err(maxstorage_blocking::Error::Config(m)) if m.starts_with("no endpoint") => {
+                Err(CliError::Usage(
+                    "no service configured: pass --endpoint and --project, set \
+                     MAXSTORAGE_ENDPOINT and MAXSTORAGE_PROJECT, or point --config \
+                     (MAXSTORAGE_CONFIG) at an odps_config.ini; for a local service run \
+                     `maxstorage emulator`"
+                        .into(),
+                ))
+            }
+            other => Ok(other?),
+        }
     }
 
     /// The table `name` (or `schema.name`) of the configured project.

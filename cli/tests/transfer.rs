@@ -67,6 +67,7 @@ impl Env {
             .env("ALIBABA_CLOUD_ACCESS_KEY_ID", ACCESS_ID)
             .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", key)
             .env_remove("MAXSTORAGE_CONFIG")
+            .env("HOME", self.dir.path())
             .output()
             .unwrap()
     }
@@ -385,7 +386,9 @@ fn failures_are_one_line_and_commit_nothing() {
     let out = Command::new(env!("CARGO_BIN_EXE_maxstorage"))
         .args(["read", "sales", "-o", "x.csv"])
         .env_remove("MAXSTORAGE_ENDPOINT")
+        .env_remove("MAXSTORAGE_SERVICE_ENDPOINT")
         .env_remove("MAXSTORAGE_CONFIG")
+        .env("HOME", env.dir.path())
         .output()
         .unwrap();
     fails(&out, "MAXSTORAGE_ENDPOINT");

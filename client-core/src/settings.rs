@@ -18,6 +18,17 @@ use maxstorage_protocol::{
 
 use crate::error::{Error, Result};
 
+/// The tunnel endpoint ([`ClientSettings::from_env`]).
+pub const ENV_ENDPOINT: &str = "MAXSTORAGE_ENDPOINT";
+/// A service endpoint to discover the tunnel endpoint from.
+pub const ENV_SERVICE_ENDPOINT: &str = "MAXSTORAGE_SERVICE_ENDPOINT";
+/// The project.
+pub const ENV_PROJECT: &str = "MAXSTORAGE_PROJECT";
+/// The quota name.
+pub const ENV_QUOTA: &str = "MAXSTORAGE_QUOTA";
+/// The path of an odpscmd `odps_config.ini`.
+pub const ENV_CONFIG: &str = "MAXSTORAGE_CONFIG";
+
 /// The transport-independent settings of a client builder.
 #[derive(Debug, Clone, Default)]
 pub struct ClientSettings {
@@ -63,6 +74,46 @@ impl ClientSettings {
                         .into(),
                 )
             }
+        }
+    }
+
+    /// Settings from the environment (read through `var`), filling only what is not set
+    /// yet, then from a config file: `MAXSTORAGE_CONFIG` if set, else
+    /// `$HOME/.odpscmd/odps_config.ini` if it exists (`home` is the home directory).
+    ///
+    /// | variable | setting |
+    /// |---|---|
+    /// | `MAXSTORAGE_ENDPOINT` | the tunnel (storage) endpoint |
+    /// | `MAXSTORAGE_SERVICE_ENDPOINT` | a service endpoint to discover the tunnel endpoint from |
+    /// | `MAXSTORAGE_PROJECT` | the project |
+    /// | `MAXSTORAGE_QUOTA` | the quota name |
+    /// | `ALIBABA_CLOUD_ACCESS_KEY_ID`, `ALIBABA_CLOUD_ACCESS_KEY_SECRET`, `ALIBABA_CLOUD_SECURITY_TOKEN` | credentials |
+    /// | `MAXSTORAGE_CONFIG` | an odpscmd `odps_config.ini` |
+    ///
+    /// Precedence, highest first: values set on the builder, the environment, the config
+    /// file. Missing variables are not an error; `build` says what is still missing.
+    pub fn from_env(&mut self, var: impl Fn(&str) -> Option<String>, home: Option<&Path>) {
+        let var = |k: &str| var(k).filter(|v| !v.trim().is_empty());
+        let fill = |slot: &mut Option<String>, value: Option<String>| {
+            if slot.is_none() {
+                *slot = value;
+            }
+        };
+        fill(&mut self.endpoint, var(ENV_ENDPOINT));
+        fill(&mut self.service_endpoint, var(ENV_SERVICE_ENDPOINT));
+        fill(&mut self.project, var(ENV_PROJECT));
+        fill(&mut self.quota, var(ENV_QUOTA));
+        if self.credentials.is_none() {
+            self.credentials = credentials_from_env(&var);
+        }
+        let config = match var(ENV_CONFIG) {
+            Some(path) => Some(std::path::PathBuf::from(path)),
+            None => home
+                .map(|h| h.join(".odpscmd").join("odps_config.ini"))
+                .filter(|p| p.is_file()),
+        };
+        if let Some(path) = config {
+            self.config_file(&path);
         }
     }
 
@@ -145,12 +196,6 @@ impl ClientSettings {
         if let Some(e) = self.error {
             return Err(Error::Config(e));
         }
-        let credentials = self.credentials.ok_or_else(|| {
-            Error::Config(
-                "no credentials: set them explicitly, from the environment or from a config file"
-                    .into(),
-            )
-        })?;
         let parse = |url: &str| Endpoint::parse(url).map_err(|e| Error::Config(e.to_string()));
         let endpoint = match (self.endpoint, self.service_endpoint) {
             (Some(url), _) => EndpointPlan::Tunnel(parse(&url)?),
@@ -173,6 +218,12 @@ impl ClientSettings {
                 ));
             }
         };
+        let credentials = self.credentials.ok_or_else(|| {
+            Error::Config(
+                "no credentials: set them explicitly, from the environment or from a config file"
+                    .into(),
+            )
+        })?;
         Ok(Prepared {
             endpoint,
             credentials,
@@ -309,6 +360,17 @@ macro_rules! client_settings_methods {
             self
         }
 
+        /// Endpoint, project, quota and credentials from the environment and the default
+        /// config file, filling what is not set yet — see
+        /// [`ClientSettings::from_env`]($crate::settings::ClientSettings::from_env) for
+        /// the variables and the precedence.
+        pub fn from_env(mut self) -> Self {
+            let home = ::std::env::var_os("HOME").map(::std::path::PathBuf::from);
+            self.settings
+                .from_env(|k| ::std::env::var(k).ok(), home.as_deref());
+            self
+        }
+
         /// Credentials from `ALIBABA_CLOUD_ACCESS_KEY_ID`, `ALIBABA_CLOUD_ACCESS_KEY_SECRET`
         /// and (optionally) `ALIBABA_CLOUD_SECURITY_TOKEN`.
         pub fn credentials_from_env(mut self) -> Self {
@@ -423,5 +485,68 @@ mod tests {
             EndpointPlan::Discover { .. }
         ));
         assert!(ClientSettings::default().prepare().is_err());
+    }
+
+    #[test]
+    fn from_env_fills_what_is_unset_then_reads_the_config_file() {
+        let dir = std::env::temp_dir().join(format!("maxstorage-from-env-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join(".odpscmd")).unwrap();
+        let home_config = dir.join(".odpscmd").join("odps_config.ini");
+        std::fs::write(
+            &home_config,
+            "project_name=from_home\naccess_id=home_ak\naccess_key=home_sk\nquota_name=q_home\n",
+        )
+        .unwrap();
+        let explicit = dir.join("explicit.ini");
+        std::fs::write(&explicit, "project_name=from_file\nquota_name=q_file\n").unwrap();
+        let env = |vars: Vec<(&'static str, String)>| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(name, _)| *name == k)
+                    .map(|(_, v)| v.clone())
+            }
+        };
+
+        // The environment fills; a value set on the builder wins; the home config fills
+        // the rest (credentials, quota).
+        let mut s = ClientSettings::default();
+        s.project("explicit".into());
+        s.from_env(
+            env(vec![
+                (ENV_ENDPOINT, "http://127.0.0.1:1".into()),
+                (ENV_PROJECT, "from_env".into()),
+            ]),
+            Some(&dir),
+        );
+        assert_eq!(s.endpoint.as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(s.project.as_deref(), Some("explicit"));
+        assert_eq!(s.quota.as_deref(), Some("q_home"));
+        assert_eq!(
+            s.credentials.as_ref().map(|c| c.access_id()),
+            Some("home_ak")
+        );
+
+        // Environment credentials win over the file's; MAXSTORAGE_CONFIG replaces the
+        // default file; empty variables count as unset.
+        let mut s = ClientSettings::default();
+        let vars = vec![
+            (ENV_CONFIG, explicit.display().to_string()),
+            (ENV_QUOTA, " ".into()),
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "env_ak".into()),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "env_sk".into()),
+        ];
+        s.from_env(env(vars), Some(&dir));
+        assert_eq!(s.project.as_deref(), Some("from_file"));
+        assert_eq!(s.quota.as_deref(), Some("q_file"));
+        assert_eq!(
+            s.credentials.as_ref().map(|c| c.access_id()),
+            Some("env_ak")
+        );
+
+        // Nothing anywhere: build says what is missing.
+        let mut s = ClientSettings::default();
+        s.from_env(env(Vec::new()), None);
+        assert!(matches!(s.prepare(), Err(Error::Config(m)) if m.starts_with("no endpoint")));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -521,7 +521,11 @@ mod tests {
         assert_eq!(budget.writers(), 4);
         assert_eq!(first.body_bytes(), 5 * mib, "four writers: 40 MiB / 8");
         let many: Vec<BudgetShare> = (0..60).map(|_| budget.join(8 * mib)).collect();
-        assert_eq!(first.body_bytes(), MIN_BUDGET_BODY_BYTES, "never below the floor");
+        assert_eq!(
+            first.body_bytes(),
+            MIN_BUDGET_BODY_BYTES,
+            "never below the floor"
+        );
         let small = budget.join(64 * 1024);
         assert_eq!(small.body_bytes(), 64 * 1024, "a smaller own limit wins");
         drop((many, more, small));
