@@ -104,7 +104,7 @@ impl ClientSettings {
         fill(&mut self.project, var(ENV_PROJECT));
         fill(&mut self.quota, var(ENV_QUOTA));
         if self.credentials.is_none() {
-            self.credentials = credentials_from_env(&var);
+            self.credentials = credentials_from_env(var);
         }
         let config = match var(ENV_CONFIG) {
             Some(path) => Some(std::path::PathBuf::from(path)),
