@@ -179,7 +179,8 @@ pub enum Codec {
 }
 
 impl Codec {
-    fn compression(self) -> Compression {
+    /// The compression this choice names.
+    pub fn compression(self) -> Compression {
         match self {
             Codec::None => Compression::Uncompressed,
             Codec::Zstd => Compression::Zstd,

@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use arrow_array::RecordBatch;
 use maxstorage_blocking::{StreamOptions, StreamSummary, WriteSessionHandle};
-use maxstorage_protocol::Compression;
 use maxstorage_protocol::write::{StreamRef, WriteSessionOptions};
 
 use crate::CliError;
+use crate::bench::Codec;
 use crate::connect::ConnectArgs;
 use crate::format::{self, Format};
 use crate::progress::Progress;
@@ -42,27 +42,6 @@ pub struct LoadArgs {
     /// Where to connect.
     #[command(flatten)]
     pub connect: ConnectArgs,
-}
-
-/// Compression of request bodies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Codec {
-    /// None.
-    None,
-    /// Zstandard.
-    Zstd,
-    /// LZ4 frames.
-    Lz4,
-}
-
-impl Codec {
-    fn compression(self) -> Compression {
-        match self {
-            Codec::None => Compression::Uncompressed,
-            Codec::Zstd => Compression::Zstd,
-            Codec::Lz4 => Compression::Lz4Frame,
-        }
-    }
 }
 
 /// Runs `maxstorage load`.
