@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod connect;
+mod emulator_cmd;
 mod format;
+mod inspect;
 mod load;
 mod progress;
 mod quickstart;
@@ -26,8 +28,10 @@ enum Command {
     /// Run the whole path end to end on an embedded emulator: parallel exactly-once
     /// writes, a parallel multi-split read verified row by row, a preview, blobs.
     Quickstart(quickstart::QuickstartArgs),
-    /// Serve the local emulator in the foreground (prints its address first).
-    Emulator(maxstorage_emulator::cli::ServeArgs),
+    /// Serve the local emulator in the foreground (prints its address first), or
+    /// administer a running one: `create-table`, `insert`, `dump`.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Emulator(emulator_cmd::EmulatorArgs),
     /// Measure read or write throughput against an endpoint; prints one JSON line in the
     /// reference perf harness's `--extra` contract.
     Bench(bench::BenchArgs),
@@ -37,6 +41,15 @@ enum Command {
     /// Load a Parquet, CSV or Arrow file into a table or partition: parallel exactly-once
     /// streams, one commit, all rows or none.
     Load(load::LoadArgs),
+    /// Show a table's columns and partition columns.
+    Schema(inspect::SchemaArgs),
+    /// Show a table's first rows.
+    Preview(inspect::PreviewArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Why a command failed.
@@ -73,10 +86,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Quickstart(args) => quickstart::run(&args),
-        Command::Emulator(args) => return maxstorage_emulator::cli::serve(args),
+        Command::Emulator(args) => match emulator_cmd::run(args) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
         Command::Bench(args) => bench::run(&args),
         Command::Read(args) => read::run(&args),
         Command::Load(args) => load::run(&args),
+        Command::Schema(args) => inspect::schema(&args),
+        Command::Preview(args) => inspect::preview(&args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "maxstorage", &mut std::io::stdout());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

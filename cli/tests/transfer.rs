@@ -393,3 +393,129 @@ fn failures_are_one_line_and_commit_nothing() {
         .unwrap();
     fails(&out, "MAXSTORAGE_ENDPOINT");
 }
+
+#[test]
+fn schema_preview_and_completions() {
+    let env = Env::start();
+    env.admin
+        .insert(PROJECT, "sales", Some("pt=a"), &[batch(0..50)])
+        .unwrap();
+    let out = env.run(&["schema", "sales", "--json"]);
+    ok(&out);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names = |key: &str| -> Vec<(String, String)> {
+        doc[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_string(),
+                    c["type"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        names("columns"),
+        [("id", "bigint"), ("name", "string"), ("amount", "double")]
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+    );
+    assert_eq!(
+        names("partition_columns"),
+        [("pt".to_string(), "string".to_string())]
+    );
+    let text = String::from_utf8(ok_stdout(&env.run(&["schema", "sales"]))).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("amount") && l.contains("double")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("pt") && l.contains("partition")),
+        "{text}"
+    );
+
+    let out = env.run(&[
+        "preview",
+        "sales",
+        "--limit",
+        "5",
+        "--columns",
+        "id",
+        "--json",
+    ]);
+    let rows: Vec<serde_json::Value> = String::from_utf8(ok_stdout(&out))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 5);
+    assert!(
+        rows.iter()
+            .all(|r| r.get("id").is_some() && r.get("name").is_none())
+    );
+    let table =
+        String::from_utf8(ok_stdout(&env.run(&["preview", "sales", "--limit", "3"]))).unwrap();
+    assert!(
+        table.contains("| id") && table.contains("name, \"quoted\" 0"),
+        "{table}"
+    );
+    fails(&env.run(&["preview", "nosuch"]), "nosuch");
+
+    let script = String::from_utf8(ok_stdout(&env.run(&["completions", "bash"]))).unwrap();
+    assert!(
+        script.contains("maxstorage") && script.contains("load"),
+        "a bash completion script"
+    );
+}
+
+fn ok_stdout(out: &Output) -> Vec<u8> {
+    ok(out);
+    out.stdout.clone()
+}
+
+#[test]
+fn emulator_admin_subcommands_create_insert_and_dump() {
+    let env = Env::start();
+    ok(&env.run(&[
+        "emulator",
+        "create-table",
+        "t2",
+        "--column",
+        "id:bigint",
+        "--column",
+        "name:string",
+        "--column",
+        "amount:double",
+        "--partition-column",
+        "pt:string",
+    ]));
+    let csv = env.path("rows.csv");
+    write_csv(&csv, &[batch(0..300)]);
+    let stderr = ok(&env.run(&[
+        "emulator",
+        "insert",
+        "t2",
+        csv.to_str().unwrap(),
+        "--partition",
+        "pt=x",
+    ]));
+    assert!(stderr.contains("inserted 300 rows"), "{stderr}");
+    let out = env.path("dump.parquet");
+    ok(&env.run(&[
+        "emulator",
+        "dump",
+        "t2",
+        "--partition",
+        "pt=x",
+        "-o",
+        out.to_str().unwrap(),
+    ]));
+    assert_eq!(rows(&read_parquet(&out)), rows(&[batch(0..300)]));
+    fails(
+        &env.run(&["emulator", "create-table", "t3", "--column", "nocolon"]),
+        "NAME:TYPE",
+    );
+}
