@@ -154,3 +154,11 @@ impl Error {
         }
     }
 }
+
+impl From<Error> for arrow_schema::ArrowError {
+    /// An Arrow error carrying the client error (for `RecordBatchReader`s and other Arrow
+    /// interfaces); the original is its source.
+    fn from(e: Error) -> arrow_schema::ArrowError {
+        arrow_schema::ArrowError::ExternalError(Box::new(e))
+    }
+}

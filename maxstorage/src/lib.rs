@@ -1,0 +1,111 @@
+//! Read and write MaxCompute (ODPS) tables through the Storage API, as Arrow record
+//! batches — one dependency for everything a user needs.
+//!
+//! | item | for |
+//! |---|---|
+//! | [`blocking`] (feature `blocking`) | the blocking client: [`blocking::Client`], table handles, split readers, stream writers |
+//! | [`asynchronous`] (feature `async`) | the same surface on Tokio: streams of batches, `AsyncRead` / `AsyncWrite` |
+//! | root re-exports | ids, options and errors both clients take: [`TableId`], [`ReadSessionOptions`], [`WriteSessionOptions`], [`StreamOptions`], [`Error`] … |
+//! | [`prelude`] | `use maxstorage::prelude::*;` for the common names |
+//! | [`arrow_array`], [`arrow_schema`] | the Arrow crates of the batches, at the version the clients use |
+//! | [`protocol`], [`codec`] | the sans-IO core and the Arrow codec underneath, for custom transports |
+//!
+//! Writing a table and reading it back (here against the local emulator of
+//! `maxstorage-emulator`; a real service only changes the endpoint and credentials —
+//! [`blocking::ClientBuilder::from_env`] reads both from the environment):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use maxstorage::prelude::*;
+//! use maxstorage::arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+//! # let dir = std::env::temp_dir().join(format!("maxstorage-doc-{}", std::process::id()));
+//! # let emulator = maxstorage_emulator::Emulator::builder()
+//! #     .data_dir(&dir).credentials("id", "secret").start().unwrap();
+//! # let admin = maxstorage_emulator::admin::AdminClient::new(emulator.addr())
+//! #     .with_credentials("id", "secret");
+//! # admin.create_table(&maxstorage_emulator::store::TableDef::new("demo", "people", vec![
+//! #     maxstorage_emulator::store::ColumnDef::new("id", "bigint"),
+//! #     maxstorage_emulator::store::ColumnDef::new("name", "string"),
+//! # ])).unwrap();
+//! # let endpoint = emulator.endpoint();
+//! let client = Client::builder()
+//!     .endpoint(endpoint)
+//!     .credentials(Credentials::new("id", "secret"))
+//!     .project("demo")
+//!     .build()?;
+//! let table = client.table(TableId::new("demo", "people"));
+//!
+//! // Write: a session, an exactly-once stream, one commit.
+//! let batch = RecordBatch::try_from_iter(vec![
+//!     ("id", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
+//!     ("name", Arc::new(StringArray::from(vec!["a", "b", "c"])) as ArrayRef),
+//! ])?;
+//! let session = table.create_write_session(WriteSessionOptions::default())?;
+//! let options = StreamOptions { exactly_once: true, ..StreamOptions::default() };
+//! let mut writer = session.stream_writer(StreamRef::new("0", 1), options)?;
+//! writer.write(&batch)?;
+//! writer.finish()?;
+//! session.commit(false)?;
+//!
+//! // Read: a session, every split.
+//! let read = table.create_read_session(ReadSessionOptions::default())?;
+//! let mut rows = 0;
+//! for split in read.splits() {
+//!     for batch in table.read_rows(&read, split, &ReadOptions::default()) {
+//!         rows += batch?.num_rows();
+//!     }
+//! }
+//! assert_eq!(rows, 3);
+//! # emulator.shutdown();
+//! # let _ = std::fs::remove_dir_all(&dir);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! `examples/` holds one program per section of the Storage API user guide; each runs
+//! against `MAXSTORAGE_ENDPOINT` (see `from_env`) or, with nothing configured, an
+//! embedded emulator.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub use arrow_array;
+pub use arrow_schema;
+/// The Arrow codec: IPC decode/encode, compression, MaxCompute ⇄ Arrow types.
+pub use maxstorage_codec as codec;
+/// The sans-IO core: every request, response and decision, for custom transports.
+pub use maxstorage_protocol as protocol;
+
+pub use maxstorage_client_core::{
+    Blob, BlobInfo, BlobItem, Error, ReadOptions, Result, StreamOptions, StreamSummary,
+    TableReadSession,
+};
+pub use maxstorage_protocol::read::{
+    PreviewOptions, ReadSessionOptions, RowRange, RowSelection, SplitMode, SplitOptions,
+};
+pub use maxstorage_protocol::retry::RetryPolicy;
+pub use maxstorage_protocol::write::{StreamRef, WriteMode, WriteSessionOptions};
+pub use maxstorage_protocol::{
+    ApiVersion, Compression, Credentials, Endpoint, InstanceId, TableId,
+};
+
+/// The blocking client (ureq; threads for parallel reads and pipelined writes).
+#[cfg(feature = "blocking")]
+pub mod blocking {
+    pub use maxstorage_blocking::*;
+}
+
+/// The async client (hyper on Tokio).
+#[cfg(feature = "async")]
+pub mod asynchronous {
+    pub use maxstorage_async::*;
+}
+
+/// The common names: `use maxstorage::prelude::*;`. With the `blocking` feature,
+/// `Client` is the blocking client; the async one is `maxstorage::asynchronous::Client`.
+pub mod prelude {
+    #[cfg(feature = "blocking")]
+    pub use crate::blocking::Client;
+    pub use crate::{
+        Compression, Credentials, InstanceId, ReadOptions, ReadSessionOptions, RowSelection,
+        SplitOptions, StreamOptions, StreamRef, TableId, WriteSessionOptions,
+    };
+}
