@@ -210,8 +210,11 @@ impl SplitProgress {
         self.reader.on_rows(batch.num_rows());
     }
 
-    /// The stream ended cleanly.
-    pub fn on_end(&mut self) {
+    /// The stream ended cleanly (its schema is known now even if it held no batch).
+    pub fn on_end(&mut self, decoder: &BodyDecoder) {
+        if self.schema.is_none() {
+            self.schema = decoder.schema();
+        }
         self.reader.on_end_of_stream();
     }
 

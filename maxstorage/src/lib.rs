@@ -61,6 +61,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! A split read plugs into anything that takes an Arrow `RecordBatchReader` (Parquet and
+//! IPC writers, DataFusion, the C stream interface) through
+//! [`blocking::SplitBatches::into_reader`]; the async client's
+//! [`asynchronous::SplitBatches::into_schema_stream`] gives a stream whose schema is known
+//! before its first batch. Both still resume after a broken connection, and
+//! [`Error`] converts into `ArrowError`.
+//!
 //! `examples/` holds one program per section of the Storage API user guide; each runs
 //! against `MAXSTORAGE_ENDPOINT` (see `from_env`) or, with nothing configured, an
 //! embedded emulator.

@@ -56,7 +56,7 @@ pub use maxstorage_client_core::{
     Blob, BlobInfo, BlobItem, Error, ReadOptions, Result, StreamOptions, StreamSummary,
     TableReadSession,
 };
-pub use read::{ParallelBatches, RawRowsReader, SplitBatches, StreamBatches};
+pub use read::{ParallelBatches, RawRowsReader, SplitBatches, SplitStream, StreamBatches};
 pub use table::TableClient;
 pub use transport::{
     BoxFuture, ByteStream, HttpTransport, HyperTransport, RequestBody, ResponseBody,

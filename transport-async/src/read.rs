@@ -187,7 +187,7 @@ impl SplitBatches {
                         return Poll::Ready(Ok(Some(batch)));
                     }
                     Piece::End => {
-                        self.progress.on_end();
+                        self.progress.on_end(&current.decoder);
                         self.state = SplitState::Done;
                         return Poll::Ready(Ok(None));
                     }
@@ -224,6 +224,65 @@ impl Stream for SplitBatches {
                 Poll::Ready(Some(Err(e)))
             }
         }
+    }
+}
+
+impl SplitBatches {
+    /// This read as a stream whose schema is known before its first item (the async
+    /// counterpart of a `RecordBatchReader`): the read starts now and the schema is the
+    /// one the response declares. It still resumes after a break.
+    pub async fn into_schema_stream(mut self) -> Result<SplitStream> {
+        let first = std::future::poll_fn(|cx| self.poll_batch(cx)).await?;
+        if first.is_none() {
+            self.state = SplitState::Done;
+        }
+        let schema = self.schema().ok_or_else(|| {
+            Error::Integrity("the response ended before its schema message".into())
+        })?;
+        Ok(SplitStream {
+            batches: self,
+            schema,
+            first,
+        })
+    }
+}
+
+/// A split read whose schema is known up front (see [`SplitBatches::into_schema_stream`]).
+pub struct SplitStream {
+    batches: SplitBatches,
+    schema: SchemaRef,
+    first: Option<RecordBatch>,
+}
+
+impl std::fmt::Debug for SplitStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SplitStream")
+            .field("batches", &self.batches)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SplitStream {
+    /// The schema of every batch.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Rows delivered so far.
+    pub fn rows(&self) -> u64 {
+        self.batches.rows()
+    }
+}
+
+impl Stream for SplitStream {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let Some(first) = this.first.take() {
+            return Poll::Ready(Some(Ok(first)));
+        }
+        Pin::new(&mut this.batches).poll_next(cx)
     }
 }
 

@@ -43,7 +43,7 @@ pub use maxstorage_client_core::{
     Blob, BlobInfo, BlobItem, Error, ReadOptions, Result, StreamOptions, StreamSummary,
     TableReadSession,
 };
-pub use read::{ParallelBatches, RawRowsReader, SplitBatches, StreamBatches};
+pub use read::{ParallelBatches, RawRowsReader, SplitBatches, SplitReader, StreamBatches};
 pub use table::TableClient;
 pub use transport::{
     HttpTransport, RequestBody, ResponseBody, TransportConfig, TransportError, TransportErrorKind,

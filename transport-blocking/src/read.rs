@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
 
-use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
+use arrow_array::{RecordBatch, RecordBatchReader};
+use arrow_schema::{ArrowError, SchemaRef};
 use maxstorage_codec::compress::io::DecompressReader;
 use maxstorage_codec::read::DecoderOptions;
 use maxstorage_protocol::read::RowSelection;
@@ -160,7 +160,7 @@ impl SplitBatches {
                     return Ok(Some(batch));
                 }
                 Piece::End => {
-                    self.progress.on_end();
+                    self.progress.on_end(&current.decoder);
                     self.current = None;
                     return Ok(None);
                 }
@@ -194,6 +194,72 @@ impl Iterator for SplitBatches {
                 Some(Err(e))
             }
         }
+    }
+}
+
+impl SplitBatches {
+    /// This read as an Arrow [`RecordBatchReader`], for anything that takes one (Parquet
+    /// and IPC writers, DataFusion, the C stream interface). The read starts now: the
+    /// schema is the one the response declares, read before the first batch. It still
+    /// resumes after a break; errors are [`ArrowError::ExternalError`]s carrying the
+    /// client's [`Error`].
+    pub fn into_reader(mut self) -> Result<SplitReader> {
+        let first = self.next_batch()?;
+        if first.is_none() {
+            self.done = true;
+        }
+        let schema = self.schema().ok_or_else(|| {
+            Error::Integrity("the response ended before its schema message".into())
+        })?;
+        Ok(SplitReader {
+            batches: self,
+            schema,
+            first,
+        })
+    }
+}
+
+/// A split read as a [`RecordBatchReader`] (see [`SplitBatches::into_reader`]).
+pub struct SplitReader {
+    batches: SplitBatches,
+    schema: SchemaRef,
+    first: Option<RecordBatch>,
+}
+
+impl std::fmt::Debug for SplitReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SplitReader")
+            .field("batches", &self.batches)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SplitReader {
+    /// Rows delivered so far.
+    pub fn rows(&self) -> u64 {
+        self.batches.rows()
+    }
+
+    /// How many times the read resumed after a break.
+    pub fn resumes(&self) -> u32 {
+        self.batches.resumes()
+    }
+}
+
+impl Iterator for SplitReader {
+    type Item = std::result::Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(first) = self.first.take() {
+            return Some(Ok(first));
+        }
+        self.batches.next().map(|r| r.map_err(ArrowError::from))
+    }
+}
+
+impl RecordBatchReader for SplitReader {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
     }
 }
 

@@ -1,0 +1,152 @@
+//! Split reads as Arrow `RecordBatchReader`s, through the facade crate, against the
+//! emulator: the schema is known before the first batch is taken, batches match it, an
+//! empty split still has its schema, and client errors arrive as Arrow errors.
+
+use std::sync::Arc;
+
+use maxstorage::arrow_array::{ArrayRef, Int64Array, RecordBatch, RecordBatchReader, StringArray};
+use maxstorage::arrow_schema::{ArrowError, DataType};
+use maxstorage::prelude::*;
+use maxstorage_emulator::store::{ColumnDef, TableDef};
+
+#[test]
+fn a_split_reads_as_a_record_batch_reader() {
+    let dir = tempfile_dir();
+    let emulator = maxstorage_emulator::Emulator::builder()
+        .data_dir(&dir)
+        .credentials("id", "secret")
+        .start()
+        .unwrap();
+    let admin = maxstorage_emulator::admin::AdminClient::new(emulator.addr())
+        .with_credentials("id", "secret");
+    for name in ["t", "empty"] {
+        admin
+            .create_table(&TableDef::new(
+                "p",
+                name,
+                vec![
+                    ColumnDef::new("id", "bigint"),
+                    ColumnDef::new("name", "string"),
+                ],
+            ))
+            .unwrap();
+    }
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "id",
+            Arc::new(Int64Array::from_iter_values(0..1000)) as ArrayRef,
+        ),
+        (
+            "name",
+            Arc::new(StringArray::from_iter_values(
+                (0..1000).map(|i| format!("n{i}")),
+            )) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    admin.insert("p", "t", None, &[batch]).unwrap();
+    let client = Client::builder()
+        .endpoint(emulator.endpoint())
+        .credentials(Credentials::new("id", "secret"))
+        .project("p")
+        .build()
+        .unwrap();
+
+    let table = client.table(TableId::new("p", "t"));
+    let session = table
+        .create_read_session(ReadSessionOptions::default())
+        .unwrap();
+    let options = ReadOptions {
+        max_batch_rows: Some(100),
+        ..ReadOptions::default()
+    };
+    let reader = table
+        .read_split(&session, 0, &options)
+        .into_reader()
+        .unwrap();
+    let schema = reader.schema();
+    assert_eq!(
+        schema
+            .fields()
+            .iter()
+            .map(|f| (f.name().as_str(), f.data_type().clone()))
+            .collect::<Vec<_>>(),
+        [("id", DataType::Int64), ("name", DataType::Utf8)]
+    );
+    // Any RecordBatchReader consumer: every batch has the declared schema.
+    let boxed: Box<dyn RecordBatchReader> = Box::new(reader);
+    let batches: Vec<RecordBatch> = boxed.collect::<Result<_, ArrowError>>().unwrap();
+    assert_eq!(batches.len(), 10);
+    assert!(batches.iter().all(|b| b.schema() == schema));
+    assert_eq!(
+        batches.iter().map(RecordBatch::num_rows).sum::<usize>(),
+        1000
+    );
+
+    // An empty table's split: no batch, but the schema.
+    let empty = client.table(TableId::new("p", "empty"));
+    let session = empty
+        .create_read_session(ReadSessionOptions::default())
+        .unwrap();
+    assert!(
+        !session.splits().is_empty(),
+        "an empty table still has a split to read"
+    );
+    for split in session.splits() {
+        let mut reader = empty
+            .read_rows(&session, split, &ReadOptions::default())
+            .into_reader()
+            .unwrap();
+        assert_eq!(reader.schema().fields().len(), 2);
+        assert!(reader.next().is_none());
+    }
+
+    // The async client: a stream whose schema is known before its first item.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use futures_util::TryStreamExt;
+        let client = maxstorage::asynchronous::Client::builder()
+            .endpoint(emulator.endpoint())
+            .credentials(Credentials::new("id", "secret"))
+            .project("p")
+            .build()
+            .await
+            .unwrap();
+        let table = client.table(TableId::new("p", "t"));
+        let session = table
+            .create_read_session(ReadSessionOptions::default())
+            .await
+            .unwrap();
+        let stream = table
+            .read_split(&session, 0, &options)
+            .into_schema_stream()
+            .await
+            .unwrap();
+        let schema = stream.schema();
+        assert_eq!(schema.fields().len(), 2);
+        let batches: Vec<RecordBatch> = stream.try_collect().await.unwrap();
+        assert_eq!(
+            batches.iter().map(RecordBatch::num_rows).sum::<usize>(),
+            1000
+        );
+        assert!(batches.iter().all(|b| b.schema() == schema));
+    });
+
+    // A client error surfaces as an Arrow error that carries it.
+    let err: ArrowError = maxstorage::Error::Config("boom".into()).into();
+    assert!(
+        matches!(&err, ArrowError::ExternalError(e) if e.to_string().contains("boom")),
+        "{err}"
+    );
+    emulator.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("maxstorage-reader-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
