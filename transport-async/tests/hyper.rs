@@ -1,6 +1,6 @@
 //! The default hyper transport against a loopback server written here (no HTTP library):
-//! pooled connections are reused, a server that never answers hits the read timeout, a
-//! closed port is a connect failure.
+//! pooled connections are reused, a server that never answers hits the read timeout, so
+//! does a body that stops arriving mid-way, a closed port is a connect failure.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -173,4 +173,52 @@ async fn a_server_that_stops_reading_the_body_hits_the_write_timeout() {
     };
     assert_eq!(err.kind, TransportErrorKind::Timeout, "{err}");
     assert!(err.message.contains("not accepted"), "{err}");
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_mid_way_fails_within_the_read_timeout() {
+    use futures_util::StreamExt;
+    use maxstorage_async::{HttpTransport, HyperTransport, RequestBody};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        if read_request(&mut stream).await.unwrap() {
+            // 1,000 bytes announced, 10 sent, then silence with the connection open.
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n0123456789")
+                .await
+                .unwrap();
+            std::future::pending::<()>().await;
+        }
+    });
+    let transport = HyperTransport::new(&TransportConfig {
+        read_timeout: Duration::from_millis(300),
+        ..TransportConfig::default()
+    })
+    .unwrap();
+    let request = http::Request::get(format!("http://127.0.0.1:{port}/"))
+        .body(RequestBody::Empty)
+        .unwrap();
+    let response = transport.send(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let started = std::time::Instant::now();
+    let mut body = response.into_body();
+    let mut got = Vec::new();
+    let failed = loop {
+        match tokio::time::timeout(Duration::from_secs(5), body.next()).await {
+            Ok(Some(Ok(chunk))) => got.extend_from_slice(&chunk),
+            Ok(Some(Err(_))) => break true,
+            Ok(None) => break false,
+            Err(_) => panic!("the stalled body hung for 5 s"),
+        }
+    };
+    assert!(failed, "a stalled body is an error");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(&got[..], b"0123456789");
+    server.abort();
 }

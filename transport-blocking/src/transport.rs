@@ -55,7 +55,8 @@ pub trait HttpTransport: Send + Sync + fmt::Debug {
 pub struct TransportConfig {
     /// Connect timeout (default 10 s).
     pub connect_timeout: Duration,
-    /// Per-read timeout on a response (default 120 s).
+    /// Read timeout (default 120 s): the longest wait for the response head, and for each
+    /// read of a response body (a body that stops arriving fails instead of hanging).
     pub read_timeout: Duration,
     /// Per-write timeout on a request body (default 120 s).
     pub write_timeout: Duration,
@@ -103,7 +104,10 @@ impl UreqTransport {
             .output_buffer_size(IO_BUFFER_BYTES)
             .timeout_connect(Some(config.connect_timeout))
             .timeout_recv_response(Some(config.read_timeout))
+            // No bound on a whole body (a split may stream for hours), but every read of
+            // it: a stalled body fails (and a split read resumes) instead of hanging.
             .timeout_recv_body(None)
+            .timeout_per_read(Some(config.read_timeout))
             .timeout_per_call(None)
             .timeout_send_body(Some(config.write_timeout))
             .max_idle_connections(config.max_idle_per_host.saturating_mul(4))
