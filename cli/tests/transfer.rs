@@ -519,3 +519,99 @@ fn emulator_admin_subcommands_create_insert_and_dump() {
         "NAME:TYPE",
     );
 }
+
+/// pyarrow writes a Parquet file (snappy, nulls, timestamps, several row groups); `load`
+/// puts it into a table, `read` writes it back to Parquet, and pyarrow compares the two
+/// tables. Skipped with a message where python3 has no pyarrow — never under `CI=true`.
+#[test]
+fn a_parquet_file_written_by_pyarrow_comes_back_equal() {
+    let has_pyarrow = Command::new("python3")
+        .args(["-c", "import pyarrow.parquet"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_pyarrow {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3 with pyarrow is not available (pip install pyarrow), and CI must run this cross-implementation check"
+        );
+        println!("SKIPPED: python3 with pyarrow is not available; under CI=true this fails");
+        return;
+    }
+    let env = Env::start();
+    let mut def = TableDef::new(
+        PROJECT,
+        "events",
+        vec![
+            ColumnDef::new("id", "bigint"),
+            ColumnDef::new("name", "string"),
+            ColumnDef::new("amount", "double"),
+            ColumnDef::new("at", "timestamp"),
+            ColumnDef::new("flag", "boolean"),
+        ],
+    );
+    def.partition_columns = vec![ColumnDef::new("pt", "string")];
+    env.admin.create_table(&def).unwrap();
+    let written = env.path("pyarrow.parquet");
+    let read_back = env.path("back.parquet");
+    let python = |script: &str, args: &[&Path]| {
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "python failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    python(
+        r#"
+import sys, datetime, pyarrow as pa, pyarrow.parquet as pq
+n = 5000
+base = datetime.datetime(2024, 1, 1)
+t = pa.table({
+    "id": pa.array(range(n), pa.int64()),
+    "name": pa.array([None if i % 13 == 0 else f"name {i} \u00e9" for i in range(n)]),
+    "amount": pa.array([None if i % 7 == 0 else i * 0.25 for i in range(n)], pa.float64()),
+    "at": pa.array([base + datetime.timedelta(microseconds=i * 1234567) for i in range(n)], pa.timestamp("ns")),
+    "flag": pa.array([i % 3 == 0 for i in range(n)]),
+})
+pq.write_table(t, sys.argv[1], compression="snappy", row_group_size=1500)
+"#,
+        &[&written],
+    );
+    ok(&env.run(&[
+        "load",
+        written.to_str().unwrap(),
+        "events",
+        "--partition",
+        "pt=py",
+    ]));
+    ok(&env.run(&[
+        "read",
+        "events",
+        "--partition",
+        "pt=py",
+        "--columns",
+        "id,name,amount,at,flag",
+        "--workers",
+        "1",
+        "-o",
+        read_back.to_str().unwrap(),
+    ]));
+    let verdict = python(
+        r#"
+import sys, pyarrow as pa, pyarrow.parquet as pq
+a = pq.read_table(sys.argv[1])
+b = pq.read_table(sys.argv[2]).select(a.column_names)
+b = b.cast(a.schema) if b.schema != a.schema else b
+a = a.sort_by("id"); b = b.sort_by("id")
+print("equal" if a.equals(b) else f"differ: {a.schema} vs {b.schema}; rows {a.num_rows} vs {b.num_rows}")
+"#,
+        &[&written, &read_back],
+    );
+    assert_eq!(verdict.trim(), "equal", "{verdict}");
+}
