@@ -160,6 +160,7 @@ pub struct CallCore {
     pub retry: RetryPolicy,
     jitter: Mutex<SplitMix64>,
     affinity: Mutex<RouteAffinity>,
+    provider: Option<std::sync::Arc<dyn crate::credentials::CredentialsProvider>>,
 }
 
 impl CallCore {
@@ -170,7 +171,18 @@ impl CallCore {
             retry,
             jitter: Mutex::new(SplitMix64::new(seed)),
             affinity: Mutex::new(RouteAffinity::new()),
+            provider: None,
         }
+    }
+
+    /// The same core signing every request with the credentials `provider` gives at
+    /// that moment (instead of the configuration's).
+    pub fn with_credentials_provider(
+        mut self,
+        provider: Option<std::sync::Arc<dyn crate::credentials::CredentialsProvider>>,
+    ) -> CallCore {
+        self.provider = provider;
+        self
     }
 
     /// The token to send on a call with this route.
@@ -277,7 +289,13 @@ impl<S> Attempts<S> {
         now: SystemTime,
     ) -> Result<http::Request<OutgoingBody<S>>> {
         let token = core.token(route);
-        let ctx = RequestContext::new(&core.config, now).with_route_token(token.as_deref());
+        let fresh = match &core.provider {
+            Some(p) => Some(p.credentials()?),
+            None => None,
+        };
+        let ctx = RequestContext::new(&core.config, now)
+            .with_route_token(token.as_deref())
+            .with_credentials(fresh.as_ref());
         let (parts, built) = call.build(&ctx)?.into_parts();
         let body = match (&self.fixed, built) {
             (Some(chunks), _) => match chunks.as_slice() {

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod blob;
+pub mod credentials;
 pub mod error;
 pub mod exchange;
 pub mod options;
@@ -17,6 +18,7 @@ pub mod table;
 pub mod write;
 
 pub use blob::{Blob, BlobCursor, BlobInfo, BlobItem, BlobUploadDigest, Need};
+pub use credentials::{CredentialsProvider, RefreshingCredentials};
 pub use error::{Error, Result, TransportError, TransportErrorKind};
 pub use exchange::{Attempts, CallCore, Failure, OutgoingBody, Route, SendBody, chunks_len};
 pub use options::{ReadOptions, StreamOptions, StreamSummary};

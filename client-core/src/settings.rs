@@ -45,6 +45,7 @@ pub struct ClientSettings {
     user_agent: Option<String>,
     session_ready_timeout: Option<Duration>,
     write_buffer_bytes: Option<usize>,
+    provider: Option<std::sync::Arc<dyn crate::credentials::CredentialsProvider>>,
     error: Option<String>,
 }
 
@@ -62,6 +63,14 @@ impl ClientSettings {
     /// Explicit credentials.
     pub fn credentials(&mut self, credentials: Credentials) {
         self.credentials = Some(credentials);
+    }
+
+    /// A provider asked for the credentials of every request (it wins over fixed ones).
+    pub fn credentials_provider(
+        &mut self,
+        provider: std::sync::Arc<dyn crate::credentials::CredentialsProvider>,
+    ) {
+        self.provider = Some(provider);
     }
 
     /// Credentials from the environment, read through `var`.
@@ -218,7 +227,12 @@ impl ClientSettings {
                 ));
             }
         };
-        let credentials = self.credentials.ok_or_else(|| {
+        let credentials = match &self.provider {
+            // The provider's first answer checks it works and fills the configuration.
+            Some(p) => Some(p.credentials()?),
+            None => self.credentials,
+        };
+        let credentials = credentials.ok_or_else(|| {
             Error::Config(
                 "no credentials: set them explicitly, from the environment or from a config file"
                     .into(),
@@ -249,6 +263,7 @@ impl ClientSettings {
                 ),
             },
             seed: seed(),
+            provider: self.provider,
         })
     }
 }
@@ -299,6 +314,7 @@ pub struct Prepared {
     pub defaults: Defaults,
     /// A jitter seed that differs between processes and clients.
     pub seed: u64,
+    provider: Option<std::sync::Arc<dyn crate::credentials::CredentialsProvider>>,
 }
 
 impl Prepared {
@@ -320,6 +336,13 @@ impl Prepared {
     /// version.
     pub fn tunnel_config(&self, tunnel: Endpoint) -> ClientConfig {
         self.config(tunnel.with_api_version(self.api_version))
+    }
+
+    /// The call core of a client sending requests with `config`: retry policy, jitter
+    /// seed and credentials provider applied.
+    pub fn call_core(&self, config: ClientConfig) -> crate::exchange::CallCore {
+        crate::exchange::CallCore::new(config, self.retry.clone(), self.seed)
+            .with_credentials_provider(self.provider.clone())
     }
 }
 
@@ -368,6 +391,18 @@ macro_rules! client_settings_methods {
             let home = ::std::env::var_os("HOME").map(::std::path::PathBuf::from);
             self.settings
                 .from_env(|k| ::std::env::var(k).ok(), home.as_deref());
+            self
+        }
+
+        /// A provider asked for the credentials of every request — e.g. a
+        /// [`RefreshingCredentials`]($crate::credentials::RefreshingCredentials) around an
+        /// STS call, so a long read or write picks up refreshed tokens. It wins over fixed
+        /// credentials.
+        pub fn credentials_provider(
+            mut self,
+            provider: ::std::sync::Arc<dyn $crate::credentials::CredentialsProvider>,
+        ) -> Self {
+            self.settings.credentials_provider(provider);
             self
         }
 

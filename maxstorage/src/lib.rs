@@ -82,8 +82,8 @@ pub use maxstorage_codec as codec;
 pub use maxstorage_protocol as protocol;
 
 pub use maxstorage_client_core::{
-    Blob, BlobInfo, BlobItem, Error, ReadOptions, Result, StreamOptions, StreamSummary,
-    TableReadSession,
+    Blob, BlobInfo, BlobItem, CredentialsProvider, Error, ReadOptions, RefreshingCredentials,
+    Result, StreamOptions, StreamSummary, TableReadSession,
 };
 pub use maxstorage_protocol::read::{
     PreviewOptions, ReadSessionOptions, RowRange, RowSelection, SplitMode, SplitOptions,

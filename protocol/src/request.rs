@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request};
 
 use crate::action::Action;
-use crate::config::{ClientConfig, Target};
+use crate::config::{ClientConfig, Credentials, Target};
 use crate::error::{ConfigError, Error};
 use crate::header;
 use crate::sign::{SignedParts, authorization, canonical_string, date_header};
@@ -47,6 +47,9 @@ pub struct RequestContext<'a> {
     /// The route token of the call's session, if one is known or given explicitly. It is
     /// sent only on calls that carry one (protocol.md B§3.3).
     pub route_token: Option<&'a str>,
+    /// Credentials to sign with instead of the configuration's (e.g. a refreshed STS
+    /// token).
+    pub credentials: Option<&'a Credentials>,
 }
 
 impl<'a> RequestContext<'a> {
@@ -56,7 +59,15 @@ impl<'a> RequestContext<'a> {
             config,
             now,
             route_token: None,
+            credentials: None,
         }
+    }
+
+    /// The same context signing with `credentials` (when given) instead of the
+    /// configuration's.
+    pub fn with_credentials(mut self, credentials: Option<&'a Credentials>) -> RequestContext<'a> {
+        self.credentials = credentials;
+        self
     }
 
     /// The same context with a route token.
@@ -210,6 +221,7 @@ pub(crate) fn sign_and_assemble(
     body: Body,
 ) -> Result<Request<Body>, Error> {
     let config = ctx.config;
+    let credentials = ctx.credentials.unwrap_or(&config.credentials);
     let canonical = canonical_string(&SignedParts {
         method: method.as_str(),
         resource,
@@ -218,9 +230,9 @@ pub(crate) fn sign_and_assemble(
     });
     headers.push((
         header::AUTHORIZATION.into(),
-        authorization(&config.credentials, &config.signature, &canonical, ctx.now),
+        authorization(credentials, &config.signature, &canonical, ctx.now),
     ));
-    if let Some(token) = config.credentials.security_token() {
+    if let Some(token) = credentials.security_token() {
         headers.push((header::STS_TOKEN.into(), token.to_string()));
     }
     let mut uri = format!(

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use maxstorage_client_core::exchange::CallCore;
 use maxstorage_client_core::settings::{ClientSettings, Defaults, EndpointPlan};
 use maxstorage_protocol::{ClientConfig, InstanceId, TableId};
 
@@ -81,22 +80,14 @@ impl ClientBuilder {
             EndpointPlan::Tunnel(endpoint) => endpoint.clone(),
             EndpointPlan::Discover { service, call } => {
                 let core = Core::new(
-                    CallCore::new(
-                        prepared.config(service.clone()),
-                        prepared.retry.clone(),
-                        prepared.seed,
-                    ),
+                    prepared.call_core(prepared.config(service.clone())),
                     transport.clone(),
                 );
                 let (parts, body) = core.fetch(call, Route::default(), SendBody::Call).await?;
                 call.parse_with_scheme(&parts, &body, service.scheme())?
             }
         };
-        let shared = CallCore::new(
-            prepared.tunnel_config(tunnel),
-            prepared.retry.clone(),
-            prepared.seed,
-        );
+        let shared = prepared.call_core(prepared.tunnel_config(tunnel));
         Ok(Client {
             core: Arc::new(Core::new(shared, transport)),
             defaults: prepared.defaults,
