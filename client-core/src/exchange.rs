@@ -240,6 +240,7 @@ pub struct Attempts<S> {
     one_shot: bool,
     attempt: u32,
     idempotency: Idempotency,
+    span: tracing::Span,
 }
 
 impl<S> std::fmt::Debug for Attempts<S> {
@@ -266,13 +267,46 @@ impl<S> Attempts<S> {
             SendBody::Chunks(c) => (Some(c), None),
             SendBody::Stream(s, len) => (None, Some((s, len))),
         };
+        let span = tracing::debug_span!(
+            "maxstorage.call",
+            action = %call.action(),
+            target = tracing::field::Empty,
+            session = tracing::field::Empty,
+            attempt = tracing::field::Empty,
+            request_bytes = tracing::field::Empty,
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
         Attempts {
             one_shot: stream.is_some(),
             fixed,
             stream,
             attempt: 1,
             idempotency,
+            span,
         }
+    }
+
+    /// The span of the call (all its attempts): `action`, `target` and `session` are set,
+    /// `attempt`, `request_bytes`, `status`, `request_id` and `latency_ms` recorded as each
+    /// attempt goes. Transports run the exchange inside it.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Records the answer to the current attempt (after `elapsed`) on the call's span.
+    pub fn on_answer(&self, parts: &http::response::Parts, elapsed: std::time::Duration) {
+        let request_id = parts
+            .headers
+            .get(maxstorage_protocol::header::REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let latency_ms = elapsed.as_secs_f64() * 1000.0;
+        self.span.record("status", parts.status.as_u16());
+        self.span.record("request_id", request_id);
+        self.span.record("latency_ms", latency_ms);
+        debug!(parent: &self.span, status = parts.status.as_u16(), request_id, latency_ms, "answer");
     }
 
     /// The number of the attempt about to be made (1-based).
@@ -288,6 +322,11 @@ impl<S> Attempts<S> {
         route: &Route<'_>,
         now: SystemTime,
     ) -> Result<http::Request<OutgoingBody<S>>> {
+        if let Some((target, session)) = route.session {
+            self.span.record("target", target);
+            self.span.record("session", session);
+        }
+        self.span.record("attempt", self.attempt);
         let token = core.token(route);
         let fresh = match &core.provider {
             Some(p) => Some(p.credentials()?),
@@ -317,6 +356,15 @@ impl<S> Attempts<S> {
                 }
             },
         };
+        let bytes = match &body {
+            OutgoingBody::Empty => Some(0),
+            OutgoingBody::Bytes(b) => Some(b.len() as u64),
+            OutgoingBody::Chunks(c) => Some(chunks_len(c)),
+            OutgoingBody::Stream { length, .. } => *length,
+        };
+        if let Some(bytes) = bytes {
+            self.span.record("request_bytes", bytes);
+        }
         Ok(http::Request::from_parts(parts, body))
     }
 

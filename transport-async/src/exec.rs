@@ -14,6 +14,7 @@ use maxstorage_client_core::exchange::{
     chunks_len,
 };
 use maxstorage_protocol::{Call, StreamingResponse};
+use tracing::Instrument;
 
 use crate::transport::{ByteStream, HttpTransport, RequestBody, ResponseBody};
 use maxstorage_client_core::{Error, Result};
@@ -94,39 +95,48 @@ impl Core {
         body: SendBody,
     ) -> Result<(http::response::Parts, ResponseBody)> {
         let mut attempts = Attempts::new(call, body);
-        loop {
-            let (parts, body) = attempts
-                .request(&self.shared, call, &route, SystemTime::now())?
-                .into_parts();
-            let body = match body {
-                OutgoingBody::Empty => RequestBody::Empty,
-                OutgoingBody::Bytes(b) => RequestBody::Bytes(b),
-                OutgoingBody::Chunks(chunks) => RequestBody::Stream {
-                    length: Some(chunks_len(&chunks)),
-                    stream: Box::pin(futures_util::stream::iter(chunks.into_iter().map(Ok))),
-                },
-                OutgoingBody::Stream { stream, length } => RequestBody::Stream { stream, length },
-            };
-            let failure = match self
-                .transport
-                .send(http::Request::from_parts(parts, body))
-                .await
-            {
-                Ok(response) => {
-                    let (parts, body) = response.into_parts();
-                    if parts.status.is_success() {
-                        self.shared.on_success(&route, &parts);
-                        return Ok((parts, body));
+        let span = attempts.span().clone();
+        async move {
+            loop {
+                let (parts, body) = attempts
+                    .request(&self.shared, call, &route, SystemTime::now())?
+                    .into_parts();
+                let body = match body {
+                    OutgoingBody::Empty => RequestBody::Empty,
+                    OutgoingBody::Bytes(b) => RequestBody::Bytes(b),
+                    OutgoingBody::Chunks(chunks) => RequestBody::Stream {
+                        length: Some(chunks_len(&chunks)),
+                        stream: Box::pin(futures_util::stream::iter(chunks.into_iter().map(Ok))),
+                    },
+                    OutgoingBody::Stream { stream, length } => {
+                        RequestBody::Stream { stream, length }
                     }
-                    // The error body is best effort: a broken one still yields the status.
-                    let buf = read_bounded(body, MAX_ERROR_BODY).await.unwrap_or_default();
-                    Failure::from_status(call.action(), &parts, &buf, SystemTime::now())
-                }
-                Err(e) => Failure::from_transport(e),
-            };
-            let delay = attempts.on_failure(&self.shared, call, failure)?;
-            tokio::time::sleep(delay).await;
+                };
+                let started = std::time::Instant::now();
+                let failure = match self
+                    .transport
+                    .send(http::Request::from_parts(parts, body))
+                    .await
+                {
+                    Ok(response) => {
+                        let (parts, body) = response.into_parts();
+                        attempts.on_answer(&parts, started.elapsed());
+                        if parts.status.is_success() {
+                            self.shared.on_success(&route, &parts);
+                            return Ok((parts, body));
+                        }
+                        // The error body is best effort: a broken one still yields the status.
+                        let buf = read_bounded(body, MAX_ERROR_BODY).await.unwrap_or_default();
+                        Failure::from_status(call.action(), &parts, &buf, SystemTime::now())
+                    }
+                    Err(e) => Failure::from_transport(e),
+                };
+                let delay = attempts.on_failure(&self.shared, call, failure)?;
+                tokio::time::sleep(delay).await;
+            }
         }
+        .instrument(span)
+        .await
     }
 }
 

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 
@@ -95,6 +95,7 @@ impl Core {
         body: SendBody,
     ) -> Result<(http::response::Parts, ResponseBody)> {
         let mut attempts = Attempts::new(call, body);
+        let _in_span = attempts.span().clone().entered();
         loop {
             let (parts, body) = attempts
                 .request(&self.shared, call, &route, SystemTime::now())?
@@ -113,9 +114,11 @@ impl Core {
                     length,
                 },
             };
+            let started = Instant::now();
             let failure = match self.transport.send(http::Request::from_parts(parts, body)) {
                 Ok(response) => {
                     let (parts, mut body) = response.into_parts();
+                    attempts.on_answer(&parts, started.elapsed());
                     if parts.status.is_success() {
                         self.shared.on_success(&route, &parts);
                         return Ok((parts, body));
