@@ -222,7 +222,11 @@ fn credentials() -> Result<Credentials, CliError> {
 }
 
 fn table_id(args: &CommonArgs) -> Result<TableId, CliError> {
-    crate::connect::parse_table(&args.project, &args.table)
+    Ok(maxstorage_client_core::table::resolve_table(
+        &args.table,
+        Some(&args.project),
+        None,
+    )?)
 }
 
 /// The async client's runtime: Tokio's default multi-threaded runtime (one worker per

@@ -8,8 +8,6 @@
 
 use std::path::PathBuf;
 
-use maxstorage_protocol::TableId;
-
 use crate::CliError;
 
 /// How to reach the service.
@@ -54,32 +52,5 @@ impl ConnectArgs {
             }
             other => Ok(other?),
         }
-    }
-
-    /// The table `name` (or `schema.name`) of the configured project.
-    pub fn table(
-        &self,
-        client: &maxstorage_blocking::Client,
-        name: &str,
-    ) -> Result<TableId, CliError> {
-        let project = client.project().ok_or_else(|| {
-            CliError::Usage(
-                "no project: pass --project, set MAXSTORAGE_PROJECT, or set project_name in \
-                 the config file"
-                    .into(),
-            )
-        })?;
-        parse_table(project, name)
-    }
-}
-
-/// `name` or `schema.name` in `project`.
-pub fn parse_table(project: &str, name: &str) -> Result<TableId, CliError> {
-    match name.split('.').collect::<Vec<_>>().as_slice() {
-        [t] if !t.is_empty() => Ok(TableId::new(project, *t)),
-        [s, t] if !s.is_empty() && !t.is_empty() => Ok(TableId::with_schema(project, *s, *t)),
-        _ => Err(CliError::Usage(format!(
-            "table {name:?}: expected `name` or `schema.name`"
-        ))),
     }
 }

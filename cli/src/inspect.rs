@@ -47,7 +47,7 @@ pub struct PreviewArgs {
 /// describes them.
 pub fn schema(args: &SchemaArgs) -> Result<(), CliError> {
     let client = args.connect.client()?;
-    let table = client.table(args.connect.table(&client, &args.table)?);
+    let table = client.table_named(&args.table)?;
     let session = table.create_read_session(ReadSessionOptions::default())?;
     let schema = &session.info().data_schema;
     let mut out = std::io::stdout().lock();
@@ -100,7 +100,7 @@ pub fn schema(args: &SchemaArgs) -> Result<(), CliError> {
 /// Runs `maxstorage preview`: the first rows, without a read session.
 pub fn preview(args: &PreviewArgs) -> Result<(), CliError> {
     let client = args.connect.client()?;
-    let table = client.table(args.connect.table(&client, &args.table)?);
+    let table = client.table_named(&args.table)?;
     let options = PreviewOptions {
         limit: Some(args.limit),
         partition: args.partition.clone(),

@@ -48,7 +48,7 @@ pub struct LoadArgs {
 pub fn run(args: &LoadArgs) -> Result<(), CliError> {
     let format = Format::of(args.format, &args.file)?;
     let client = args.connect.client()?;
-    let table = client.table(args.connect.table(&client, &args.table)?);
+    let table = client.table_named(&args.table)?;
     let started = Instant::now();
     let session = table.create_write_session(WriteSessionOptions {
         partition_spec: args.partition.clone().unwrap_or_default(),

@@ -46,7 +46,7 @@ pub struct ReadArgs {
 pub fn run(args: &ReadArgs) -> Result<(), CliError> {
     let format = Format::of(args.format, &args.output)?;
     let client = args.connect.client()?;
-    let table = client.table(args.connect.table(&client, &args.table)?);
+    let table = client.table_named(&args.table)?;
     let started = Instant::now();
     let workers = args.workers as usize;
     let session = table.create_read_session(ReadSessionOptions {

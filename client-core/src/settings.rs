@@ -24,6 +24,8 @@ pub const ENV_ENDPOINT: &str = "MAXSTORAGE_ENDPOINT";
 pub const ENV_SERVICE_ENDPOINT: &str = "MAXSTORAGE_SERVICE_ENDPOINT";
 /// The project.
 pub const ENV_PROJECT: &str = "MAXSTORAGE_PROJECT";
+/// The schema of table names given without one.
+pub const ENV_SCHEMA: &str = "MAXSTORAGE_SCHEMA";
 /// The quota name.
 pub const ENV_QUOTA: &str = "MAXSTORAGE_QUOTA";
 /// The path of an odpscmd `odps_config.ini`.
@@ -36,6 +38,7 @@ pub struct ClientSettings {
     service_endpoint: Option<String>,
     credentials: Option<Credentials>,
     project: Option<String>,
+    schema: Option<String>,
     quota: Option<String>,
     tags: Vec<String>,
     api_version: ApiVersion,
@@ -95,6 +98,7 @@ impl ClientSettings {
     /// | `MAXSTORAGE_ENDPOINT` | the tunnel (storage) endpoint |
     /// | `MAXSTORAGE_SERVICE_ENDPOINT` | a service endpoint to discover the tunnel endpoint from |
     /// | `MAXSTORAGE_PROJECT` | the project |
+    /// | `MAXSTORAGE_SCHEMA` | the schema of table names given without one |
     /// | `MAXSTORAGE_QUOTA` | the quota name |
     /// | `ALIBABA_CLOUD_ACCESS_KEY_ID`, `ALIBABA_CLOUD_ACCESS_KEY_SECRET`, `ALIBABA_CLOUD_SECURITY_TOKEN` | credentials |
     /// | `MAXSTORAGE_CONFIG` | an odpscmd `odps_config.ini` |
@@ -111,6 +115,7 @@ impl ClientSettings {
         fill(&mut self.endpoint, var(ENV_ENDPOINT));
         fill(&mut self.service_endpoint, var(ENV_SERVICE_ENDPOINT));
         fill(&mut self.project, var(ENV_PROJECT));
+        fill(&mut self.schema, var(ENV_SCHEMA));
         fill(&mut self.quota, var(ENV_QUOTA));
         if self.credentials.is_none() {
             self.credentials = credentials_from_env(var);
@@ -136,6 +141,7 @@ impl ClientSettings {
             }
         };
         keep(&mut self.project, file.project());
+        keep(&mut self.schema, file.schema());
         keep(&mut self.endpoint, file.tunnel_endpoint());
         keep(&mut self.service_endpoint, file.service_endpoint());
         keep(&mut self.quota, file.quota_name());
@@ -153,6 +159,11 @@ impl ClientSettings {
     /// The working project.
     pub fn project(&mut self, project: String) {
         self.project = Some(project);
+    }
+
+    /// The schema that table names without one are in (three-tier projects).
+    pub fn schema(&mut self, schema: String) {
+        self.schema = Some(schema);
     }
 
     /// A quota name.
@@ -257,6 +268,7 @@ impl ClientSettings {
                     .session_ready_timeout
                     .unwrap_or(Duration::from_secs(3600)),
                 session_poll_interval: Duration::from_secs(1),
+                schema: self.schema.clone(),
                 write_buffer: crate::write::BodyBudget::new(
                     self.write_buffer_bytes
                         .unwrap_or(crate::write::DEFAULT_WRITE_BUFFER_BYTES),
@@ -294,6 +306,8 @@ pub struct Defaults {
     pub session_poll_interval: Duration,
     /// The request-body memory the client's stream writers share.
     pub write_buffer: crate::write::BodyBudget,
+    /// The schema of table names given without one (`schema_name` of a config file).
+    pub schema: Option<String>,
 }
 
 /// Checked settings, ready to build a client.
@@ -427,6 +441,13 @@ macro_rules! client_settings_methods {
             self
         }
 
+        /// The schema that table names without one are in (three-tier projects;
+        /// `schema_name` of a config file).
+        pub fn schema(mut self, schema: impl Into<String>) -> Self {
+            self.settings.schema(schema.into());
+            self
+        }
+
         /// A quota name (sent on every call, and used for tunnel discovery).
         pub fn quota(mut self, quota: impl Into<String>) -> Self {
             self.settings.quota(quota.into());
@@ -529,7 +550,7 @@ mod tests {
         let home_config = dir.join(".odpscmd").join("odps_config.ini");
         std::fs::write(
             &home_config,
-            "project_name=from_home\naccess_id=home_ak\naccess_key=home_sk\nquota_name=q_home\n",
+            "project_name=from_home\naccess_id=home_ak\naccess_key=home_sk\nquota_name=q_home\nschema_name=s_home\n",
         )
         .unwrap();
         let explicit = dir.join("explicit.ini");
@@ -556,6 +577,7 @@ mod tests {
         assert_eq!(s.endpoint.as_deref(), Some("http://127.0.0.1:1"));
         assert_eq!(s.project.as_deref(), Some("explicit"));
         assert_eq!(s.quota.as_deref(), Some("q_home"));
+        assert_eq!(s.schema.as_deref(), Some("s_home"), "schema_name applies");
         assert_eq!(
             s.credentials.as_ref().map(|c| c.access_id()),
             Some("home_ak")

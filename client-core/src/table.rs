@@ -188,3 +188,64 @@ fn not_ready(session_id: &str, status: &str, waited: Duration) -> Error {
         waited,
     }
 }
+
+/// The table `name` names: `table`, `schema.table` or `project.schema.table`, completed
+/// with the client's project and its default schema (`schema_name` of a config file;
+/// MaxCompute's `default` when none is set).
+pub fn resolve_table(
+    name: &str,
+    project: Option<&str>,
+    default_schema: Option<&str>,
+) -> crate::Result<TableId> {
+    let bad = |reason: &str| {
+        crate::Error::Protocol(maxstorage_protocol::Error::Usage(
+            maxstorage_protocol::UsageError::InvalidArgument {
+                name: "table",
+                reason: format!("{name:?}: {reason}"),
+            },
+        ))
+    };
+    let parts: Vec<&str> = name.split('.').collect();
+    if parts.iter().any(|p| p.trim().is_empty()) {
+        return Err(bad("expected table, schema.table or project.schema.table"));
+    }
+    let project = |given: Option<&str>| {
+        given
+            .or(project)
+            .map(str::to_string)
+            .ok_or_else(|| bad("no project: configure one, or name it as project.schema.table"))
+    };
+    match parts.as_slice() {
+        [table] => Ok(match default_schema {
+            Some(schema) => TableId::with_schema(project(None)?, schema, *table),
+            None => TableId::new(project(None)?, *table),
+        }),
+        [schema, table] => Ok(TableId::with_schema(project(None)?, *schema, *table)),
+        [p, schema, table] => Ok(TableId::with_schema(project(Some(p))?, *schema, *table)),
+        _ => Err(bad("expected table, schema.table or project.schema.table")),
+    }
+}
+
+#[cfg(test)]
+mod resolve_tests {
+    use super::*;
+
+    #[test]
+    fn table_names_are_completed_with_the_project_and_default_schema() {
+        let t = resolve_table("t", Some("p"), None).unwrap();
+        assert_eq!((t.project(), t.table()), ("p", "t"));
+        let t = resolve_table("t", Some("p"), Some("s")).unwrap();
+        assert_eq!(t, TableId::with_schema("p", "s", "t"));
+        assert_eq!(
+            resolve_table("x.t", Some("p"), Some("s")).unwrap(),
+            TableId::with_schema("p", "x", "t")
+        );
+        assert_eq!(
+            resolve_table("q.x.t", None, None).unwrap(),
+            TableId::with_schema("q", "x", "t")
+        );
+        assert!(resolve_table("t", None, None).is_err(), "no project");
+        assert!(resolve_table("a..t", Some("p"), None).is_err());
+        assert!(resolve_table("a.b.c.d", Some("p"), None).is_err());
+    }
+}

@@ -30,6 +30,18 @@ impl Client {
         TableClient::new(self.clone(), table)
     }
 
+    /// Operations on the table `name` names: `table`, `schema.table` or
+    /// `project.schema.table`, completed with the client's project and default schema
+    /// (`schema`, `MAXSTORAGE_SCHEMA`, or `schema_name` of a config file).
+    pub fn table_named(&self, name: &str) -> Result<TableClient> {
+        let table = maxstorage_client_core::table::resolve_table(
+            name,
+            self.project(),
+            self.defaults.schema.as_deref(),
+        )?;
+        Ok(self.table(table))
+    }
+
     /// Operations on a query result (read-only).
     pub fn instance(&self, instance: InstanceId) -> InstanceClient {
         InstanceClient::new(self.clone(), instance)
