@@ -283,7 +283,8 @@ fn session_guards() {
         call.scope,
         CommitScope::Streams(vec![StreamRef::new("theirs", 3)])
     );
-    assert_refused(listed.commit_streams_call(vec![]), "commit");
+    // An unsettled commit may be sent again (commits are idempotent).
+    let _ = listed.commit_streams_call(vec![]).unwrap();
     listed.on_commit_result(false);
     let _ = listed.commit_streams_call(vec![]).unwrap();
     listed.on_commit_result(true);
@@ -318,17 +319,48 @@ fn a_failed_commit_is_settled_by_the_sessions_status() {
         SessionState::Committing,
         "unsettled until the answer"
     );
-    assert!(!s.on_commit_status(&info(SessionStatus::Normal)));
+    assert_eq!(s.on_commit_status(&info(SessionStatus::Normal)), Ok(false));
     assert_eq!(
         s.state(),
         SessionState::Open,
         "not committed: open for a retry"
     );
 
+    // Still deciding: the outcome is unknown, and the commit may be sent again.
     let _ = s.commit_call(false).unwrap();
     let _ = s.on_commit_failed();
-    assert!(s.on_commit_status(&info(SessionStatus::Committed)));
+    let unknown = s
+        .on_commit_status(&info(SessionStatus::Committing))
+        .unwrap_err();
+    assert!(matches!(unknown, Error::OutcomeUnknown { .. }), "{unknown}");
+    assert_eq!(s.state(), SessionState::Open);
+    let mut no_status = info(SessionStatus::Normal);
+    no_status.status = None;
+    let _ = s.commit_call(false).unwrap();
+    assert!(
+        s.on_commit_status(&no_status).is_err(),
+        "no status: unknown"
+    );
+
+    // A commit interrupted before its outcome was settled can be sent again.
+    let _ = s.commit_call(false).unwrap();
+    assert_eq!(s.state(), SessionState::Committing);
+    let _ = s.commit_call(false).unwrap();
+    let _ = s.on_commit_failed();
+    assert_eq!(
+        s.on_commit_status(&info(SessionStatus::Committed)),
+        Ok(true)
+    );
     assert_eq!(s.state(), SessionState::Committed);
+
+    let mut aborted = WriteSession::new(TableId::new("p", "t"), "a", WriteMode::Batch);
+    let _ = aborted.commit_call(false).unwrap();
+    let _ = aborted.on_commit_failed();
+    assert_eq!(
+        aborted.on_commit_status(&info(SessionStatus::Aborted)),
+        Ok(false)
+    );
+    assert_eq!(aborted.state(), SessionState::Aborted);
 
     let mut unknown = WriteSession::new(TableId::new("p", "t"), "u", WriteMode::Batch);
     let _ = unknown.commit_call(false).unwrap();

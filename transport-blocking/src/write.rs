@@ -169,14 +169,14 @@ impl WriteSessionHandle {
         };
         let ask = self.state()?.on_commit_failed();
         match self.client.core.call(&ask, self.route()) {
-            Ok(info) => {
-                if self.state()?.on_commit_status(&info) {
+            Ok(info) => match self.state()?.on_commit_status(&info) {
+                Ok(true) => {
                     tracing::warn!(session = %info.session_id, error = %error, "the commit's answer was lost; the service reports the session committed");
                     Ok(info)
-                } else {
-                    Err(error)
                 }
-            }
+                Ok(false) => Err(error),
+                Err(unknown) => Err(unknown.into()),
+            },
             Err(status_error) => Err(self
                 .state()?
                 .commit_unresolved(&error, &status_error)

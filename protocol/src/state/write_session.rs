@@ -203,7 +203,11 @@ impl WriteSession {
 
     /// Fails unless the session may be committed: open, and not a streaming mode.
     fn check_committable(&self) -> Result<(), Error> {
-        self.check_writable("commit")?;
+        // A commit whose outcome was never settled (its caller gave up or was cancelled)
+        // may be sent again: commits are idempotent.
+        if self.state != SessionState::Committing {
+            self.check_writable("commit")?;
+        }
         if self.mode.is_streaming() {
             return Err(Error::Usage(UsageError::InvalidState {
                 operation: "commit",
@@ -242,15 +246,41 @@ impl WriteSession {
         }
     }
 
-    /// Settles a failed commit from the session's status: `true` if the service reports it
-    /// committed (the commit happened; report success to the caller with this answer),
-    /// else `false` (the commit did not happen; report its error), and the session is
-    /// open again for a retry or an abort.
-    #[must_use = "true means the commit happened: report success, not the error"]
-    pub fn on_commit_status(&mut self, info: &WriteSessionInfo) -> bool {
-        let committed = info.status == Some(SessionStatus::Committed);
-        self.on_commit_result(committed);
-        committed
+    /// Settles a failed commit from the session's status:
+    ///
+    /// * `Committed`: the commit happened — `Ok(true)`; report success with this answer;
+    /// * `Normal` (or `Init`): it did not — `Ok(false)`; the session is open again for a
+    ///   retry or an abort, and the commit's own error is the one to report;
+    /// * `Aborted`: it did not, and never will — `Ok(false)`, the session is aborted;
+    /// * anything else (`Committing`, no status, an unknown one): the service has not
+    ///   decided — the error to report says the outcome is unknown; the session is open
+    ///   again, and retrying the (idempotent) commit settles it.
+    pub fn on_commit_status(&mut self, info: &WriteSessionInfo) -> Result<bool, Error> {
+        match &info.status {
+            Some(SessionStatus::Committed) => {
+                self.on_commit_result(true);
+                Ok(true)
+            }
+            Some(SessionStatus::Normal | SessionStatus::Init) => {
+                self.on_commit_result(false);
+                Ok(false)
+            }
+            Some(SessionStatus::Aborted) => {
+                self.state = SessionState::Aborted;
+                Ok(false)
+            }
+            other => {
+                self.on_commit_result(false);
+                Err(Error::OutcomeUnknown {
+                    operation: "commit",
+                    reason: format!(
+                        "the commit of write session {} failed, and the service reports it as {other:?}, \
+                         not committed or open: retry the commit (it is idempotent) to settle it",
+                        self.session_id
+                    ),
+                })
+            }
+        }
     }
 
     /// The commit failed and so did asking the service about it: the session is open
