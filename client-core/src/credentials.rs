@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use maxstorage_protocol::Credentials;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// A source of credentials, asked for the credentials to sign each request with. It is
 /// called from the clients' threads and tasks: keep it fast (cache what you fetch, as
@@ -57,20 +57,31 @@ where
         }
     }
 
-    /// The credentials to use at `now`: the cached ones, or freshly fetched.
+    /// The credentials to use at `now`: the cached ones, or freshly fetched. One caller
+    /// fetches while the others wait (no stampede on the token service). If a fetch fails
+    /// while the cached credentials have not expired yet, those are used (and the next
+    /// call tries again).
     pub fn credentials_at(&self, now: SystemTime) -> Result<Credentials> {
-        let mut cached = self
-            .cached
-            .lock()
-            .map_err(|_| Error::Config("the credentials cache lock is poisoned".into()))?;
+        // A panic in another caller's fetch leaves the cache as it was: still usable.
+        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((credentials, expires)) = cached.as_ref()
             && now + self.refresh_before < *expires
         {
             return Ok(credentials.clone());
         }
-        let (credentials, expires) = (self.fetch)()?;
-        *cached = Some((credentials.clone(), expires));
-        Ok(credentials)
+        match (self.fetch)() {
+            Ok((credentials, expires)) => {
+                *cached = Some((credentials.clone(), expires));
+                Ok(credentials)
+            }
+            Err(e) => match cached.as_ref() {
+                Some((credentials, expires)) if now < *expires => {
+                    tracing::warn!(error = %e, "refreshing credentials failed; using the cached ones until they expire");
+                    Ok(credentials.clone())
+                }
+                _ => Err(e),
+            },
+        }
     }
 }
 
@@ -86,6 +97,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     #[test]
@@ -122,6 +134,34 @@ mod tests {
             Duration::from_secs(1),
         );
         assert!(failing.credentials().is_err());
+        // A failed refresh inside the margin keeps the still-valid cached credentials.
+        let ok = AtomicU32::new(1);
+        let flaky = RefreshingCredentials::new(
+            || {
+                if ok.swap(0, Ordering::SeqCst) == 1 {
+                    Ok((
+                        Credentials::new("ak", "sk"),
+                        start + Duration::from_secs(3600),
+                    ))
+                } else {
+                    Err(Error::Config("sts down".into()))
+                }
+            },
+            Duration::from_secs(300),
+        );
+        assert!(flaky.credentials_at(start).is_ok());
+        assert!(
+            flaky
+                .credentials_at(start + Duration::from_secs(3400))
+                .is_ok(),
+            "cached, not expired"
+        );
+        assert!(
+            flaky
+                .credentials_at(start + Duration::from_secs(3700))
+                .is_err(),
+            "expired"
+        );
         assert!(
             !format!("{provider:?}").contains("sk"),
             "no secret in Debug"

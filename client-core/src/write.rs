@@ -125,6 +125,9 @@ pub struct OpenedStream {
 /// (BENCHMARKS.md); one to two writers keep the full 8 MiB default body.
 pub const DEFAULT_WRITE_BUFFER_BYTES: usize = 40 * 1024 * 1024;
 
+/// The most slices one writer has in the works at once, whatever the number of cores.
+pub const MAX_SLICES_IN_FLIGHT: usize = 8;
+
 /// The smallest body a budget shrinks a writer's bodies to.
 pub const MIN_BUDGET_BODY_BYTES: usize = 1024 * 1024;
 
@@ -196,7 +199,8 @@ pub struct ParallelEncoding {
     /// The encoders.
     pub encoders: std::sync::Arc<MessageEncoders>,
     /// Slices handed out and not yet placed in a body, at most: twice the threads, so
-    /// every thread has the next slice waiting while the oldest is placed.
+    /// every thread has the next slice waiting while the oldest is placed, and never more
+    /// than [`MAX_SLICES_IN_FLIGHT`] (each holds its batch and, once encoded, its message).
     pub max_in_flight: usize,
 }
 
@@ -273,7 +277,7 @@ pub fn open_stream(
     let parallel = if threads > 1 && compression != Compression::Uncompressed {
         Some(ParallelEncoding {
             encoders: std::sync::Arc::new(MessageEncoders::new(encoder.message_encoder()?)),
-            max_in_flight: 2 * threads,
+            max_in_flight: (2 * threads).min(MAX_SLICES_IN_FLIGHT),
         })
     } else {
         None

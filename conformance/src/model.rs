@@ -425,6 +425,15 @@ pub fn run<C: StorageClient>(
             client_ipc.name()
         );
     }
+    // A run that committed nothing, or whose faults never hit a request, tested little.
+    if cases >= 16 {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        assert!(
+            g(&stats.rows_committed) > 0 && g(&stats.rows_read) > 0 && g(&stats.faults_fired) > 0,
+            "[{}] the run exercised too little (replay with {SEED_VAR}={seed}): {stats}",
+            client_ipc.name()
+        );
+    }
     stats
 }
 
@@ -508,6 +517,7 @@ fn run_step<C: StorageClient>(
     sessions: &mut Vec<SessionModel<C::Session>>,
     stats: &Stats,
 ) -> Result<(), String> {
+    let faulted = !step.faults.is_empty();
     match &step.op {
         Op::CreateSession => {
             match client.create_write_session(table, WriteSessionOptions::default()) {
@@ -518,7 +528,7 @@ fn run_step<C: StorageClient>(
                     next_stream: 0,
                 }),
                 Err(e) => {
-                    reported(stats, &e)?;
+                    reported(stats, &e, faulted)?;
                 }
             }
         }
@@ -588,11 +598,19 @@ fn run_step<C: StorageClient>(
                         s.closed.push((stream, ids));
                     }
                     Err(e) => {
-                        reported(stats, &e)?;
+                        reported(stats, &e, faulted || s.state != SessionState::Open)?;
                         if s.state == SessionState::Open {
                             // The failure must not have written more rows than given: the
                             // service's count for the stream (if it exists) is at most that.
-                            if let Ok(info) = s.handle.stream_status(&stream, plan.exactly_once) {
+                            // Ask until the step's faults (at most four hits) are spent.
+                            let mut status = s.handle.stream_status(&stream, plan.exactly_once);
+                            for _ in 0..4 {
+                                if status.is_ok() {
+                                    break;
+                                }
+                                status = s.handle.stream_status(&stream, plan.exactly_once);
+                            }
+                            if let Ok(info) = status {
                                 let held = info.record_count.or(info.row_offset).unwrap_or(0);
                                 if held > given {
                                     return Err(format!(
@@ -622,7 +640,7 @@ fn run_step<C: StorageClient>(
                         .extend(s.closed.iter().map(|(_, ids)| ids.clone()));
                 }
                 Err(e) if e.is_outcome_unknown() => {
-                    reported(stats, &e)?;
+                    reported(stats, &e, faulted)?;
                     // The client says it cannot tell: ask the service until the faults
                     // of the step (at most four hits) are spent.
                     let mut status = s.handle.status();
@@ -642,7 +660,7 @@ fn run_step<C: StorageClient>(
                     }
                 }
                 Err(e) => {
-                    reported(stats, &e)?;
+                    reported(stats, &e, faulted || s.state != SessionState::Open)?;
                     // Any other failed commit changed nothing (checked against the dump
                     // after the step); the session may be committed later or aborted.
                 }
@@ -660,7 +678,7 @@ fn run_step<C: StorageClient>(
                     s.state = SessionState::Aborted;
                 }
                 Err(e) => {
-                    reported(stats, &e)?;
+                    reported(stats, &e, faulted || s.state != SessionState::Open)?;
                     if s.state == SessionState::Open {
                         // Whether the abort happened is unknown to the caller: ask.
                         let status = s
@@ -681,12 +699,12 @@ fn run_step<C: StorageClient>(
             };
             let mut session = match client.create_read_session(table, options) {
                 Ok(s) => s,
-                Err(e) => return reported(stats, &e),
+                Err(e) => return reported(stats, &e, faulted),
             };
             if plan.refresh
                 && let Err(e) = client.get_read_session(&mut session, true)
             {
-                return reported(stats, &e);
+                return reported(stats, &e, faulted);
             }
             let read = ReadOptions {
                 compression: Some(plan.compression),
@@ -712,7 +730,7 @@ fn run_step<C: StorageClient>(
                         .map_err(|e| format!("the read differs from the model: {e}"))?;
                 }
                 Err(e) => {
-                    reported(stats, &e)?;
+                    reported(stats, &e, faulted)?;
                 }
             }
         }
@@ -720,11 +738,16 @@ fn run_step<C: StorageClient>(
     Ok(())
 }
 
-/// Counts a failure the client reported; it must explain itself.
-fn reported(stats: &Stats, e: &Error) -> Result<(), String> {
+/// Counts a failure the client reported; it must explain itself, and it must have a
+/// cause: a fault armed for the step, or (`expected`) a refusal of a committed or aborted
+/// session. A step with no fault and an open session must succeed.
+fn reported(stats: &Stats, e: &Error, expected: bool) -> Result<(), String> {
     Stats::add(&stats.client_errors, 1);
     if e.to_string().trim().is_empty() {
         return Err(format!("an error without a message: {e:?}"));
+    }
+    if !expected {
+        return Err(format!("failed with no fault armed: {e}"));
     }
     Ok(())
 }

@@ -120,8 +120,14 @@ impl WriteSessionHandle {
                 last: None,
             })),
             encoder: opened.encoder,
-            parallel: opened.parallel.map(|p| (p, VecDeque::new())),
+            // A writer made on a pool thread encodes on it: waiting there for the pool
+            // could wait forever.
+            parallel: opened
+                .parallel
+                .filter(|_| rayon::current_thread_index().is_none())
+                .map(|p| (p, VecDeque::new())),
             budget: opened.budget,
+            broken: None,
             schema: opened.schema,
         })
     }
@@ -295,11 +301,28 @@ pub struct StreamWriter {
     parallel: Option<(ParallelEncoding, VecDeque<Encoding>)>,
     /// This writer's share of the client's body memory.
     budget: BudgetShare,
+    /// Why the writer can no longer be used: an earlier call failed, or was cancelled
+    /// before it completed (what the stream holds is then unknown).
+    broken: Option<String>,
     schema: SchemaRef,
 }
 
 /// A slice handed to the pool: its rows, and where its message arrives.
 type Encoding = (usize, oneshot::Receiver<Result<EncodedMessage>>);
+
+/// Why a writer whose `write` or `flush` was cancelled cannot be used any more.
+const CANCELLED_WRITE: &str = "a write or flush of this stream was cancelled before it completed, so what the \
+     stream holds is unknown: abort the session, or write the stream again under a new version";
+
+/// The error of a call on a broken writer.
+fn broken_writer(reason: &str) -> Error {
+    Error::Protocol(maxstorage_protocol::Error::Usage(
+        maxstorage_protocol::UsageError::InvalidState {
+            operation: "write",
+            reason: reason.to_string(),
+        },
+    ))
+}
 
 /// What sends a stream's bodies: its exactly-once state machine and the last answer. It
 /// moves to the sending task while a body is in flight.
@@ -354,6 +377,31 @@ impl StreamWriter {
 
     /// Writes a batch; a body is handed to the sending task whenever it is full.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.guarded(CANCELLED_WRITE)?;
+        let result = self.write_batch(batch).await;
+        self.settled(result)
+    }
+
+    /// Fails if the writer is broken; otherwise marks it broken with `why` until the call
+    /// that is starting settles (a cancelled call leaves it so).
+    fn guarded(&mut self, why: &str) -> Result<()> {
+        if let Some(reason) = &self.broken {
+            return Err(broken_writer(reason));
+        }
+        self.broken = Some(why.to_string());
+        Ok(())
+    }
+
+    /// Records how a guarded call ended: usable again, or broken by its error.
+    fn settled(&mut self, result: Result<()>) -> Result<()> {
+        self.broken = result
+            .as_ref()
+            .err()
+            .map(|e| format!("an earlier call failed: {e}"));
+        result
+    }
+
+    async fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
         self.encoder.set_target_body_bytes(self.budget.body_bytes());
         if self.parallel.is_none() {
             self.encoder.write(batch)?;
@@ -419,6 +467,12 @@ impl StreamWriter {
 
     /// Sends what is buffered and waits until every body is acknowledged.
     pub async fn flush(&mut self) -> Result<()> {
+        self.guarded(CANCELLED_WRITE)?;
+        let result = self.flush_all().await;
+        self.settled(result)
+    }
+
+    async fn flush_all(&mut self) -> Result<()> {
         while self.parallel.as_ref().is_some_and(|(_, q)| !q.is_empty()) {
             self.place_encoded(true).await?;
         }

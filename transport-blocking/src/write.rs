@@ -104,8 +104,14 @@ impl WriteSessionHandle {
                 last: None,
             })),
             encoder: opened.encoder,
-            parallel: opened.parallel.map(|p| (p, VecDeque::new())),
+            // A writer made on a pool thread encodes on it: waiting there for the pool
+            // could wait forever.
+            parallel: opened
+                .parallel
+                .filter(|_| rayon::current_thread_index().is_none())
+                .map(|p| (p, VecDeque::new())),
             budget: opened.budget,
+            broken: None,
             schema: opened.schema,
         })
     }
@@ -271,6 +277,8 @@ pub struct StreamWriter {
     parallel: Option<(ParallelEncoding, VecDeque<Encoding>)>,
     /// This writer's share of the client's body memory.
     budget: BudgetShare,
+    /// Why the writer can no longer be used: an earlier call failed.
+    broken: Option<String>,
     schema: SchemaRef,
 }
 
@@ -324,6 +332,33 @@ impl StreamWriter {
     /// Compressed batches are encoded on the client's pool while this returns (see
     /// [`StreamOptions::encoding_threads`]).
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.usable()?;
+        let result = self.write_batch(batch);
+        self.settled(result)
+    }
+
+    /// Fails if an earlier call broke the writer.
+    fn usable(&self) -> Result<()> {
+        match &self.broken {
+            Some(reason) => Err(maxstorage_client_core::Error::Protocol(
+                maxstorage_protocol::Error::Usage(maxstorage_protocol::UsageError::InvalidState {
+                    operation: "write",
+                    reason: reason.clone(),
+                }),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Records how a call ended: usable again, or broken by its error.
+    fn settled(&mut self, result: Result<()>) -> Result<()> {
+        if let Err(e) = &result {
+            self.broken = Some(format!("an earlier call failed: {e}"));
+        }
+        result
+    }
+
+    fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
         self.encoder.set_target_body_bytes(self.budget.body_bytes());
         if self.parallel.is_none() {
             self.encoder.write(batch)?;
@@ -389,6 +424,12 @@ impl StreamWriter {
 
     /// Sends what is buffered and waits until every body is acknowledged.
     pub fn flush(&mut self) -> Result<()> {
+        self.usable()?;
+        let result = self.flush_all();
+        self.settled(result)
+    }
+
+    fn flush_all(&mut self) -> Result<()> {
         while self.parallel.as_ref().is_some_and(|(_, q)| !q.is_empty()) {
             self.place_encoded(true)?;
         }

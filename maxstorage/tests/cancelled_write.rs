@@ -1,0 +1,86 @@
+//! An async `write` cancelled part-way (its future dropped after it started) breaks the
+//! writer: every later call fails, so no partial batch can be committed as if it were
+//! whole, and re-sending the batch cannot duplicate the part that went out.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use maxstorage::arrow_array::{ArrayRef, Int64Array, RecordBatch};
+use maxstorage::prelude::*;
+use maxstorage_emulator::store::{ColumnDef, TableDef};
+
+#[test]
+fn a_cancelled_write_breaks_the_writer() {
+    let dir = std::env::temp_dir().join(format!("maxstorage-cancel-{}", std::process::id()));
+    let emulator = maxstorage_emulator::Emulator::builder()
+        .data_dir(&dir)
+        .credentials("id", "secret")
+        .start()
+        .unwrap();
+    maxstorage_emulator::admin::AdminClient::new(emulator.addr())
+        .with_credentials("id", "secret")
+        .create_table(&TableDef::new(
+            "p",
+            "t",
+            vec![ColumnDef::new("id", "bigint")],
+        ))
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let batch = RecordBatch::try_from_iter(vec![(
+        "id",
+        Arc::new(Int64Array::from_iter_values(0..400_000)) as ArrayRef,
+    )])
+    .unwrap();
+    rt.block_on(async {
+        let client = maxstorage::asynchronous::Client::builder()
+            .endpoint(emulator.endpoint())
+            .credentials(Credentials::new("id", "secret"))
+            .project("p")
+            .build()
+            .await
+            .unwrap();
+        let table = client.table(TableId::new("p", "t"));
+        let session = table
+            .create_write_session(WriteSessionOptions::default())
+            .await
+            .unwrap();
+        let options = StreamOptions {
+            exactly_once: true,
+            compression: Some(Compression::Zstd),
+            max_body_bytes: 64 * 1024,
+            encoding_threads: 4,
+            ..StreamOptions::default()
+        };
+        // Poll a write once and drop it while it waits (retry until one is caught
+        // part-way; it nearly always is on the first try).
+        let mut cancelled = None;
+        for version in 1..=20 {
+            let mut writer = session
+                .stream_writer(StreamRef::new("0", version), options.clone())
+                .await
+                .unwrap();
+            let pending = {
+                let mut write = Box::pin(writer.write(&batch));
+                let mut cx = Context::from_waker(Waker::noop());
+                matches!(write.as_mut().poll(&mut cx), Poll::Pending)
+            };
+            if pending {
+                cancelled = Some(writer);
+                break;
+            }
+        }
+        let mut writer = cancelled.expect("a write caught part-way");
+        let again = writer.write(&batch).await.unwrap_err();
+        assert!(again.to_string().contains("cancelled"), "{again}");
+        let finished = writer.finish().await.unwrap_err();
+        assert!(finished.to_string().contains("cancelled"), "{finished}");
+        session.abort().await.unwrap();
+    });
+    emulator.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
