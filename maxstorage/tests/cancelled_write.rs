@@ -54,7 +54,6 @@ fn a_cancelled_write_breaks_the_writer() {
             compression: Some(Compression::Zstd),
             max_body_bytes: 64 * 1024,
             encoding_threads: 4,
-            ..StreamOptions::default()
         };
         // Poll a write once and drop it while it waits (retry until one is caught
         // part-way; it nearly always is on the first try).
