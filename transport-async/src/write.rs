@@ -1,11 +1,13 @@
 //! Writing: write sessions, Arrow stream writers (normal and exactly-once), raw-bytes
 //! writers, blob uploads, commit and abort.
 //!
-//! Cancellation: nothing here commits on its own. Dropping a writer (or a future of one
-//! of its methods) mid-request cancels that request; the session's data becomes visible
-//! only through an explicit [`WriteSessionHandle::commit`], which no drop issues. A writer
-//! whose write was cancelled mid-request refuses further writes (its exactly-once state
-//! does not know whether the body was applied): create a new stream version, or abort.
+//! Cancellation: nothing here commits on its own, and the session's data becomes visible
+//! only through an explicit [`WriteSessionHandle::commit`], which no drop issues.
+//! [`StreamWriter::write`] and [`StreamWriter::flush`] are cancel-safe: a write takes its
+//! whole batch when first polled and a dropped call loses nothing — the next call carries
+//! on, and the batch is written exactly once (so it must not be written again); bodies
+//! being sent stay with the writer. Dropping the writer itself cancels the body in flight
+//! (its stream then holds an unknown prefix: abort, or write a new stream version).
 
 use std::collections::VecDeque;
 use std::io;
@@ -127,6 +129,7 @@ impl WriteSessionHandle {
                 .filter(|_| rayon::current_thread_index().is_none())
                 .map(|p| (p, VecDeque::new())),
             budget: opened.budget,
+            backlog: VecDeque::new(),
             broken: None,
             schema: opened.schema,
         })
@@ -301,18 +304,16 @@ pub struct StreamWriter {
     parallel: Option<(ParallelEncoding, VecDeque<Encoding>)>,
     /// This writer's share of the client's body memory.
     budget: BudgetShare,
-    /// Why the writer can no longer be used: an earlier call failed, or was cancelled
-    /// before it completed (what the stream holds is then unknown).
+    /// Slices of written batches not yet handed to the pool (kept here, not on a call's
+    /// future, so a cancelled write loses none).
+    backlog: VecDeque<RecordBatch>,
+    /// Why the writer can no longer be used: an earlier call failed.
     broken: Option<String>,
     schema: SchemaRef,
 }
 
 /// A slice handed to the pool: its rows, and where its message arrives.
 type Encoding = (usize, oneshot::Receiver<Result<EncodedMessage>>);
-
-/// Why a writer whose `write` or `flush` was cancelled cannot be used any more.
-const CANCELLED_WRITE: &str = "a write or flush of this stream was cancelled before it completed, so what the \
-     stream holds is unknown: abort the session, or write the stream again under a new version";
 
 /// The error of a call on a broken writer.
 fn broken_writer(reason: &str) -> Error {
@@ -376,28 +377,29 @@ impl StreamWriter {
     }
 
     /// Writes a batch; a body is handed to the sending task whenever it is full.
+    ///
+    /// Cancel-safe: the batch is taken as soon as the future is first polled. If it is
+    /// dropped after that, the batch is still written — by the next `write`, `flush` or
+    /// `finish` — exactly once; do not write it again.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.guarded(CANCELLED_WRITE)?;
+        self.usable()?;
         let result = self.write_batch(batch).await;
         self.settled(result)
     }
 
-    /// Fails if the writer is broken; otherwise marks it broken with `why` until the call
-    /// that is starting settles (a cancelled call leaves it so).
-    fn guarded(&mut self, why: &str) -> Result<()> {
-        if let Some(reason) = &self.broken {
-            return Err(broken_writer(reason));
+    /// Fails if an earlier call broke the writer.
+    fn usable(&self) -> Result<()> {
+        match &self.broken {
+            Some(reason) => Err(broken_writer(reason)),
+            None => Ok(()),
         }
-        self.broken = Some(why.to_string());
-        Ok(())
     }
 
-    /// Records how a guarded call ended: usable again, or broken by its error.
+    /// Records how a call ended: usable again, or broken by its error.
     fn settled(&mut self, result: Result<()>) -> Result<()> {
-        self.broken = result
-            .as_ref()
-            .err()
-            .map(|e| format!("an earlier call failed: {e}"));
+        if let Err(e) = &result {
+            self.broken = Some(format!("an earlier call failed: {e}"));
+        }
         result
     }
 
@@ -407,7 +409,16 @@ impl StreamWriter {
             self.encoder.write(batch)?;
             return self.dispatch_full().await;
         }
-        for slice in self.encoder.slices(batch)? {
+        // Taken whole before the first await: a cancelled write loses none of it.
+        let slices = self.encoder.slices(batch)?;
+        self.backlog.extend(slices);
+        self.encode_backlog().await?;
+        self.place_encoded(false).await
+    }
+
+    /// Hands the slices waiting in the backlog to the pool, in order, as room frees up.
+    async fn encode_backlog(&mut self) -> Result<()> {
+        while !self.backlog.is_empty() {
             while self
                 .parallel
                 .as_ref()
@@ -415,20 +426,26 @@ impl StreamWriter {
             {
                 self.place_encoded(true).await?;
             }
-            if let Some((p, queue)) = &mut self.parallel {
-                let (done, arrives) = oneshot::channel();
-                let encoders = p.encoders.clone();
-                let rows = slice.num_rows();
-                // CPU-bound work goes to the client's compute pool, not the runtime's
-                // workers or its blocking pool.
-                rayon::spawn_fifo(move || {
-                    // The writer may be gone (dropped mid-stream): nobody to tell.
-                    let _ = done.send(encoders.encode(&slice));
-                });
-                queue.push_back((rows, arrives));
-            }
+            let Some((p, queue)) = &mut self.parallel else {
+                return Err(Error::Integrity(
+                    "slices wait for a pool this writer does not use".into(),
+                ));
+            };
+            let Some(slice) = self.backlog.pop_front() else {
+                break;
+            };
+            let (done, arrives) = oneshot::channel();
+            let encoders = p.encoders.clone();
+            let rows = slice.num_rows();
+            // CPU-bound work goes to the client's compute pool, not the runtime's workers
+            // or its blocking pool.
+            rayon::spawn_fifo(move || {
+                // The writer may be gone (dropped mid-stream): nobody to tell.
+                let _ = done.send(encoders.encode(&slice));
+            });
+            queue.push_back((rows, arrives));
         }
-        self.place_encoded(false).await
+        Ok(())
     }
 
     /// Places the messages the pool has finished, in order, into bodies (waiting for the
@@ -457,29 +474,38 @@ impl StreamWriter {
         self.dispatch_full().await
     }
 
-    /// Hands every full body to the sending task.
+    /// Hands every full body to the sending task. Cancel-safe: a body leaves the encoder
+    /// only once the previous one is acknowledged, and is handed over without an await.
     async fn dispatch_full(&mut self) -> Result<()> {
-        while let Some(body) = self.encoder.next_body() {
-            self.dispatch(body).await?;
+        while self.encoder.has_full_body() {
+            self.settle().await?;
+            if let Some(body) = self.encoder.next_body() {
+                self.hand_over(body)?;
+            }
         }
         Ok(())
     }
 
-    /// Sends what is buffered and waits until every body is acknowledged.
+    /// Sends what is buffered and waits until every body is acknowledged. Cancel-safe:
+    /// a dropped flush loses nothing; the next call carries on.
     pub async fn flush(&mut self) -> Result<()> {
-        self.guarded(CANCELLED_WRITE)?;
+        self.usable()?;
         let result = self.flush_all().await;
         self.settled(result)
     }
 
     async fn flush_all(&mut self) -> Result<()> {
+        self.encode_backlog().await?;
         while self.parallel.as_ref().is_some_and(|(_, q)| !q.is_empty()) {
             self.place_encoded(true).await?;
         }
-        while let Some(body) = self.encoder.flush() {
-            self.dispatch(body).await?;
+        loop {
+            self.settle().await?;
+            match self.encoder.flush() {
+                Some(body) => self.hand_over(body)?,
+                None => return Ok(()),
+            }
         }
-        self.settle().await.map(|_| ())
     }
 
     /// Flushes and closes the stream (streams of the implicit `default` session are not
@@ -526,14 +552,13 @@ impl StreamWriter {
         }
     }
 
-    /// Hands `body` to a sending task once the previous body is acknowledged.
-    async fn dispatch(&mut self, body: EncodedBody) -> Result<()> {
-        self.settle().await?;
+    /// Hands `body` to a sending task; the previous body must be acknowledged (`settle`).
+    fn hand_over(&mut self, body: EncodedBody) -> Result<()> {
         self.session.state()?.check_writable("write")?;
         let SenderSlot::Idle(mut sender) = std::mem::replace(&mut self.sender, SenderSlot::Lost)
         else {
             return Err(maxstorage_client_core::Error::Integrity(
-                "the stream's sender is gone".into(),
+                "the stream's sender is still busy or gone".into(),
             ));
         };
         let session = self.session.clone();
