@@ -8,24 +8,13 @@ use std::task::{Context, Poll, Waker};
 
 use maxstorage::arrow_array::{ArrayRef, Int64Array, RecordBatch};
 use maxstorage::prelude::*;
-use maxstorage_emulator::store::{ColumnDef, TableDef};
+
+mod common;
 
 #[test]
 fn a_cancelled_write_is_still_written_exactly_once() {
-    let dir = std::env::temp_dir().join(format!("maxstorage-cancel-{}", std::process::id()));
-    let emulator = maxstorage_emulator::Emulator::builder()
-        .data_dir(&dir)
-        .credentials("id", "secret")
-        .start()
-        .unwrap();
-    maxstorage_emulator::admin::AdminClient::new(emulator.addr())
-        .with_credentials("id", "secret")
-        .create_table(&TableDef::new(
-            "p",
-            "t",
-            vec![ColumnDef::new("id", "bigint")],
-        ))
-        .unwrap();
+    let local = common::Local::start("cancel");
+    local.table("t", &[("id", "bigint")]);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -37,13 +26,7 @@ fn a_cancelled_write_is_still_written_exactly_once() {
     )])
     .unwrap();
     rt.block_on(async {
-        let client = maxstorage::asynchronous::Client::builder()
-            .endpoint(emulator.endpoint())
-            .credentials(Credentials::new("id", "secret"))
-            .project("p")
-            .build()
-            .await
-            .unwrap();
+        let client = local.async_client().await;
         let table = client.table(TableId::new("p", "t"));
         let session = table
             .create_write_session(WriteSessionOptions::default())
@@ -86,6 +69,4 @@ fn a_cancelled_write_is_still_written_exactly_once() {
             .unwrap();
         assert_eq!(read.record_count(), 401_000, "every row once");
     });
-    emulator.shutdown();
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use maxstorage::prelude::*;
 use maxstorage::{CredentialsProvider, Result};
-use maxstorage_emulator::store::{ColumnDef, TableDef};
+
+mod common;
 
 #[derive(Debug)]
 struct Rotating {
@@ -25,26 +26,14 @@ impl CredentialsProvider for Rotating {
 
 #[test]
 fn every_request_is_signed_with_what_the_provider_gives_now() {
-    let dir = std::env::temp_dir().join(format!("maxstorage-provider-{}", std::process::id()));
-    let emulator = maxstorage_emulator::Emulator::builder()
-        .data_dir(&dir)
-        .credentials("id", "secret")
-        .start()
-        .unwrap();
-    maxstorage_emulator::admin::AdminClient::new(emulator.addr())
-        .with_credentials("id", "secret")
-        .create_table(&TableDef::new(
-            "p",
-            "t",
-            vec![ColumnDef::new("id", "bigint")],
-        ))
-        .unwrap();
+    let local = common::Local::start("provider");
+    local.table("t", &[("id", "bigint")]);
     let provider = Arc::new(Rotating {
         secret: Mutex::new("secret".into()),
         calls: AtomicU32::new(0),
     });
     let client = Client::builder()
-        .endpoint(emulator.endpoint())
+        .endpoint(local.endpoint())
         .project("p")
         .credentials_provider(provider.clone())
         .build()
@@ -99,7 +88,7 @@ fn every_request_is_signed_with_what_the_provider_gives_now() {
         .unwrap();
     rt.block_on(async {
         let client = maxstorage::asynchronous::Client::builder()
-            .endpoint(emulator.endpoint())
+            .endpoint(local.endpoint())
             .project("p")
             .credentials_provider(provider.clone())
             .build()
@@ -113,6 +102,4 @@ fn every_request_is_signed_with_what_the_provider_gives_now() {
             .unwrap();
         assert!(provider.calls.load(Ordering::SeqCst) > before);
     });
-    emulator.shutdown();
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,29 +7,14 @@ use std::sync::Arc;
 use maxstorage::arrow_array::{ArrayRef, Int64Array, RecordBatch, RecordBatchReader, StringArray};
 use maxstorage::arrow_schema::{ArrowError, DataType};
 use maxstorage::prelude::*;
-use maxstorage_emulator::store::{ColumnDef, TableDef};
+
+mod common;
 
 #[test]
 fn a_split_reads_as_a_record_batch_reader() {
-    let dir = tempfile_dir();
-    let emulator = maxstorage_emulator::Emulator::builder()
-        .data_dir(&dir)
-        .credentials("id", "secret")
-        .start()
-        .unwrap();
-    let admin = maxstorage_emulator::admin::AdminClient::new(emulator.addr())
-        .with_credentials("id", "secret");
+    let local = common::Local::start("reader");
     for name in ["t", "empty"] {
-        admin
-            .create_table(&TableDef::new(
-                "p",
-                name,
-                vec![
-                    ColumnDef::new("id", "bigint"),
-                    ColumnDef::new("name", "string"),
-                ],
-            ))
-            .unwrap();
+        local.table(name, &[("id", "bigint"), ("name", "string")]);
     }
     let batch = RecordBatch::try_from_iter(vec![
         (
@@ -44,13 +29,8 @@ fn a_split_reads_as_a_record_batch_reader() {
         ),
     ])
     .unwrap();
-    admin.insert("p", "t", None, &[batch]).unwrap();
-    let client = Client::builder()
-        .endpoint(emulator.endpoint())
-        .credentials(Credentials::new("id", "secret"))
-        .project("p")
-        .build()
-        .unwrap();
+    local.admin.insert("p", "t", None, &[batch]).unwrap();
+    let client = local.client();
 
     let table = client.table(TableId::new("p", "t"));
     let session = table
@@ -108,13 +88,7 @@ fn a_split_reads_as_a_record_batch_reader() {
         .unwrap();
     rt.block_on(async {
         use futures_util::TryStreamExt;
-        let client = maxstorage::asynchronous::Client::builder()
-            .endpoint(emulator.endpoint())
-            .credentials(Credentials::new("id", "secret"))
-            .project("p")
-            .build()
-            .await
-            .unwrap();
+        let client = local.async_client().await;
         let table = client.table(TableId::new("p", "t"));
         let session = table
             .create_read_session(ReadSessionOptions::default())
@@ -141,12 +115,4 @@ fn a_split_reads_as_a_record_batch_reader() {
         matches!(&err, ArrowError::ExternalError(e) if e.to_string().contains("boom")),
         "{err}"
     );
-    emulator.shutdown();
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn tempfile_dir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("maxstorage-reader-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }

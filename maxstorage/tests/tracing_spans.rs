@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use maxstorage::prelude::*;
-use maxstorage_emulator::store::{ColumnDef, TableDef};
+
+mod common;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, Layer};
@@ -50,26 +51,9 @@ fn calls_are_spans_with_their_outcome() {
         .with(Collect(spans.clone()).with_filter(tracing_subscriber::filter::LevelFilter::DEBUG));
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let dir = std::env::temp_dir().join(format!("maxstorage-spans-{}", std::process::id()));
-    let emulator = maxstorage_emulator::Emulator::builder()
-        .data_dir(&dir)
-        .credentials("id", "secret")
-        .start()
-        .unwrap();
-    maxstorage_emulator::admin::AdminClient::new(emulator.addr())
-        .with_credentials("id", "secret")
-        .create_table(&TableDef::new(
-            "p",
-            "t",
-            vec![ColumnDef::new("id", "bigint")],
-        ))
-        .unwrap();
-    let client = Client::builder()
-        .endpoint(emulator.endpoint())
-        .credentials(Credentials::new("id", "secret"))
-        .project("p")
-        .build()
-        .unwrap();
+    let local = common::Local::start("spans");
+    local.table("t", &[("id", "bigint")]);
+    let client = local.client();
     let table = client.table(TableId::new("p", "t"));
     let session = table
         .create_read_session(ReadSessionOptions::default())
@@ -80,13 +64,7 @@ fn calls_are_spans_with_their_outcome() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let client = maxstorage::asynchronous::Client::builder()
-            .endpoint(emulator.endpoint())
-            .credentials(Credentials::new("id", "secret"))
-            .project("p")
-            .build()
-            .await
-            .unwrap();
+        let client = local.async_client().await;
         client
             .table(TableId::new("p", "t"))
             .create_read_session(ReadSessionOptions::default())
@@ -117,6 +95,4 @@ fn calls_are_spans_with_their_outcome() {
         Some(&session.id().to_string()),
         "{get:?}"
     );
-    emulator.shutdown();
-    let _ = std::fs::remove_dir_all(&dir);
 }
