@@ -105,6 +105,14 @@ pub fn people(from: i64, to: i64) -> maxstorage::arrow_array::RecordBatch {
 }
 
 impl Service {
+    /// The admin client of the embedded emulator (`None` against a configured service).
+    pub fn admin(&self) -> Option<maxstorage_emulator::admin::AdminClient> {
+        self.emulator.as_ref().map(|(e, _)| {
+            maxstorage_emulator::admin::AdminClient::new(e.addr())
+                .with_credentials("example-id", "example-secret")
+        })
+    }
+
     /// A blocking client for this service.
     pub fn client(&self) -> maxstorage::blocking::Client {
         maxstorage::blocking::Client::builder()
