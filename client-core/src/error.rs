@@ -31,6 +31,10 @@ pub enum Error {
     /// The client was configured wrongly.
     #[error("invalid client configuration: {0}")]
     Config(String),
+    /// The credentials provider failed before the request was sent (nothing was sent,
+    /// so the call is retried as its policy allows).
+    #[error("the credentials provider failed: {0}")]
+    Credentials(Box<Error>),
     /// A session did not become ready in time.
     #[error("session {session_id} is still {status} after {waited:?}")]
     NotReady {

@@ -140,6 +140,16 @@ impl Failure {
         }
     }
 
+    /// A failure before anything was sent (the credentials provider failed, an
+    /// [`Error::Credentials`]): retrying cannot duplicate anything.
+    pub fn not_sent(error: Error) -> Failure {
+        Failure {
+            class: maxstorage_protocol::retry::FailureClass::Connect,
+            retry_after: None,
+            error,
+        }
+    }
+
     /// A failure of the HTTP exchange itself.
     pub fn from_transport(e: TransportError) -> Failure {
         Failure {
@@ -329,7 +339,10 @@ impl<S> Attempts<S> {
         self.span.record("attempt", self.attempt);
         let token = core.token(route);
         let fresh = match &core.provider {
-            Some(p) => Some(p.credentials()?),
+            Some(p) => Some(
+                p.credentials()
+                    .map_err(|e| Error::Credentials(Box::new(e)))?,
+            ),
             None => None,
         };
         let ctx = RequestContext::new(&core.config, now)

@@ -14,10 +14,21 @@ mod common;
 struct Rotating {
     secret: Mutex<String>,
     calls: AtomicU32,
+    /// Fail this many of the next calls (a token service briefly down).
+    failures: AtomicU32,
 }
 
 impl CredentialsProvider for Rotating {
     fn credentials(&self) -> Result<Credentials> {
+        if self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(maxstorage::Error::Config(
+                "token service unavailable".into(),
+            ));
+        }
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
         let secret = self.secret.lock().unwrap().clone();
         Ok(Credentials::new("id", secret).with_security_token(format!("sts-{n}")))
@@ -31,6 +42,7 @@ fn every_request_is_signed_with_what_the_provider_gives_now() {
     let provider = Arc::new(Rotating {
         secret: Mutex::new("secret".into()),
         calls: AtomicU32::new(0),
+        failures: AtomicU32::new(0),
     });
     let client = Client::builder()
         .endpoint(local.endpoint())

@@ -98,9 +98,18 @@ impl Core {
         let span = attempts.span().clone();
         async move {
             loop {
-                let (parts, body) = attempts
-                    .request(&self.shared, call, &route, SystemTime::now())?
-                    .into_parts();
+                let request = match attempts.request(&self.shared, call, &route, SystemTime::now())
+                {
+                    Ok(request) => request,
+                    Err(e @ Error::Credentials(_)) => {
+                        let delay =
+                            attempts.on_failure(&self.shared, call, Failure::not_sent(e))?;
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let (parts, body) = request.into_parts();
                 let body = match body {
                     OutgoingBody::Empty => RequestBody::Empty,
                     OutgoingBody::Bytes(b) => RequestBody::Bytes(b),

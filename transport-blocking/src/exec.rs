@@ -97,9 +97,16 @@ impl Core {
         let mut attempts = Attempts::new(call, body);
         let _in_span = attempts.span().clone().entered();
         loop {
-            let (parts, body) = attempts
-                .request(&self.shared, call, &route, SystemTime::now())?
-                .into_parts();
+            let request = match attempts.request(&self.shared, call, &route, SystemTime::now()) {
+                Ok(request) => request,
+                Err(e @ Error::Credentials(_)) => {
+                    let delay = attempts.on_failure(&self.shared, call, Failure::not_sent(e))?;
+                    std::thread::sleep(delay);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let (parts, body) = request.into_parts();
             let body = match body {
                 OutgoingBody::Empty => RequestBody::Empty,
                 OutgoingBody::Bytes(b) => RequestBody::Bytes(b),
