@@ -125,6 +125,16 @@ pub struct OpenedStream {
 /// (BENCHMARKS.md); one to two writers keep the full 8 MiB default body.
 pub const DEFAULT_WRITE_BUFFER_BYTES: usize = 40 * 1024 * 1024;
 
+/// The error of a call on a stream writer that an earlier failed call broke.
+pub fn broken_writer(reason: &str) -> Error {
+    Error::Protocol(maxstorage_protocol::Error::Usage(
+        maxstorage_protocol::UsageError::InvalidState {
+            operation: "write",
+            reason: reason.to_string(),
+        },
+    ))
+}
+
 /// The most slices one writer has in the works at once, whatever the number of cores.
 pub const MAX_SLICES_IN_FLIGHT: usize = 8;
 

@@ -18,7 +18,8 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
 use maxstorage_client_core::write::{
-    BudgetShare, ParallelEncoding, SessionCore, WriteNext, WriteRecovery, open_stream,
+    BudgetShare, ParallelEncoding, SessionCore, WriteNext, WriteRecovery, broken_writer,
+    open_stream,
 };
 use maxstorage_client_core::{BlobItem, Error, Result, StreamOptions, StreamSummary};
 use maxstorage_codec::write::{ArrowStreamEncoder, EncodedBody, EncodedMessage};
@@ -314,16 +315,6 @@ pub struct StreamWriter {
 
 /// A slice handed to the pool: its rows, and where its message arrives.
 type Encoding = (usize, oneshot::Receiver<Result<EncodedMessage>>);
-
-/// The error of a call on a broken writer.
-fn broken_writer(reason: &str) -> Error {
-    Error::Protocol(maxstorage_protocol::Error::Usage(
-        maxstorage_protocol::UsageError::InvalidState {
-            operation: "write",
-            reason: reason.to_string(),
-        },
-    ))
-}
 
 /// What sends a stream's bodies: its exactly-once state machine and the last answer. It
 /// moves to the sending task while a body is in flight.

@@ -23,7 +23,8 @@ use crate::exec::{Route, SendBody};
 use crate::upload::Upload;
 use maxstorage_client_core::Result;
 use maxstorage_client_core::write::{
-    BudgetShare, ParallelEncoding, SessionCore, WriteNext, WriteRecovery, open_stream,
+    BudgetShare, ParallelEncoding, SessionCore, WriteNext, WriteRecovery, broken_writer,
+    open_stream,
 };
 use maxstorage_client_core::{BlobItem, StreamOptions, StreamSummary};
 
@@ -340,12 +341,7 @@ impl StreamWriter {
     /// Fails if an earlier call broke the writer.
     fn usable(&self) -> Result<()> {
         match &self.broken {
-            Some(reason) => Err(maxstorage_client_core::Error::Protocol(
-                maxstorage_protocol::Error::Usage(maxstorage_protocol::UsageError::InvalidState {
-                    operation: "write",
-                    reason: reason.clone(),
-                }),
-            )),
+            Some(reason) => Err(broken_writer(reason)),
             None => Ok(()),
         }
     }

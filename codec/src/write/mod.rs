@@ -434,11 +434,6 @@ impl ArrowStreamEncoder {
         self.target = bytes.max(overhead + 1);
     }
 
-    /// The size of the bodies being built.
-    pub fn target_body_bytes(&self) -> usize {
-        self.target
-    }
-
     /// Rows written so far (all bodies).
     pub fn rows(&self) -> u64 {
         self.rows
