@@ -608,7 +608,7 @@ fn write_blocking(
             rows += r?;
         }
     }
-    session.commit(false)?;
+    session.commit()?;
     Ok(Outcome {
         tally: Tally {
             rows,
@@ -677,7 +677,7 @@ async fn write_async(
                 .map_err(|e| CliError::Failed(format!("a write task failed: {e}")))??;
         }
     }
-    session.commit(false).await?;
+    session.commit().await?;
     Ok(Outcome {
         tally: Tally {
             rows,
@@ -967,6 +967,8 @@ struct Tap {
     sniffer: Sniffer,
     /// Whether any byte went by (a body never read is not recorded).
     seen: bool,
+    /// Whether the body has been recorded (at its end, or when dropped).
+    recorded: bool,
 }
 
 impl Tap {
@@ -976,6 +978,23 @@ impl Tap {
             channel,
             sniffer: Sniffer::new(content_encoding),
             seen: false,
+            recorded: false,
+        }
+    }
+
+    /// Records the body once: at its end, which the reader sees before the measurement
+    /// ends (a body dropped later, e.g. by a read-ahead thread, would race the report),
+    /// or when dropped before its end.
+    fn record(&mut self) {
+        if !self.seen || self.recorded {
+            return;
+        }
+        self.recorded = true;
+        let label = self.sniffer.finish().label();
+        let meter = self.meter.channel(self.channel);
+        meter.bodies.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut codecs) = meter.codecs.lock() {
+            codecs.insert(label);
         }
     }
 
@@ -991,15 +1010,7 @@ impl Tap {
 
 impl Drop for Tap {
     fn drop(&mut self) {
-        if !self.seen {
-            return;
-        }
-        let label = self.sniffer.finish().label();
-        let meter = self.meter.channel(self.channel);
-        meter.bodies.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut codecs) = meter.codecs.lock() {
-            codecs.insert(label);
-        }
+        self.record();
     }
 }
 
@@ -1013,6 +1024,9 @@ impl<R: Read> Read for TapReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.tap.chunk(&buf[..n]);
+        if n == 0 && !buf.is_empty() {
+            self.tap.record();
+        }
         Ok(n)
     }
 }
@@ -1029,8 +1043,10 @@ impl Stream for TapStream {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         let next = this.inner.as_mut().poll_next(cx);
-        if let Poll::Ready(Some(Ok(chunk))) = &next {
-            this.tap.chunk(chunk);
+        match &next {
+            Poll::Ready(Some(Ok(chunk))) => this.tap.chunk(chunk),
+            Poll::Ready(None) => this.tap.record(),
+            _ => {}
         }
         next
     }

@@ -106,9 +106,7 @@ pub fn preview(args: &PreviewArgs) -> Result<(), CliError> {
         partition: args.partition.clone(),
         columns: (!args.columns.is_empty()).then(|| args.columns.clone()),
     };
-    let batches = table
-        .preview(options, None)?
-        .collect::<Result<Vec<_>, _>>()?;
+    let batches = table.preview(options)?.collect::<Result<Vec<_>, _>>()?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let mut writer = arrow_json::LineDelimitedWriter::new(&mut out);

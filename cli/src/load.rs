@@ -57,7 +57,7 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
     })?;
     match write_all(args, format, &session) {
         Ok(rows) => {
-            session.commit(false)?;
+            session.commit()?;
             eprintln!(
                 "loaded {rows} rows into {} in {:.2} s",
                 table.table(),

@@ -12,12 +12,12 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use base64::Engine as _;
-use maxstorage_blocking::{Client, ReadOptions, StreamOptions};
+use maxstorage_blocking::{BlobWriteOptions, Client, ReadOptions, StreamOptions};
 use maxstorage_emulator::Emulator;
 use maxstorage_emulator::admin::AdminClient;
 use maxstorage_emulator::store::{ColumnDef, TableDef};
 use maxstorage_protocol::read::{PreviewOptions, ReadSessionOptions, SplitOptions};
-use maxstorage_protocol::write::{StreamRef, WriteSessionOptions};
+use maxstorage_protocol::write::{StreamKind, StreamRef, WriteSessionOptions};
 use maxstorage_protocol::{Compression, Credentials, TableId};
 
 use crate::CliError;
@@ -189,7 +189,7 @@ pub fn run(args: &QuickstartArgs) -> Result<(), CliError> {
         rows_written += rows;
         bytes_written += bytes;
     }
-    session.commit(false)?;
+    session.commit()?;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "write     {rows_written} rows through {} exactly-once streams (zstd) in {secs:.2} s: {:.0} rows/s, {:.1} MB/s of Arrow data",
@@ -246,13 +246,10 @@ pub fn run(args: &QuickstartArgs) -> Result<(), CliError> {
     // Preview.
     let started = Instant::now();
     let preview: Vec<RecordBatch> = table
-        .preview(
-            PreviewOptions {
-                limit: Some(5),
-                ..PreviewOptions::default()
-            },
-            None,
-        )?
+        .preview(PreviewOptions {
+            limit: Some(5),
+            ..PreviewOptions::default()
+        })?
         .collect::<Result<_, _>>()?;
     println!(
         "preview   5 rows in {:.1} ms:",
@@ -294,7 +291,7 @@ fn blobs(admin: &AdminClient, client: &Client) -> Result<(), CliError> {
     let started = Instant::now();
     let session = table.create_write_session(WriteSessionOptions::default())?;
     let stream = StreamRef::new("0", 1);
-    let info = session.create_stream(&stream, false)?;
+    let info = session.create_stream(&stream, StreamKind::Plain)?;
     let column = info
         .table_schema
         .blob_columns()
@@ -310,7 +307,10 @@ fn blobs(admin: &AdminClient, client: &Client) -> Result<(), CliError> {
         .collect();
     let mut references = Vec::new();
     for data in &contents {
-        let mut w = session.blob_writer(&stream, Vec::new(), column, Some(Compression::Zstd))?;
+        let mut w = session.blob_writer(
+            &stream,
+            BlobWriteOptions::column(column).compression(Compression::Zstd),
+        )?;
         std::io::Write::write_all(&mut w, data)?;
         references.push(w.finish()?.blob_reference);
     }
@@ -337,7 +337,7 @@ fn blobs(admin: &AdminClient, client: &Client) -> Result<(), CliError> {
     let mut writer = session.stream_writer(StreamRef::new("1", 1), StreamOptions::default())?;
     writer.write(&batch)?;
     writer.finish()?;
-    session.commit(false)?;
+    session.commit()?;
 
     // Read the references back from the table and download the blobs.
     let read = table.create_read_session(ReadSessionOptions::default())?;
@@ -364,7 +364,11 @@ fn blobs(admin: &AdminClient, client: &Client) -> Result<(), CliError> {
     cells.sort();
     let refs: Vec<String> = cells.into_iter().map(|(_, r)| r).collect();
     let mut total = 0usize;
-    for (i, blob) in table.read_blobs(refs, Some(Compression::Zstd))?.enumerate() {
+    for (i, blob) in table
+        .with_compression(Compression::Zstd)
+        .read_blobs(refs)?
+        .enumerate()
+    {
         let blob = blob?;
         if blob.data != contents[i] {
             return Err(CliError::Failed(format!(

@@ -21,7 +21,7 @@ pub use blob::{Blob, BlobCursor, BlobInfo, BlobItem, BlobUploadDigest, Need};
 pub use credentials::{CredentialsProvider, RefreshingCredentials};
 pub use error::{Error, Result, TransportError, TransportErrorKind};
 pub use exchange::{Attempts, CallCore, Failure, OutgoingBody, Route, SendBody, chunks_len};
-pub use options::{ReadOptions, StreamOptions, StreamSummary};
+pub use options::{BlobWriteOptions, ReadOptions, StreamOptions, StreamSummary, WritePosition};
 pub use session::TableReadSession;
 pub use settings::{ClientSettings, Defaults, EndpointPlan, Prepared};
 pub use split::{BodyDecoder, SplitProgress, Step};

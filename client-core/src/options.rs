@@ -2,7 +2,7 @@
 
 use maxstorage_protocol::Compression;
 use maxstorage_protocol::read::ReadRowsOptions;
-use maxstorage_protocol::write::{StreamRef, WriteRowsResult};
+use maxstorage_protocol::write::{StreamKind, StreamRef, WriteRowsResult};
 
 /// Options of one split read.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +76,81 @@ impl Default for StreamOptions {
             max_body_bytes: maxstorage_codec::write::DEFAULT_TARGET_BODY_BYTES,
             encoding_threads: 0,
         }
+    }
+}
+
+impl StreamOptions {
+    /// The kind of stream these options create.
+    pub fn kind(&self) -> StreamKind {
+        StreamKind::from_exactly_once(self.exactly_once)
+    }
+}
+
+/// Where one exactly-once `TableWrite` goes: the row offset of its first row and the
+/// stream's access token (both from the stream's state, e.g.
+/// `WriteStreamInfo::exactly_once_row_offset` and `access_token`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct WritePosition {
+    /// The row offset of the write's first row within the stream.
+    pub row_offset: i64,
+    /// The stream's access token.
+    pub access_token: String,
+}
+
+impl WritePosition {
+    /// The position `row_offset` of a stream whose access token is `access_token`.
+    pub fn new(row_offset: i64, access_token: impl Into<String>) -> WritePosition {
+        WritePosition {
+            row_offset,
+            access_token: access_token.into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for WritePosition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The access token authorises writes to the stream: never printed.
+        f.debug_struct("WritePosition")
+            .field("row_offset", &self.row_offset)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options of a single-blob upload: which BLOB column the blob belongs to, the partition
+/// it is written into, and the request body's compression.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BlobWriteOptions {
+    /// The index of the BLOB column among the table's columns.
+    pub column_index: i64,
+    /// The values of the partition columns (empty for a table without partitions).
+    pub partition_values: Vec<String>,
+    /// Compression of the upload (`None` = the client's default).
+    pub compression: Option<Compression>,
+}
+
+impl BlobWriteOptions {
+    /// A blob of the column at `column_index`.
+    pub fn column(column_index: i64) -> BlobWriteOptions {
+        BlobWriteOptions {
+            column_index,
+            ..BlobWriteOptions::default()
+        }
+    }
+
+    /// Into the partition with these values of the partition columns.
+    pub fn partition_values<I, S>(mut self, values: I) -> BlobWriteOptions
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.partition_values = values.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Compressed with `compression`.
+    pub fn compression(mut self, compression: Compression) -> BlobWriteOptions {
+        self.compression = Some(compression);
+        self
     }
 }
 

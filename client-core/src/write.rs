@@ -9,14 +9,14 @@ use maxstorage_protocol::blob::{WriteBlob, WriteBlobBatch};
 use maxstorage_protocol::schema::ColumnKind;
 use maxstorage_protocol::state::write_stream::{Recovery, ResyncOutcome, WriteStream};
 use maxstorage_protocol::write::{
-    CloseWriteStream, CreateWriteStream, GetWriteSession, GetWriteStream, StreamRef, WriteMode,
-    WriteRows, WriteStreamInfo,
+    CloseWriteStream, CreateWriteStream, GetWriteSession, GetWriteStream, StreamKind, StreamRef,
+    WriteMode, WriteRows, WriteStreamInfo,
 };
 use maxstorage_protocol::{Compression, TableId};
 
 use crate::blob::{BlobItem, blob_batch_body};
 use crate::error::{Error, Result};
-use crate::options::StreamOptions;
+use crate::options::{StreamOptions, WritePosition};
 
 /// The Arrow schema of `TableWrite` bodies: the data columns, plus the partition
 /// columns when the session writes dynamic partitions, plus the system columns the
@@ -315,24 +315,24 @@ pub struct SessionCalls {
 
 impl SessionCalls {
     /// `TableCreateWriteStream`.
-    pub fn create_stream(&self, stream: &StreamRef, exactly_once: bool) -> CreateWriteStream {
+    pub fn create_stream(&self, stream: &StreamRef, kind: StreamKind) -> CreateWriteStream {
         CreateWriteStream {
             table: self.table.clone(),
             session_id: self.session_id.clone(),
             mode: self.mode,
             stream: stream.clone(),
-            exactly_once,
+            exactly_once: kind.is_exactly_once(),
         }
     }
 
     /// The state machine of a new stream writer.
-    pub fn stream_machine(&self, stream: StreamRef, exactly_once: bool) -> WriteStream {
+    pub fn stream_machine(&self, stream: StreamRef, kind: StreamKind) -> WriteStream {
         WriteStream::new(
             self.table.clone(),
             self.session_id.clone(),
             self.mode,
             stream,
-            exactly_once,
+            kind,
         )
     }
 
@@ -346,16 +346,16 @@ impl SessionCalls {
         }
     }
 
-    /// A raw `TableWrite` of `record_count` rows, with the exactly-once row offset and
-    /// access token when given.
+    /// A raw `TableWrite` of `record_count` rows; an exactly-once write carries its
+    /// [`WritePosition`].
     pub fn raw_write(
         &self,
         stream: &StreamRef,
         record_count: i64,
-        access_token: Option<(i64, String)>,
+        position: Option<WritePosition>,
     ) -> WriteRows {
-        let (row_offset, access_token) = match access_token {
-            Some((offset, token)) => (Some(offset), Some(token)),
+        let (row_offset, access_token) = match position {
+            Some(p) => (Some(p.row_offset), Some(p.access_token)),
             None => (None, None),
         };
         WriteRows {
@@ -382,14 +382,14 @@ impl SessionCalls {
     }
 
     /// `TableGetWriteStream`.
-    pub fn get_stream(&self, stream: &StreamRef, exactly_once: bool) -> GetWriteStream {
+    pub fn get_stream(&self, stream: &StreamRef, kind: StreamKind) -> GetWriteStream {
         GetWriteStream {
             table: self.table.clone(),
             session_id: self.session_id.clone(),
             mode: self.mode,
             stream: stream.clone(),
             table_id: None,
-            exactly_once,
+            exactly_once: kind.is_exactly_once(),
         }
     }
 

@@ -10,16 +10,17 @@ use maxstorage_client_core::{
     Blob, BlobItem, Error, ReadOptions, Result, StreamOptions, StreamSummary, TableReadSession,
 };
 use maxstorage_protocol::blob::{WriteBlobBatchResult, WriteBlobResult};
-use maxstorage_protocol::instance::InstanceReadSession;
+use maxstorage_protocol::instance::{InstanceReadOptions, InstanceReadSession};
 use maxstorage_protocol::read::{PreviewOptions, ReadSessionOptions, RowRange, RowSelection};
 use maxstorage_protocol::write::{
-    StreamRef, WriteMode, WriteRowsResult, WriteSessionInfo, WriteSessionOptions, WriteStreamInfo,
+    StreamKind, StreamRef, WriteMode, WriteRowsResult, WriteSessionInfo, WriteSessionOptions,
+    WriteStreamInfo,
 };
 use maxstorage_protocol::{Compression, Credentials, InstanceId, TableId};
 use tokio::io::AsyncReadExt;
 use tokio::runtime::Runtime;
 
-use crate::client::{StorageClient, WriteSession};
+use crate::client::{StorageClient, WriteSession, blob_options};
 
 /// The async client and the runtime its calls run on.
 #[derive(Clone)]
@@ -104,11 +105,12 @@ impl StorageClient for Async {
     }
 
     fn get_read_session(&self, session: &mut TableReadSession, refresh: bool) -> Result<()> {
-        self.rt.block_on(
-            self.client
-                .table(session.table().clone())
-                .get_read_session(session, refresh),
-        )
+        let table = self.client.table(session.table().clone());
+        if refresh {
+            self.rt.block_on(table.refresh_read_session(session))
+        } else {
+            self.rt.block_on(table.get_read_session(session))
+        }
     }
 
     fn read(
@@ -163,7 +165,7 @@ impl StorageClient for Async {
         self.rt.block_on(async {
             self.client
                 .table(table.clone())
-                .preview(options, None)
+                .preview(options)
                 .await?
                 .try_collect()
                 .await
@@ -212,12 +214,17 @@ impl StorageClient for Async {
     ) -> Result<(InstanceReadSession, Vec<RecordBatch>)> {
         self.rt.block_on(async {
             let client = self.client.instance(instance.clone());
-            let session = client.create_read_session(false).await?;
-            let batches = client
-                .read(&session, range, columns, None)
-                .await?
-                .try_collect()
-                .await?;
+            let session = client.create_read_session().await?;
+            let options = InstanceReadOptions {
+                columns,
+                ..InstanceReadOptions::default()
+            };
+            let batches = match range {
+                Some(range) => client.read_range(&session, range, &options).await?,
+                None => client.read(&session, &options).await?,
+            }
+            .try_collect()
+            .await?;
             Ok((session, batches))
         })
     }
@@ -228,10 +235,14 @@ impl StorageClient for Async {
         references: Vec<String>,
         compression: Option<Compression>,
     ) -> Result<Vec<Blob>> {
+        let client = match compression {
+            Some(c) => self.client.with_compression(c),
+            None => self.client.clone(),
+        };
         self.rt.block_on(async {
-            self.client
+            client
                 .table(table.clone())
-                .read_blobs(references, compression)
+                .read_blobs(references)
                 .await?
                 .try_collect()
                 .await
@@ -248,7 +259,7 @@ impl StorageClient for Async {
             let mut reader = self
                 .client
                 .table(table.clone())
-                .read_blobs_stream(references, None)
+                .read_blobs_stream(references)
                 .await?;
             let mut out = Vec::new();
             while let Some(info) = reader.next_blob().await? {
@@ -303,13 +314,15 @@ impl WriteSession for AsyncSession {
     }
 
     fn create_stream(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
-        self.rt
-            .block_on(self.handle.create_stream(stream, exactly_once))
+        self.rt.block_on(
+            self.handle
+                .create_stream(stream, StreamKind::from_exactly_once(exactly_once)),
+        )
     }
 
     fn write_raw(&self, stream: &StreamRef, rows: i64, body: &[u8]) -> Result<WriteRowsResult> {
         self.rt.block_on(async {
-            let mut w = self.handle.raw_writer(stream, rows, None)?;
+            let mut w = self.handle.raw_writer(stream, rows)?;
             w.write(body).await?;
             w.finish().await
         })
@@ -319,8 +332,12 @@ impl WriteSession for AsyncSession {
         self.rt.block_on(self.handle.close_stream(stream))
     }
 
-    fn commit(&self, list_streams: bool) -> Result<WriteSessionInfo> {
-        self.rt.block_on(self.handle.commit(list_streams))
+    fn commit(&self) -> Result<WriteSessionInfo> {
+        self.rt.block_on(self.handle.commit())
+    }
+
+    fn commit_listing_streams(&self) -> Result<WriteSessionInfo> {
+        self.rt.block_on(self.handle.commit_listing_streams())
     }
 
     fn commit_streams(&self, streams: Vec<StreamRef>) -> Result<WriteSessionInfo> {
@@ -336,8 +353,10 @@ impl WriteSession for AsyncSession {
     }
 
     fn stream_status(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
-        self.rt
-            .block_on(self.handle.stream_status(stream, exactly_once))
+        self.rt.block_on(
+            self.handle
+                .stream_status(stream, StreamKind::from_exactly_once(exactly_once)),
+        )
     }
 
     fn upload_blob(
@@ -351,7 +370,7 @@ impl WriteSession for AsyncSession {
         self.rt.block_on(async {
             let mut w = self
                 .handle
-                .blob_writer(stream, partition_values, column, compression)?;
+                .blob_writer(stream, blob_options(partition_values, column, compression))?;
             for chunk in data.chunks(1000) {
                 w.write(chunk).await?;
             }
@@ -365,7 +384,10 @@ impl WriteSession for AsyncSession {
         items: &[BlobItem],
         compression: Option<Compression>,
     ) -> Result<WriteBlobBatchResult> {
-        self.rt
-            .block_on(self.handle.write_blob_batch(stream, items, compression))
+        self.rt.block_on(self.handle.write_blob_batch(
+            stream,
+            items,
+            compression.unwrap_or(Compression::Uncompressed),
+        ))
     }
 }

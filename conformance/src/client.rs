@@ -6,14 +6,16 @@ use std::io::Read;
 use arrow_array::RecordBatch;
 use maxstorage_blocking::{Client, WriteSessionHandle};
 use maxstorage_client_core::{
-    Blob, BlobItem, ReadOptions, Result, StreamOptions, StreamSummary, TableReadSession,
+    Blob, BlobItem, BlobWriteOptions, ReadOptions, Result, StreamOptions, StreamSummary,
+    TableReadSession,
 };
 use maxstorage_codec::read::{ArrowStreamReader, DecoderOptions};
 use maxstorage_protocol::blob::{WriteBlobBatchResult, WriteBlobResult};
-use maxstorage_protocol::instance::InstanceReadSession;
+use maxstorage_protocol::instance::{InstanceReadOptions, InstanceReadSession};
 use maxstorage_protocol::read::{PreviewOptions, ReadSessionOptions, RowRange, RowSelection};
 use maxstorage_protocol::write::{
-    StreamRef, WriteMode, WriteRowsResult, WriteSessionInfo, WriteSessionOptions, WriteStreamInfo,
+    StreamKind, StreamRef, WriteMode, WriteRowsResult, WriteSessionInfo, WriteSessionOptions,
+    WriteStreamInfo,
 };
 use maxstorage_protocol::{Compression, InstanceId, TableId};
 
@@ -111,8 +113,10 @@ pub trait WriteSession: Send + Sync {
     fn write_raw(&self, stream: &StreamRef, rows: i64, body: &[u8]) -> Result<WriteRowsResult>;
     /// Closes a created stream.
     fn close_stream(&self, stream: &StreamRef) -> Result<()>;
-    /// Commits all closed streams (or lists them explicitly).
-    fn commit(&self, list_streams: bool) -> Result<WriteSessionInfo>;
+    /// Commits all closed streams.
+    fn commit(&self) -> Result<WriteSessionInfo>;
+    /// Commits the handle's streams, listed by id and version.
+    fn commit_listing_streams(&self) -> Result<WriteSessionInfo>;
     /// Commits exactly these streams.
     fn commit_streams(&self, streams: Vec<StreamRef>) -> Result<WriteSessionInfo>;
     /// Aborts.
@@ -159,9 +163,12 @@ impl StorageClient for Blocking {
     }
 
     fn get_read_session(&self, session: &mut TableReadSession, refresh: bool) -> Result<()> {
-        self.0
-            .table(session.table().clone())
-            .get_read_session(session, refresh)
+        let table = self.0.table(session.table().clone());
+        if refresh {
+            table.refresh_read_session(session)
+        } else {
+            table.get_read_session(session)
+        }
     }
 
     fn read(
@@ -205,10 +212,7 @@ impl StorageClient for Blocking {
     }
 
     fn preview(&self, table: &TableId, options: PreviewOptions) -> Result<Vec<RecordBatch>> {
-        self.0
-            .table(table.clone())
-            .preview(options, None)?
-            .collect()
+        self.0.table(table.clone()).preview(options)?.collect()
     }
 
     fn create_write_session(
@@ -238,10 +242,16 @@ impl StorageClient for Blocking {
         columns: Vec<String>,
     ) -> Result<(InstanceReadSession, Vec<RecordBatch>)> {
         let client = self.0.instance(instance.clone());
-        let session = client.create_read_session(false)?;
-        let batches = client
-            .read(&session, range, columns, None)?
-            .collect::<Result<Vec<_>>>()?;
+        let session = client.create_read_session()?;
+        let options = InstanceReadOptions {
+            columns,
+            ..InstanceReadOptions::default()
+        };
+        let batches = match range {
+            Some(range) => client.read_range(&session, range, &options)?,
+            None => client.read(&session, &options)?,
+        }
+        .collect::<Result<Vec<_>>>()?;
         Ok((session, batches))
     }
 
@@ -251,9 +261,13 @@ impl StorageClient for Blocking {
         references: Vec<String>,
         compression: Option<Compression>,
     ) -> Result<Vec<Blob>> {
-        self.0
+        let client = match compression {
+            Some(c) => self.0.with_compression(c),
+            None => self.0.clone(),
+        };
+        client
             .table(table.clone())
-            .read_blobs(references, compression)?
+            .read_blobs(references)?
             .collect()
     }
 
@@ -263,10 +277,7 @@ impl StorageClient for Blocking {
         references: Vec<String>,
         chunk: usize,
     ) -> Result<Vec<Blob>> {
-        let mut reader = self
-            .0
-            .table(table.clone())
-            .read_blobs_stream(references, None)?;
+        let mut reader = self.0.table(table.clone()).read_blobs_stream(references)?;
         let mut out = Vec::new();
         while let Some(info) = reader.next_blob()? {
             let mut data = Vec::new();
@@ -313,11 +324,11 @@ impl WriteSession for WriteSessionHandle {
     }
 
     fn create_stream(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
-        WriteSessionHandle::create_stream(self, stream, exactly_once)
+        WriteSessionHandle::create_stream(self, stream, StreamKind::from_exactly_once(exactly_once))
     }
 
     fn write_raw(&self, stream: &StreamRef, rows: i64, body: &[u8]) -> Result<WriteRowsResult> {
-        let mut w = self.raw_writer(stream, rows, None)?;
+        let mut w = self.raw_writer(stream, rows)?;
         std::io::Write::write_all(&mut w, body)
             .map_err(|e| maxstorage_client_core::Error::io("writing a raw body", e))?;
         w.finish()
@@ -327,8 +338,12 @@ impl WriteSession for WriteSessionHandle {
         WriteSessionHandle::close_stream(self, stream)
     }
 
-    fn commit(&self, list_streams: bool) -> Result<WriteSessionInfo> {
-        WriteSessionHandle::commit(self, list_streams)
+    fn commit(&self) -> Result<WriteSessionInfo> {
+        WriteSessionHandle::commit(self)
+    }
+
+    fn commit_listing_streams(&self) -> Result<WriteSessionInfo> {
+        WriteSessionHandle::commit_listing_streams(self)
     }
 
     fn commit_streams(&self, streams: Vec<StreamRef>) -> Result<WriteSessionInfo> {
@@ -344,7 +359,7 @@ impl WriteSession for WriteSessionHandle {
     }
 
     fn stream_status(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
-        WriteSessionHandle::stream_status(self, stream, exactly_once)
+        WriteSessionHandle::stream_status(self, stream, StreamKind::from_exactly_once(exactly_once))
     }
 
     fn upload_blob(
@@ -355,7 +370,8 @@ impl WriteSession for WriteSessionHandle {
         compression: Option<Compression>,
         data: &[u8],
     ) -> Result<WriteBlobResult> {
-        let mut w = self.blob_writer(stream, partition_values, column, compression)?;
+        let mut w =
+            self.blob_writer(stream, blob_options(partition_values, column, compression))?;
         for chunk in data.chunks(1000) {
             std::io::Write::write_all(&mut w, chunk)
                 .map_err(|e| maxstorage_client_core::Error::io("writing a blob", e))?;
@@ -369,7 +385,24 @@ impl WriteSession for WriteSessionHandle {
         items: &[BlobItem],
         compression: Option<Compression>,
     ) -> Result<WriteBlobBatchResult> {
-        self.write_blob_batch(stream, items, compression)
+        self.write_blob_batch(
+            stream,
+            items,
+            compression.unwrap_or(Compression::Uncompressed),
+        )
+    }
+}
+
+/// The options of a blob upload as the scenarios give them.
+pub fn blob_options(
+    partition_values: Vec<String>,
+    column: i64,
+    compression: Option<Compression>,
+) -> BlobWriteOptions {
+    BlobWriteOptions {
+        column_index: column,
+        partition_values,
+        compression,
     }
 }
 

@@ -535,7 +535,7 @@ fn write_and_commit<C: StorageClient>(c: &C, env: &TestEnv) {
         env.dump(&t, None).is_empty(),
         "nothing visible before commit"
     );
-    s.commit(false).unwrap();
+    s.commit().unwrap();
     assert_eq!(data::content(&env.dump(&t, None)), expected(0, 3000));
 }
 
@@ -553,7 +553,7 @@ fn write_partition_and_overwrite<C: StorageClient>(c: &C, env: &TestEnv) {
         &[data::rows(0, 100)],
     )
     .unwrap();
-    s.commit(false).unwrap();
+    s.commit().unwrap();
     let s = c.create_write_session(&t, o.clone()).unwrap();
     s.write_stream(
         StreamRef::new("0", 1),
@@ -561,7 +561,7 @@ fn write_partition_and_overwrite<C: StorageClient>(c: &C, env: &TestEnv) {
         &[data::rows(100, 150)],
     )
     .unwrap();
-    s.commit(false).unwrap();
+    s.commit().unwrap();
     assert_eq!(data::row_count(&env.dump(&t, Some("pt=20230101"))), 150);
     let s = c
         .create_write_session(
@@ -578,7 +578,7 @@ fn write_partition_and_overwrite<C: StorageClient>(c: &C, env: &TestEnv) {
         &[data::rows(500, 520)],
     )
     .unwrap();
-    s.commit(false).unwrap();
+    s.commit().unwrap();
     assert_eq!(
         data::ids(&env.dump(&t, Some("pt=20230101"))),
         (500..520).collect::<Vec<_>>(),
@@ -605,7 +605,7 @@ fn parallel_streams<C: StorageClient>(c: &C, env: &TestEnv) {
             });
         }
     });
-    s.commit(false).unwrap();
+    s.commit().unwrap();
     assert_eq!(data::content(&env.dump(&t, None)), expected(0, 3000));
 }
 
@@ -625,7 +625,7 @@ fn raw_stream_write<C: StorageClient>(c: &C, env: &TestEnv) {
     .unwrap();
     s.write_raw(&stream, 3, &body).unwrap();
     s.close_stream(&stream).unwrap();
-    s.commit(false).unwrap();
+    s.commit().unwrap();
     assert_eq!(data::content(&env.dump(&t, None)), expected(0, 3));
 }
 
@@ -651,7 +651,7 @@ fn exactly_once_write<C: StorageClient>(c: &C, env: &TestEnv) {
     );
     let status = s.stream_status(&stream, true).unwrap();
     assert_eq!(status.row_offset, Some(20_000));
-    s.commit(false).unwrap();
+    s.commit().unwrap();
     assert_eq!(data::content(&env.dump(&t, None)), expected(0, 20_000));
 }
 
@@ -668,7 +668,7 @@ fn abort<C: StorageClient>(c: &C, env: &TestEnv) {
     )
     .unwrap();
     s.abort().unwrap();
-    usage_error(s.commit(false), "commit");
+    usage_error(s.commit(), "commit");
     assert!(env.dump(&t, None).is_empty());
 }
 
@@ -757,8 +757,8 @@ fn route_token_override<C: StorageClient>(c: &C, env: &TestEnv) {
         )
         .unwrap();
     }
-    w2.commit(false).unwrap();
-    w1.commit(false).unwrap();
+    w2.commit().unwrap();
+    w1.commit().unwrap();
     assert_eq!(data::content(&env.dump(&t, None)), expected(0, 108));
     // An explicit token is the one sent: another session's is refused, its own passes.
     let s = c
@@ -785,7 +785,7 @@ fn route_token_override<C: StorageClient>(c: &C, env: &TestEnv) {
             &[data::rows(200, 204)],
         )
         .unwrap();
-    explicit.commit(false).unwrap();
+    explicit.commit().unwrap();
     assert_eq!(data::row_count(&env.dump(&t, None)), 112);
 }
 
@@ -869,7 +869,7 @@ pub fn blobs<C: StorageClient>(c: &C, env: &TestEnv) {
     let batch = s.upload_blob_batch(&stream, &items, None).unwrap();
     assert_eq!(batch.blob_references.len(), 3);
     s.close_stream(&stream).unwrap();
-    s.commit(false).unwrap();
+    s.commit().unwrap();
     let mut refs = vec![single.blob_reference.clone(), zstd.blob_reference.clone()];
     refs.extend(batch.blob_references.iter().cloned());
     let blobs = c.read_blobs(&t, refs.clone(), None).unwrap();
@@ -930,7 +930,7 @@ fn compression<C: StorageClient>(c: &C, env: &TestEnv) {
         &[data::rows(500, 1000)],
     )
     .unwrap();
-    s.commit(false).unwrap();
+    s.commit().unwrap();
     let session = read_session(c, &t, ReadSessionOptions::default());
     for compression in [
         Compression::Uncompressed,
@@ -982,7 +982,7 @@ fn wide_table_each_codec<C: StorageClient>(c: &C, env: &TestEnv) {
         )
         .unwrap_or_else(|e| panic!("[{}] write {codec}: {e}", c.name()));
     }
-    s.commit(false).unwrap();
+    s.commit().unwrap();
     let mut want: Vec<RecordBatch> = written.into_iter().flatten().collect();
     want.sort_by_key(|b| data::ids(std::slice::from_ref(b))[0]);
     let session = read_session(c, &t, ReadSessionOptions::default());
@@ -1169,7 +1169,7 @@ fn fault_exactly_once_write_cut<C: StorageClient>(c: &C, env: &TestEnv) {
     env.assert_faults_fired();
     env.clear_faults();
     assert_eq!(summary.rows, 10_000);
-    s.commit(false).unwrap();
+    s.commit().unwrap();
     let dump = env.dump(&t, None);
     assert_eq!(
         data::content(&dump),
@@ -1229,9 +1229,9 @@ fn guards<C: StorageClient>(c: &C, env: &TestEnv) {
         .unwrap();
     s.create_stream(&StreamRef::new("0", 1), false).unwrap();
     // Commit with an open stream is refused.
-    usage_error(s.commit(false), "commit");
+    usage_error(s.commit(), "commit");
     s.close_stream(&StreamRef::new("0", 1)).unwrap();
-    s.commit(false).unwrap();
+    s.commit().unwrap();
     // No write after commit.
     usage_error(
         s.write_stream(

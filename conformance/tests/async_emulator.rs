@@ -191,7 +191,7 @@ fn dropping_streams_and_writers_at_random_points_commits_nothing_partial() {
             .unwrap();
         writer.write(&data::rows(50_000, 50_100)).await.unwrap();
         writer.finish().await.unwrap();
-        write.commit(false).await.unwrap();
+        write.commit().await.unwrap();
         // No task outlives the streams and writers it served: once the client (and its
         // connection pool, whose connections are driven by tasks) is gone, nothing is left.
         drop((write, table, client));

@@ -40,7 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
     }
     let summary = writer.finish().await?;
-    session.commit(false).await?;
+    session.commit().await?;
     println!("wrote {} rows", summary.rows);
 
     let read = table

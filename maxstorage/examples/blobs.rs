@@ -9,6 +9,7 @@ mod common;
 use std::sync::Arc;
 
 use base64::Engine as _;
+use maxstorage::BlobWriteOptions;
 use maxstorage::arrow_array::{Array, ArrayRef, BinaryArray, Int64Array, RecordBatch};
 use maxstorage::prelude::*;
 
@@ -37,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Upload: blobs go to a stream of a write session; each upload answers a reference.
     let session = table.create_write_session(WriteSessionOptions::default())?;
     let blob_stream = StreamRef::new("blobs", 1);
-    let info = session.create_stream(&blob_stream, false)?;
+    let info = session.create_stream(&blob_stream, StreamKind::Plain)?;
     let column = info
         .table_schema
         .blob_columns()
@@ -46,8 +47,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("the table has no BLOB column")?;
     let mut references = Vec::new();
     for data in &files {
-        let mut upload =
-            session.blob_writer(&blob_stream, Vec::new(), column, Some(Compression::Zstd))?;
+        let mut upload = session.blob_writer(
+            &blob_stream,
+            BlobWriteOptions::column(column).compression(Compression::Zstd),
+        )?;
         std::io::Write::write_all(&mut upload, data)?;
         references.push(upload.finish()?.blob_reference);
     }
@@ -71,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rows = session.stream_writer(StreamRef::new("rows", 1), StreamOptions::default())?;
     rows.write(&batch)?;
     rows.finish()?;
-    session.commit(false)?;
+    session.commit()?;
 
     // Read the references back and download the blobs.
     let read = table.create_read_session(ReadSessionOptions::default())?;
@@ -98,7 +101,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     stored.sort();
     let references: Vec<String> = stored.into_iter().map(|(_, r)| r).collect();
     for (i, blob) in table
-        .read_blobs(references, Some(Compression::Zstd))?
+        .with_compression(Compression::Zstd)
+        .read_blobs(references)?
         .enumerate()
     {
         let blob = blob?;

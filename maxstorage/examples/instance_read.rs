@@ -6,7 +6,7 @@
 
 mod common;
 
-use maxstorage::{InstanceId, RowRange};
+use maxstorage::{InstanceId, InstanceReadOptions, RowRange};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let service = common::service("instance_read");
@@ -28,17 +28,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let client = service.client();
     let result = client.instance(InstanceId::new(&service.project, &instance));
-    let session = result.create_read_session(false)?;
+    let session = result.create_read_session()?;
     println!("instance {instance}: {} rows", session.record_count);
     let rows: usize = result
-        .read(
+        .read_range(
             &session,
-            Some(RowRange {
+            RowRange {
                 offset: 100,
                 count: 50,
-            }),
-            Vec::new(),
-            None,
+            },
+            &InstanceReadOptions::default(),
         )?
         .map(|b| b.map(|b| b.num_rows()))
         .sum::<maxstorage::Result<usize>>()?;

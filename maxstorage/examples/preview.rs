@@ -17,7 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         columns: Some(vec!["id".into(), "name".into()]),
     };
     let batches = table
-        .preview(options, None)?
+        .preview(options)?
         .collect::<maxstorage::Result<Vec<_>>>()?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     for b in &batches {

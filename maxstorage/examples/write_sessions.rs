@@ -46,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect::<maxstorage::Result<_>>()
     })?;
     println!("streams acknowledged {written:?} rows");
-    let info = session.commit(false)?;
+    let info = session.commit()?;
     println!("committed: {:?}", info.status);
     assert_eq!(written.iter().sum::<i64>(), 30_000);
 
@@ -59,7 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut writer = replace.stream_writer(StreamRef::new("0", 1), options)?;
     writer.write(&common::people(0, 100))?;
     writer.finish()?;
-    replace.commit(false)?;
+    replace.commit()?;
 
     let read = table.create_read_session(ReadSessionOptions {
         required_partitions: vec!["region=eu".into()],

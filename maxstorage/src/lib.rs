@@ -45,7 +45,7 @@
 //! let mut writer = session.stream_writer(StreamRef::new("0", 1), options)?;
 //! writer.write(&batch)?;
 //! writer.finish()?;
-//! session.commit(false)?;
+//! session.commit()?;
 //!
 //! // Read: a session, every split.
 //! let read = table.create_read_session(ReadSessionOptions::default())?;
@@ -82,14 +82,15 @@ pub use maxstorage_codec as codec;
 pub use maxstorage_protocol as protocol;
 
 pub use maxstorage_client_core::{
-    Blob, BlobInfo, BlobItem, CredentialsProvider, Error, ReadOptions, RefreshingCredentials,
-    Result, StreamOptions, StreamSummary, TableReadSession,
+    Blob, BlobInfo, BlobItem, BlobWriteOptions, CredentialsProvider, Error, ReadOptions,
+    RefreshingCredentials, Result, StreamOptions, StreamSummary, TableReadSession, WritePosition,
 };
+pub use maxstorage_protocol::instance::{InstanceReadOptions, InstanceReadSession};
 pub use maxstorage_protocol::read::{
     PreviewOptions, ReadSessionOptions, RowRange, RowSelection, SplitMode, SplitOptions,
 };
 pub use maxstorage_protocol::retry::RetryPolicy;
-pub use maxstorage_protocol::write::{StreamRef, WriteMode, WriteSessionOptions};
+pub use maxstorage_protocol::write::{StreamKind, StreamRef, WriteMode, WriteSessionOptions};
 pub use maxstorage_protocol::{
     ApiVersion, Compression, Credentials, Endpoint, InstanceId, TableId,
 };
@@ -113,6 +114,6 @@ pub mod prelude {
     pub use crate::blocking::Client;
     pub use crate::{
         Compression, Credentials, InstanceId, ReadOptions, ReadSessionOptions, RowSelection,
-        SplitOptions, StreamOptions, StreamRef, TableId, WriteSessionOptions,
+        SplitOptions, StreamKind, StreamOptions, StreamRef, TableId, WriteSessionOptions,
     };
 }

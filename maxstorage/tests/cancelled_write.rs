@@ -62,7 +62,7 @@ fn a_cancelled_write_is_still_written_exactly_once() {
         writer.write(&batch.slice(0, 1000)).await.unwrap();
         let summary = writer.finish().await.unwrap();
         assert_eq!(summary.rows, 401_000);
-        session.commit(false).await.unwrap();
+        session.commit().await.unwrap();
         let read = table
             .create_read_session(ReadSessionOptions::default())
             .await

@@ -74,7 +74,7 @@ fn every_request_is_signed_with_what_the_provider_gives_now() {
     .unwrap();
     writer.write(&batch).unwrap();
     writer.finish().unwrap();
-    session.commit(false).unwrap();
+    session.commit().unwrap();
     let asked = provider.calls.load(Ordering::SeqCst) - before;
     assert!(
         asked > 20,

@@ -58,7 +58,7 @@ fn calls_are_spans_with_their_outcome() {
     let session = table
         .create_read_session(ReadSessionOptions::default())
         .unwrap();
-    table.get_read_session(&mut session.clone(), false).unwrap();
+    table.get_read_session(&mut session.clone()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

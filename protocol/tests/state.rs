@@ -6,7 +6,7 @@ use maxstorage_protocol::state::write_stream::{
     Recovery, ResyncOutcome, StreamState, WriteFailure, WriteStream,
 };
 use maxstorage_protocol::write::{
-    CommitScope, StreamRef, WriteMode, WriteRowsResult, WriteStreamInfo,
+    CommitScope, StreamKind, StreamRef, WriteMode, WriteRowsResult, WriteStreamInfo,
 };
 use maxstorage_protocol::{Action, Error, TableId, UsageError};
 
@@ -16,7 +16,7 @@ fn eo_stream() -> WriteStream {
         "sess",
         WriteMode::Batch,
         StreamRef::new("0", 1),
-        true,
+        StreamKind::ExactlyOnce,
     );
     let info = WriteStreamInfo {
         access_token: Some("tok".into()),
@@ -145,7 +145,7 @@ fn exactly_once_needs_an_access_token() {
         "sess",
         WriteMode::Batch,
         StreamRef::new("0", 1),
-        true,
+        StreamKind::ExactlyOnce,
     );
     assert!(
         matches!(
@@ -164,7 +164,7 @@ fn normal_mode_never_retries_an_unknown_outcome() {
         "sess",
         WriteMode::Batch,
         StreamRef::new("0", 1),
-        false,
+        StreamKind::Plain,
     );
     s.on_created(&WriteStreamInfo::default()).unwrap();
     let w = s.begin_write(3, None).unwrap();
@@ -185,7 +185,7 @@ fn normal_mode_never_retries_an_unknown_outcome() {
         "sess",
         WriteMode::Batch,
         StreamRef::new("1", 1),
-        false,
+        StreamKind::Plain,
     );
     s.on_created(&WriteStreamInfo::default()).unwrap();
     s.begin_write(1, None).unwrap();
@@ -212,7 +212,7 @@ fn stream_guards() {
         "default",
         WriteMode::Streaming,
         StreamRef::new("s0", 1),
-        false,
+        StreamKind::Plain,
     );
     d.on_created(&WriteStreamInfo::default()).unwrap();
     assert_eq!(

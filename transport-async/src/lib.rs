@@ -53,8 +53,8 @@ pub use blob::{BlobReader, BlobStreamReader, BlobWriter};
 pub use client::{Client, ClientBuilder};
 pub use instance::InstanceClient;
 pub use maxstorage_client_core::{
-    Blob, BlobInfo, BlobItem, Error, ReadOptions, Result, StreamOptions, StreamSummary,
-    TableReadSession,
+    Blob, BlobInfo, BlobItem, BlobWriteOptions, Error, ReadOptions, Result, StreamOptions,
+    StreamSummary, TableReadSession, WritePosition,
 };
 pub use read::{ParallelBatches, RawRowsReader, SplitBatches, SplitStream, StreamBatches};
 pub use table::TableClient;

@@ -37,6 +37,15 @@ impl TableClient {
         &self.calls.table
     }
 
+    /// The same table through a client whose default compression is `compression` (see
+    /// [`Client::with_compression`]).
+    pub fn with_compression(&self, compression: Compression) -> TableClient {
+        TableClient {
+            client: self.client.with_compression(compression),
+            ..self.clone()
+        }
+    }
+
     /// Creates a read session and waits (polling `TableGetReadSession` every second, up
     /// to the client's session-ready timeout) until it is ready.
     pub async fn create_read_session(
@@ -57,14 +66,24 @@ impl TableClient {
                 Wait::Fail(e) => return Err(e),
                 Wait::PollAfter(delay) => {
                     tokio::time::sleep(delay).await;
-                    self.get_read_session(&mut session, false).await?;
+                    self.get_read_session(&mut session).await?;
                 }
             }
         }
     }
 
-    /// Re-reads a session (e.g. its status); `refresh` extends its lifetime.
-    pub async fn get_read_session(
+    /// Re-reads a session (e.g. its status and splits).
+    pub async fn get_read_session(&self, session: &mut TableReadSession) -> Result<()> {
+        self.reload_read_session(session, false).await
+    }
+
+    /// Re-reads a session and extends its lifetime (sessions expire a day after they were
+    /// created or last refreshed).
+    pub async fn refresh_read_session(&self, session: &mut TableReadSession) -> Result<()> {
+        self.reload_read_session(session, true).await
+    }
+
+    async fn reload_read_session(
         &self,
         session: &mut TableReadSession,
         refresh: bool,
@@ -142,14 +161,12 @@ impl TableClient {
     }
 
     /// The first rows of the table, without a session (the service may return fewer than
-    /// `limit`).
-    pub async fn preview(
-        &self,
-        options: PreviewOptions,
-        compression: Option<Compression>,
-    ) -> Result<StreamBatches> {
-        let compression = compression.unwrap_or(self.client.defaults.compression);
-        let call = self.calls.preview(options, compression);
+    /// `limit`), compressed as the client's default asks
+    /// ([`Client::with_compression`](crate::Client::with_compression)).
+    pub async fn preview(&self, options: PreviewOptions) -> Result<StreamBatches> {
+        let call = self
+            .calls
+            .preview(options, self.client.defaults.compression);
         let (head, body) = self.client.core.open(&call, Route::default()).await?;
         Ok(StreamBatches::new(DecodingBody::new(
             &head,
@@ -204,24 +221,14 @@ impl TableClient {
     }
 
     /// Downloads blobs by reference, as a stream of whole [`crate::Blob`]s.
-    pub async fn read_blobs(
-        &self,
-        references: Vec<String>,
-        compression: Option<Compression>,
-    ) -> Result<BlobReader> {
-        Ok(BlobReader::new(
-            self.read_blobs_stream(references, compression).await?,
-        ))
+    pub async fn read_blobs(&self, references: Vec<String>) -> Result<BlobReader> {
+        Ok(BlobReader::new(self.read_blobs_stream(references).await?))
     }
 
     /// Downloads blobs by reference as a streaming reader that moves from blob to blob.
-    pub async fn read_blobs_stream(
-        &self,
-        references: Vec<String>,
-        compression: Option<Compression>,
-    ) -> Result<BlobStreamReader> {
+    pub async fn read_blobs_stream(&self, references: Vec<String>) -> Result<BlobStreamReader> {
         let count = references.len();
-        let compression = compression.unwrap_or(self.client.defaults.compression);
+        let compression = self.client.defaults.compression;
         let call = self
             .calls
             .read_blobs(self.client.project(), references, compression);

@@ -17,8 +17,8 @@ use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::StreamExt;
 use maxstorage_async::{
-    BoxFuture, Client, HttpTransport, ReadOptions, RequestBody, ResponseBody, StreamOptions,
-    TransportError, TransportErrorKind,
+    BlobWriteOptions, BoxFuture, Client, HttpTransport, ReadOptions, RequestBody, ResponseBody,
+    StreamOptions, TransportError, TransportErrorKind, WritePosition,
 };
 use maxstorage_codec::write::encode_stream;
 use maxstorage_protocol::read::{ReadSessionOptions, RowSelection};
@@ -570,7 +570,7 @@ async fn exactly_once_write_survives_a_lost_answer_without_duplicates() {
     writer.write(&rows(0, 10)).await.unwrap();
     let summary = writer.finish().await.unwrap();
     assert_eq!(summary.rows, 10);
-    session.commit(false).await.unwrap();
+    session.commit().await.unwrap();
     let bodies = bodies.lock().unwrap();
     assert_eq!(bodies.len(), 2);
     assert_eq!(
@@ -786,13 +786,13 @@ async fn dropped_writers_commit_nothing_and_leak_nothing() {
 
     // A blob upload dropped mid-body: the service sees a body that never ended.
     let mut blob = session
-        .blob_writer(&StreamRef::new("0", 1), Vec::new(), 2, None)
+        .blob_writer(&StreamRef::new("0", 1), BlobWriteOptions::column(2))
         .unwrap();
     blob.write_all(b"part of a blob").await.unwrap();
     drop(blob);
     // A raw writer dropped mid-body.
     let mut raw = session
-        .raw_writer(&StreamRef::new("1", 1), 10, Some((0, "tok".into())))
+        .raw_writer_at(&StreamRef::new("1", 1), 10, WritePosition::new(0, "tok"))
         .unwrap();
     raw.write(&ipc(&[rows(0, 10)])[..20]).await.unwrap();
     drop(raw);
@@ -971,7 +971,7 @@ async fn blob_stream_reader_moves_from_blob_to_blob_and_verifies_blocks() {
     let table = client.table(TableId::new("p", "t"));
 
     let mut reader = table
-        .read_blobs_stream(vec!["r1".into(), "r2".into()], None)
+        .read_blobs_stream(vec!["r1".into(), "r2".into()])
         .await
         .unwrap();
     let info = reader.next_blob().await.unwrap().unwrap();
@@ -986,7 +986,7 @@ async fn blob_stream_reader_moves_from_blob_to_blob_and_verifies_blocks() {
     assert!(reader.next_blob().await.unwrap().is_none());
 
     let results: Vec<_> = table
-        .read_blobs(vec!["r1".into(), "r2".into()], None)
+        .read_blobs(vec!["r1".into(), "r2".into()])
         .await
         .unwrap()
         .collect()
@@ -1037,7 +1037,7 @@ async fn blob_writer_streams_its_body_and_checks_the_answer() {
         .await
         .unwrap();
     let mut writer = session
-        .blob_writer(&StreamRef::new("0", 1), Vec::new(), 2, None)
+        .blob_writer(&StreamRef::new("0", 1), BlobWriteOptions::column(2))
         .unwrap();
     for chunk in blob.chunks(7_000) {
         writer.write_all(chunk).await.unwrap();
@@ -1046,7 +1046,7 @@ async fn blob_writer_streams_its_body_and_checks_the_answer() {
     assert_eq!(result.blob_reference, "cmVm");
 
     let mut writer = session
-        .blob_writer(&StreamRef::new("0", 1), Vec::new(), 2, None)
+        .blob_writer(&StreamRef::new("0", 1), BlobWriteOptions::column(2))
         .unwrap();
     writer.write(b"abc").await.unwrap();
     let err = writer.finish().await.unwrap_err();
@@ -1100,7 +1100,7 @@ async fn a_dropped_upload_never_ends_its_body_cleanly() {
         .metrics()
         .num_alive_tasks();
     let mut blob = session
-        .blob_writer(&StreamRef::new("0", 1), Vec::new(), 2, None)
+        .blob_writer(&StreamRef::new("0", 1), BlobWriteOptions::column(2))
         .unwrap();
     blob.write_all(b"the first half of a blob").await.unwrap();
     assert_eq!(

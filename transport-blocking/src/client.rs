@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use maxstorage_client_core::settings::{ClientSettings, Defaults, EndpointPlan};
-use maxstorage_protocol::{ClientConfig, InstanceId, TableId};
+use maxstorage_protocol::{ClientConfig, Compression, InstanceId, TableId};
 
 use crate::exec::{Core, Route, SendBody};
 use crate::instance::InstanceClient;
@@ -55,6 +55,16 @@ impl Client {
     /// The project of the client (`curr_project`), if configured.
     pub fn project(&self) -> Option<&str> {
         self.core.config.project.as_deref()
+    }
+
+    /// The same client (sharing connections, credentials and the write budget) with
+    /// another default compression: what reads, previews, instance reads and blob
+    /// transfers ask for, and what stream writers and blob uploads send, unless their
+    /// options say otherwise.
+    pub fn with_compression(&self, compression: Compression) -> Client {
+        let mut client = self.clone();
+        client.defaults.compression = compression;
+        client
     }
 }
 

@@ -3,12 +3,12 @@
 
 use maxstorage_client_core::Result;
 use maxstorage_client_core::table::{Wait, instance_session_wait};
+use maxstorage_protocol::InstanceId;
 use maxstorage_protocol::instance::{
     CreateInstanceReadSession, GetInstanceReadSession, InstanceRead, InstanceReadOptions,
     InstanceReadSession,
 };
 use maxstorage_protocol::read::RowRange;
-use maxstorage_protocol::{Compression, InstanceId};
 use std::time::Instant;
 
 use crate::client::Client;
@@ -32,8 +32,19 @@ impl InstanceClient {
         &self.instance
     }
 
-    /// Creates a read session over the result and waits until it is ready.
-    pub fn create_read_session(&self, enable_limit: bool) -> Result<InstanceReadSession> {
+    /// Creates a read session over the whole result and waits until it is ready.
+    pub fn create_read_session(&self) -> Result<InstanceReadSession> {
+        self.create_session(false)
+    }
+
+    /// Creates a read session over the result as the instance's row limit cuts it (the
+    /// project's download limit, e.g. 10,000 rows, as `SELECT` results show) and waits
+    /// until it is ready.
+    pub fn create_limited_read_session(&self) -> Result<InstanceReadSession> {
+        self.create_session(true)
+    }
+
+    fn create_session(&self, enable_limit: bool) -> Result<InstanceReadSession> {
         let call = CreateInstanceReadSession {
             instance: self.instance.clone(),
             enable_limit,
@@ -61,23 +72,38 @@ impl InstanceClient {
         self.client.core.call(&call, Route::default())
     }
 
-    /// Streams rows of the result (`range` = all when `None`).
+    /// Streams every row of the result (`options`: the columns, the task and query), as
+    /// the client's default compression asks.
     pub fn read(
         &self,
         session: &InstanceReadSession,
+        options: &InstanceReadOptions,
+    ) -> Result<StreamBatches> {
+        self.read_rows(session, None, options)
+    }
+
+    /// Streams the rows `range` of the result.
+    pub fn read_range(
+        &self,
+        session: &InstanceReadSession,
+        range: RowRange,
+        options: &InstanceReadOptions,
+    ) -> Result<StreamBatches> {
+        self.read_rows(session, Some(range), options)
+    }
+
+    fn read_rows(
+        &self,
+        session: &InstanceReadSession,
         range: Option<RowRange>,
-        columns: Vec<String>,
-        compression: Option<Compression>,
+        options: &InstanceReadOptions,
     ) -> Result<StreamBatches> {
         let call = InstanceRead {
             instance: self.instance.clone(),
             session_id: session.session_id.clone(),
             range,
-            options: InstanceReadOptions {
-                columns,
-                ..InstanceReadOptions::default()
-            },
-            compression: compression.unwrap_or(self.client.defaults.compression),
+            options: options.clone(),
+            compression: self.client.defaults.compression,
         };
         let (head, body) = self.client.core.open(&call, Route::default())?;
         Ok(StreamBatches::new(DecodingBody::new(

@@ -37,6 +37,15 @@ impl TableClient {
         &self.calls.table
     }
 
+    /// The same table through a client whose default compression is `compression` (see
+    /// [`Client::with_compression`]).
+    pub fn with_compression(&self, compression: Compression) -> TableClient {
+        TableClient {
+            client: self.client.with_compression(compression),
+            ..self.clone()
+        }
+    }
+
     /// Creates a read session and waits (polling `TableGetReadSession` every second, up
     /// to the client's session-ready timeout) until it is ready.
     pub fn create_read_session(&self, options: ReadSessionOptions) -> Result<TableReadSession> {
@@ -54,14 +63,24 @@ impl TableClient {
                 Wait::Fail(e) => return Err(e),
                 Wait::PollAfter(delay) => {
                     std::thread::sleep(delay);
-                    self.get_read_session(&mut session, false)?;
+                    self.get_read_session(&mut session)?;
                 }
             }
         }
     }
 
-    /// Re-reads a session (e.g. its status); `refresh` extends its lifetime.
-    pub fn get_read_session(&self, session: &mut TableReadSession, refresh: bool) -> Result<()> {
+    /// Re-reads a session (e.g. its status and splits).
+    pub fn get_read_session(&self, session: &mut TableReadSession) -> Result<()> {
+        self.reload_read_session(session, false)
+    }
+
+    /// Re-reads a session and extends its lifetime (sessions expire a day after they were
+    /// created or last refreshed).
+    pub fn refresh_read_session(&self, session: &mut TableReadSession) -> Result<()> {
+        self.reload_read_session(session, true)
+    }
+
+    fn reload_read_session(&self, session: &mut TableReadSession, refresh: bool) -> Result<()> {
         let call = self.calls.get_read_session(session.id(), refresh);
         let route = Route::session(&self.target, session.id());
         let info = self.client.core.call(&call, route)?;
@@ -134,14 +153,12 @@ impl TableClient {
     }
 
     /// The first rows of the table, without a session (the service may return fewer than
-    /// `limit`).
-    pub fn preview(
-        &self,
-        options: PreviewOptions,
-        compression: Option<Compression>,
-    ) -> Result<StreamBatches> {
-        let compression = compression.unwrap_or(self.client.defaults.compression);
-        let call = self.calls.preview(options, compression);
+    /// `limit`), compressed as the client's default asks
+    /// ([`Client::with_compression`](crate::Client::with_compression)).
+    pub fn preview(&self, options: PreviewOptions) -> Result<StreamBatches> {
+        let call = self
+            .calls
+            .preview(options, self.client.defaults.compression);
         let (head, body) = self.client.core.open(&call, Route::default())?;
         Ok(StreamBatches::new(DecodingBody::new(
             &head,
@@ -193,24 +210,14 @@ impl TableClient {
     }
 
     /// Downloads blobs by reference, one [`crate::Blob`] at a time.
-    pub fn read_blobs(
-        &self,
-        references: Vec<String>,
-        compression: Option<Compression>,
-    ) -> Result<BlobReader> {
-        Ok(BlobReader::new(
-            self.read_blobs_stream(references, compression)?,
-        ))
+    pub fn read_blobs(&self, references: Vec<String>) -> Result<BlobReader> {
+        Ok(BlobReader::new(self.read_blobs_stream(references)?))
     }
 
     /// Downloads blobs by reference as a streaming reader that moves from blob to blob.
-    pub fn read_blobs_stream(
-        &self,
-        references: Vec<String>,
-        compression: Option<Compression>,
-    ) -> Result<BlobStreamReader> {
+    pub fn read_blobs_stream(&self, references: Vec<String>) -> Result<BlobStreamReader> {
         let count = references.len();
-        let compression = compression.unwrap_or(self.client.defaults.compression);
+        let compression = self.client.defaults.compression;
         let call = self
             .calls
             .read_blobs(self.client.project(), references, compression);

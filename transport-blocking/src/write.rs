@@ -13,7 +13,8 @@ use maxstorage_protocol::blob::WriteBlobBatchResult;
 use maxstorage_protocol::state::write_session::WriteSession;
 use maxstorage_protocol::state::write_stream::WriteStream;
 use maxstorage_protocol::write::{
-    CommitWriteSession, StreamRef, WriteMode, WriteRowsResult, WriteSessionInfo, WriteStreamInfo,
+    CommitWriteSession, StreamKind, StreamRef, WriteMode, WriteRowsResult, WriteSessionInfo,
+    WriteStreamInfo,
 };
 use maxstorage_protocol::{ApiVersion, Compression, TableId};
 
@@ -26,7 +27,9 @@ use maxstorage_client_core::write::{
     BudgetShare, ParallelEncoding, SessionCore, WriteNext, WriteRecovery, broken_writer,
     open_stream,
 };
-use maxstorage_client_core::{BlobItem, StreamOptions, StreamSummary};
+use maxstorage_client_core::{
+    BlobItem, BlobWriteOptions, StreamOptions, StreamSummary, WritePosition,
+};
 
 /// A write session. Cheap to clone; share it with the threads that write its streams.
 #[derive(Debug, Clone)]
@@ -76,9 +79,9 @@ impl WriteSessionHandle {
 
     /// Creates a stream (or replaces it with a higher version) and returns its state as the
     /// service reports it.
-    pub fn create_stream(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
+    pub fn create_stream(&self, stream: &StreamRef, kind: StreamKind) -> Result<WriteStreamInfo> {
         let registration = self.state()?.register_stream(stream)?;
-        let call = self.core.calls.create_stream(stream, exactly_once);
+        let call = self.core.calls.create_stream(stream, kind);
         let created = self.client.core.call(&call, self.route());
         self.core.settle_stream(registration, &created)?;
         created
@@ -86,8 +89,8 @@ impl WriteSessionHandle {
 
     /// Creates a stream and returns a writer of Arrow record batches for it.
     pub fn stream_writer(&self, stream: StreamRef, options: StreamOptions) -> Result<StreamWriter> {
-        let info = self.create_stream(&stream, options.exactly_once)?;
-        let machine = self.core.calls.stream_machine(stream, options.exactly_once);
+        let info = self.create_stream(&stream, options.kind())?;
+        let machine = self.core.calls.stream_machine(stream, options.kind());
         let opened = open_stream(
             machine,
             &info,
@@ -127,18 +130,31 @@ impl WriteSessionHandle {
     }
 
     /// A writer of raw Arrow IPC bytes (a complete stream with `record_count` rows) for one
-    /// `TableWrite` request; [`RawRowsWriter::finish`] returns the service's answer.
-    pub fn raw_writer(
+    /// `TableWrite` request on a plain stream; [`RawRowsWriter::finish`] returns the
+    /// service's answer.
+    pub fn raw_writer(&self, stream: &StreamRef, record_count: i64) -> Result<RawRowsWriter> {
+        self.start_raw_writer(stream, record_count, None)
+    }
+
+    /// A writer of raw Arrow IPC bytes for one exactly-once `TableWrite` at `position` (the
+    /// row offset of its first row and the stream's access token).
+    pub fn raw_writer_at(
         &self,
         stream: &StreamRef,
         record_count: i64,
-        access_token: Option<(i64, String)>,
+        position: WritePosition,
+    ) -> Result<RawRowsWriter> {
+        self.start_raw_writer(stream, record_count, Some(position))
+    }
+
+    fn start_raw_writer(
+        &self,
+        stream: &StreamRef,
+        record_count: i64,
+        position: Option<WritePosition>,
     ) -> Result<RawRowsWriter> {
         self.state()?.check_writable("write")?;
-        let call = self
-            .core
-            .calls
-            .raw_write(stream, record_count, access_token);
+        let call = self.core.calls.raw_write(stream, record_count, position);
         let route = self.route();
         let upload = Upload::start(
             self.client.clone(),
@@ -150,10 +166,16 @@ impl WriteSessionHandle {
         Ok(RawRowsWriter { upload })
     }
 
-    /// Commits every closed stream (or, with `list_streams`, exactly the session's streams
-    /// by id and version, as transactional tables need). Refused while a stream is open.
-    pub fn commit(&self, list_streams: bool) -> Result<WriteSessionInfo> {
-        let call = self.state()?.commit_call(list_streams)?;
+    /// Commits every closed stream. Refused while a stream is open.
+    pub fn commit(&self) -> Result<WriteSessionInfo> {
+        let call = self.state()?.commit_call(false)?;
+        self.send_commit(call)
+    }
+
+    /// Commits exactly the streams of this handle, named by id and version (as
+    /// transactional tables need). Refused while a stream is open.
+    pub fn commit_listing_streams(&self) -> Result<WriteSessionInfo> {
+        let call = self.state()?.commit_call(true)?;
         self.send_commit(call)
     }
 
@@ -207,26 +229,22 @@ impl WriteSessionHandle {
 
     /// A stream's state as the service reports it (in exactly-once mode: its row offset
     /// and access token).
-    pub fn stream_status(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
-        let call = self.core.calls.get_stream(stream, exactly_once);
+    pub fn stream_status(&self, stream: &StreamRef, kind: StreamKind) -> Result<WriteStreamInfo> {
+        let call = self.core.calls.get_stream(stream, kind);
         self.client.core.call(&call, self.route())
     }
 
     /// Starts a streaming upload of one blob for `stream`; write its bytes and call
     /// [`BlobWriter::finish`].
-    pub fn blob_writer(
-        &self,
-        stream: &StreamRef,
-        partition_values: Vec<String>,
-        column_index: i64,
-        compression: Option<Compression>,
-    ) -> Result<BlobWriter> {
+    pub fn blob_writer(&self, stream: &StreamRef, options: BlobWriteOptions) -> Result<BlobWriter> {
         self.state()?.check_writable("blob upload")?;
         let call = self.core.calls.write_blob(
             stream,
-            partition_values,
-            column_index,
-            compression.unwrap_or(self.client.defaults.compression),
+            options.partition_values,
+            options.column_index,
+            options
+                .compression
+                .unwrap_or(self.client.defaults.compression),
         );
         BlobWriter::start(
             self.client.clone(),
@@ -236,17 +254,17 @@ impl WriteSessionHandle {
         )
     }
 
-    /// Uploads several blobs in one request (each with its own checksum); the references
-    /// come back in item order.
+    /// Uploads several blobs in one request (each with its own checksum), the body
+    /// compressed with `compression` (`Compression::Uncompressed` sends it as is); the
+    /// references come back in item order.
     pub fn write_blob_batch(
         &self,
         stream: &StreamRef,
         items: &[BlobItem],
-        compression: Option<Compression>,
+        compression: Compression,
     ) -> Result<WriteBlobBatchResult> {
         self.state()?.check_writable("blob upload")?;
         let v3 = self.client.core.config.endpoint.api_version() == ApiVersion::V3;
-        let compression = compression.unwrap_or(Compression::Uncompressed);
         let (call, body) = self
             .core
             .calls

@@ -9,8 +9,8 @@ use std::time::Duration;
 use arrow_array::{Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use maxstorage_blocking::{
-    Client, HttpTransport, ReadOptions, RequestBody, ResponseBody, StreamOptions, TransportError,
-    TransportErrorKind,
+    BlobWriteOptions, Client, HttpTransport, ReadOptions, RequestBody, ResponseBody, StreamOptions,
+    TransportError, TransportErrorKind,
 };
 use maxstorage_codec::write::encode_stream;
 use maxstorage_protocol::read::{ReadSessionOptions, RowSelection};
@@ -403,7 +403,7 @@ fn exactly_once_write_survives_a_lost_answer_without_duplicates() {
     writer.write(&rows(0, 10)).unwrap();
     let summary = writer.finish().unwrap();
     assert_eq!(summary.rows, 10);
-    session.commit(false).unwrap();
+    session.commit().unwrap();
     let bodies = bodies.lock().unwrap();
     assert_eq!(bodies.len(), 2);
     assert_eq!(
@@ -509,7 +509,7 @@ fn a_dropped_blob_writer_never_completes_its_upload() {
         .create_write_session(WriteSessionOptions::default())
         .unwrap();
     let mut writer = session
-        .blob_writer(&StreamRef::new("0", 1), vec![], 3, None)
+        .blob_writer(&StreamRef::new("0", 1), BlobWriteOptions::column(3))
         .unwrap();
     std::io::Write::write_all(&mut writer, b"half of a blob").unwrap();
     drop(writer);

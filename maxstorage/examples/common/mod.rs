@@ -147,7 +147,7 @@ impl Service {
             let first = i as i64 * rows;
             writer.write(&people(first, first + rows)).expect("written");
             writer.finish().expect("finished");
-            session.commit(false).expect("committed");
+            session.commit().expect("committed");
         }
     }
 }

@@ -706,6 +706,36 @@ fn parse_stream(action: Action, parts: &Parts, body: &[u8]) -> Result<WriteStrea
     Ok(info)
 }
 
+/// Which kind of stream to create or look up.
+///
+/// A plain stream appends whatever each `TableWrite` carries; an exactly-once stream
+/// gives every write a row offset and an access token, so a write whose answer was lost
+/// can be re-sent (or looked up) without writing its rows twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum StreamKind {
+    /// Writes append; a write with an unknown outcome cannot be safely re-sent.
+    #[default]
+    Plain,
+    /// Writes carry row offsets; re-sending a write is safe.
+    ExactlyOnce,
+}
+
+impl StreamKind {
+    /// The kind for an `exactly_once` flag.
+    pub fn from_exactly_once(exactly_once: bool) -> StreamKind {
+        if exactly_once {
+            StreamKind::ExactlyOnce
+        } else {
+            StreamKind::Plain
+        }
+    }
+
+    /// Whether this is [`StreamKind::ExactlyOnce`].
+    pub fn is_exactly_once(self) -> bool {
+        self == StreamKind::ExactlyOnce
+    }
+}
+
 /// `TableCreateWriteStream`: open a stream (or replace it with a higher version).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateWriteStream {

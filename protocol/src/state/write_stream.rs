@@ -15,8 +15,8 @@ use crate::Action;
 use crate::config::TableId;
 use crate::error::{Error, InvalidResponse, ServiceError, UsageError};
 use crate::write::{
-    CloseWriteStream, CreateWriteStream, GetWriteStream, StreamRef, WriteMode, WriteRows,
-    WriteRowsResult, WriteStreamInfo,
+    CloseWriteStream, CreateWriteStream, GetWriteStream, StreamKind, StreamRef, WriteMode,
+    WriteRows, WriteRowsResult, WriteStreamInfo,
 };
 
 /// The lifecycle of a stream.
@@ -106,14 +106,14 @@ impl WriteStream {
         session_id: impl Into<String>,
         mode: WriteMode,
         stream: StreamRef,
-        exactly_once: bool,
+        kind: StreamKind,
     ) -> WriteStream {
         WriteStream {
             table,
             session_id: session_id.into(),
             mode,
             stream,
-            exactly_once,
+            exactly_once: kind.is_exactly_once(),
             state: StreamState::Creating,
             access_token: None,
             table_id: None,
