@@ -49,6 +49,7 @@ pub struct ClientSettings {
     session_ready_timeout: Option<Duration>,
     write_buffer_bytes: Option<usize>,
     provider: Option<std::sync::Arc<dyn crate::credentials::CredentialsProvider>>,
+    progress: crate::progress::ProgressHook,
     error: Option<String>,
 }
 
@@ -191,6 +192,11 @@ impl ClientSettings {
         self.compression = compression;
     }
 
+    /// The listener told about the progress of reads and writes.
+    pub fn progress(&mut self, listener: std::sync::Arc<dyn crate::progress::ProgressListener>) {
+        self.progress = crate::progress::ProgressHook::new(listener);
+    }
+
     /// The retry policy.
     pub fn retry_policy(&mut self, policy: RetryPolicy) {
         self.retry = Some(policy);
@@ -269,6 +275,7 @@ impl ClientSettings {
                     .unwrap_or(Duration::from_secs(3600)),
                 session_poll_interval: Duration::from_secs(1),
                 schema: self.schema.clone(),
+                progress: self.progress.clone(),
                 write_buffer: crate::write::BodyBudget::new(
                     self.write_buffer_bytes
                         .unwrap_or(crate::write::DEFAULT_WRITE_BUFFER_BYTES),
@@ -308,6 +315,8 @@ pub struct Defaults {
     pub write_buffer: crate::write::BodyBudget,
     /// The schema of table names given without one (`schema_name` of a config file).
     pub schema: Option<String>,
+    /// Told about every batch read and every body written.
+    pub progress: crate::progress::ProgressHook,
 }
 
 /// Checked settings, ready to build a client.
@@ -476,6 +485,17 @@ macro_rules! client_settings_methods {
         /// The default compression of reads, writes and blob transfers (default none).
         pub fn compression(mut self, compression: $crate::reexport::Compression) -> Self {
             self.settings.compression(compression);
+            self
+        }
+
+        /// A listener told about every record batch a split read hands over and every
+        /// request body the service acknowledges (e.g. a
+        /// [`ProgressCounters`]($crate::progress::ProgressCounters) to show a progress bar).
+        pub fn progress(
+            mut self,
+            listener: ::std::sync::Arc<dyn $crate::progress::ProgressListener>,
+        ) -> Self {
+            self.settings.progress(listener);
             self
         }
 

@@ -4,7 +4,8 @@
 //! A client reads a split like this (blocking or async, the loop is the same):
 //!
 //! ```text
-//! let mut split = SplitProgress::new(&session, selection, &options, default_compression);
+//! let mut split = SplitProgress::new(&session, selection, &options, &defaults);
+//! // run the loop inside split.span()
 //! loop {
 //!     let call = split.request()?;                     // first request, or the resume
 //!     let (head, body) = match send(call) {
@@ -31,18 +32,20 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
 use maxstorage_codec::read::{ArrowStreamDecoder, BodyEncoding, DecoderOptions};
+use maxstorage_protocol::StreamingResponse;
 use maxstorage_protocol::read::{ReadRows, RowSelection};
 use maxstorage_protocol::retry::{
     FailureClass, Idempotency, RetryDecision, RetryPolicy, SplitMix64,
 };
 use maxstorage_protocol::state::split_reader::{SplitReader, SplitState};
-use maxstorage_protocol::{Compression, StreamingResponse};
 use std::time::Duration;
-use tracing::warn;
+use tracing::{Span, warn};
 
 use crate::error::{Error, Result};
 use crate::options::ReadOptions;
+use crate::progress::{Progress, ProgressHook};
 use crate::session::TableReadSession;
+use crate::settings::Defaults;
 
 /// What a [`BodyDecoder`] has next.
 #[derive(Debug)]
@@ -94,6 +97,11 @@ impl BodyDecoder {
         })
     }
 
+    /// Body bytes fed so far (as received, possibly compressed).
+    pub fn bytes_fed(&self) -> u64 {
+        self.decoder.bytes_fed()
+    }
+
     /// Feeds the next chunk of the body.
     pub fn feed(&mut self, chunk: Bytes) -> Result<()> {
         Ok(self.decoder.feed_bytes(chunk)?)
@@ -124,16 +132,32 @@ pub struct SplitProgress {
     max_resumes: u32,
     jitter: SplitMix64,
     schema: Option<SchemaRef>,
+    session_id: String,
+    hook: ProgressHook,
+    /// Body bytes of the current response already reported.
+    fed_mark: u64,
+    span: Span,
 }
 
 impl SplitProgress {
-    /// The read of `selection` in `session`.
+    /// The read of `selection` in `session`, with a client's `defaults` (compression,
+    /// progress listener).
     pub fn new(
         session: &TableReadSession,
         selection: RowSelection,
         options: &ReadOptions,
-        default_compression: Compression,
+        defaults: &Defaults,
     ) -> SplitProgress {
+        let default_compression = defaults.compression;
+        let span = tracing::debug_span!(
+            "maxstorage.split_read",
+            target = %session.table().target(),
+            session = %session.id(),
+            split = selection.split_index,
+            offset = selection.row_range.map(|r| r.offset),
+            rows = tracing::field::Empty,
+            resumes = tracing::field::Empty,
+        );
         let reader = SplitReader::new(
             session.table().clone(),
             session.id(),
@@ -148,7 +172,17 @@ impl SplitProgress {
             max_resumes: options.max_resumes,
             jitter: SplitMix64::new(selection_seed(&selection)),
             schema: None,
+            session_id: session.id().to_string(),
+            hook: defaults.progress.clone(),
+            fed_mark: 0,
+            span,
         }
+    }
+
+    /// The span of the read (`maxstorage.split_read`: target, session, split, offset,
+    /// and at the end rows and resumes): run the read's requests inside it.
+    pub fn span(&self) -> &Span {
+        &self.span
     }
 
     /// The target (for the route of the requests).
@@ -187,7 +221,8 @@ impl SplitProgress {
     }
 
     /// A decoder for the body of an answer.
-    pub fn decoder(&self, head: &StreamingResponse) -> Result<BodyDecoder> {
+    pub fn decoder(&mut self, head: &StreamingResponse) -> Result<BodyDecoder> {
+        self.fed_mark = 0;
         BodyDecoder::new(head, self.decoder_options.clone())
     }
 
@@ -208,6 +243,14 @@ impl SplitProgress {
             self.schema = decoder.schema();
         }
         self.reader.on_rows(batch.num_rows());
+        let fed = decoder.bytes_fed();
+        self.hook.emit(&Progress::BatchRead {
+            target: &self.target,
+            session: &self.session_id,
+            rows: batch.num_rows() as u64,
+            bytes: fed.saturating_sub(self.fed_mark),
+        });
+        self.fed_mark = fed;
     }
 
     /// The stream ended cleanly (its schema is known now even if it held no batch).
@@ -216,6 +259,8 @@ impl SplitProgress {
             self.schema = decoder.schema();
         }
         self.reader.on_end_of_stream();
+        self.span.record("rows", self.reader.delivered());
+        self.span.record("resumes", self.reader.resumes());
     }
 
     /// The body broke (connection lost, cut short): `Ok(None)` when every requested row

@@ -10,13 +10,15 @@ use maxstorage_protocol::schema::ColumnKind;
 use maxstorage_protocol::state::write_stream::{Recovery, ResyncOutcome, WriteStream};
 use maxstorage_protocol::write::{
     CloseWriteStream, CreateWriteStream, GetWriteSession, GetWriteStream, StreamKind, StreamRef,
-    WriteMode, WriteRows, WriteStreamInfo,
+    WriteMode, WriteRows, WriteRowsResult, WriteStreamInfo,
 };
 use maxstorage_protocol::{Compression, TableId};
 
 use crate::blob::{BlobItem, blob_batch_body};
 use crate::error::{Error, Result};
 use crate::options::{StreamOptions, WritePosition};
+use crate::progress::{Progress, ProgressHook};
+use crate::settings::Defaults;
 
 /// The Arrow schema of `TableWrite` bodies: the data columns, plus the partition
 /// columns when the session writes dynamic partitions, plus the system columns the
@@ -56,24 +58,55 @@ pub const MAX_WRITE_RECOVERIES: u32 = 3;
 pub enum WriteNext {
     /// Send the (identical) body with this request.
     Send(WriteRows),
-    /// Ask the service where the stream is, then call [`WriteRecovery::on_resync`].
+    /// Ask the service where the stream is, then call [`BodyWrite::on_resync`].
     Resync(GetWriteStream),
     /// The body is acknowledged: go on with the next one.
     Done,
 }
 
-/// The recovery of one body's write after failures, driving the exactly-once state
-/// machine ([`WriteStream`]): re-send identical bytes, resync, or fail — never write a
-/// row twice nor lose one.
-#[derive(Debug, Default)]
-pub struct WriteRecovery {
+/// The write of one request body of a stream, without the I/O: the acknowledgement
+/// (reported to the client's progress listener) and the recovery after failures, driving
+/// the exactly-once state machine ([`WriteStream`]): re-send identical bytes, resync, or
+/// fail — never write a row twice nor lose one.
+///
+/// ```text
+/// let mut call = machine.begin_write(rows, Some(bytes))?;
+/// let write = BodyWrite::new(rows, bytes, &defaults.progress);
+/// loop {
+///     match send(call, body) {
+///         Ok(result) => return write.on_written(&mut machine, &result),
+///         Err(e) => match write.on_error(&mut machine, e)? {   // then, until Send or Done:
+///             WriteNext::Send(resend) => call = resend,
+///             WriteNext::Resync(get) => next = write.on_resync(&mut machine, &send(get)?)?,
+///             WriteNext::Done => return Ok(()),
+///         },
+///     }
+/// }
+/// ```
+#[derive(Debug)]
+pub struct BodyWrite {
     recoveries: u32,
+    rows: u64,
+    bytes: u64,
+    hook: ProgressHook,
 }
 
-impl WriteRecovery {
-    /// A recovery for a body about to be sent.
-    pub fn new() -> WriteRecovery {
-        WriteRecovery::default()
+impl BodyWrite {
+    /// The write of a body of `rows` rows and `bytes` bytes.
+    pub fn new(rows: i64, bytes: u64, hook: &ProgressHook) -> BodyWrite {
+        BodyWrite {
+            recoveries: 0,
+            rows: rows.max(0) as u64,
+            bytes,
+            hook: hook.clone(),
+        }
+    }
+
+    /// The service acknowledged the body with `result`.
+    pub fn on_written(&self, machine: &mut WriteStream, result: &WriteRowsResult) -> Result<()> {
+        machine.on_written(result)?;
+        self.acknowledged(machine);
+        Ok(())
     }
 
     /// The write failed (after the executor's own retries) with `error`.
@@ -93,11 +126,28 @@ impl WriteRecovery {
     }
 
     /// The service said where the stream is.
-    pub fn on_resync(machine: &mut WriteStream, info: &WriteStreamInfo) -> Result<WriteNext> {
+    pub fn on_resync(
+        &self,
+        machine: &mut WriteStream,
+        info: &WriteStreamInfo,
+    ) -> Result<WriteNext> {
         Ok(match machine.on_resync(info)? {
-            ResyncOutcome::Applied => WriteNext::Done,
+            ResyncOutcome::Applied => {
+                self.acknowledged(machine);
+                WriteNext::Done
+            }
             ResyncOutcome::Resend(next) => WriteNext::Send(*next),
         })
+    }
+
+    fn acknowledged(&self, machine: &WriteStream) {
+        self.hook.emit(&Progress::BodyWritten {
+            target: &machine.table().target(),
+            session: machine.session_id(),
+            stream: machine.stream(),
+            rows: self.rows,
+            bytes: self.bytes,
+        });
     }
 }
 
@@ -118,6 +168,11 @@ pub struct OpenedStream {
     /// [`BudgetShare::body_bytes`] with [`ArrowStreamEncoder::set_target_body_bytes`]
     /// before each write.
     pub budget: BudgetShare,
+    /// The client's progress listener (for [`BodyWrite::new`]).
+    pub progress: ProgressHook,
+    /// The span of the stream's write (`maxstorage.stream_write`: target, session,
+    /// stream, version, mode, compression; `rows` when finished): send its bodies in it.
+    pub span: tracing::Span,
 }
 
 /// Default of the request-body memory a client's stream writers share: 40 MiB, so four
@@ -269,12 +324,21 @@ pub fn open_stream(
     info: &WriteStreamInfo,
     partition_spec: &str,
     options: &StreamOptions,
-    default_compression: Compression,
-    budget: &BodyBudget,
+    defaults: &Defaults,
 ) -> Result<OpenedStream> {
     machine.on_created(info)?;
     let schema = std::sync::Arc::new(body_schema(info, partition_spec)?);
-    let compression = options.compression.unwrap_or(default_compression);
+    let compression = options.compression.unwrap_or(defaults.compression);
+    let span = tracing::debug_span!(
+        "maxstorage.stream_write",
+        target = %machine.table().target(),
+        session = %machine.session_id(),
+        stream = %machine.stream().stream_id,
+        version = machine.stream().version,
+        exactly_once = options.exactly_once,
+        %compression,
+        rows = tracing::field::Empty,
+    );
     let encoder = ArrowStreamEncoder::new(
         schema.clone(),
         EncoderOptions {
@@ -297,7 +361,9 @@ pub fn open_stream(
         schema,
         encoder,
         parallel,
-        budget: budget.join(options.max_body_bytes),
+        budget: defaults.write_buffer.join(options.max_body_bytes),
+        progress: defaults.progress.clone(),
+        span,
     })
 }
 

@@ -81,6 +81,7 @@ pub use maxstorage_codec as codec;
 /// The sans-IO core: every request, response and decision, for custom transports.
 pub use maxstorage_protocol as protocol;
 
+pub use maxstorage_client_core::progress::{Progress, ProgressCounters, ProgressListener};
 pub use maxstorage_client_core::{
     Blob, BlobInfo, BlobItem, BlobWriteOptions, CredentialsProvider, Error, ReadOptions,
     RefreshingCredentials, Result, StreamOptions, StreamSummary, TableReadSession, WritePosition,

@@ -1,5 +1,7 @@
 //! Every call runs in a `maxstorage.call` span carrying its action, target, session,
-//! attempt, request size, status, request id and latency — in both clients.
+//! attempt, request size, status, request id and latency — in both clients; the calls of
+//! a split read run inside its `maxstorage.split_read` span, those of a stream writer
+//! inside its `maxstorage.stream_write` span, both with their rows when done.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -14,7 +16,8 @@ use tracing_subscriber::prelude::*;
 
 type Spans = Arc<Mutex<BTreeMap<u64, BTreeMap<String, String>>>>;
 
-/// Collects the fields of every `maxstorage.call` span.
+/// Collects the fields of every `maxstorage.*` span, with its name (`_name`) and its
+/// parent's name (`_parent`).
 struct Collect(Spans);
 
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
@@ -29,11 +32,19 @@ impl Visit for Fields<'_> {
     }
 }
 
-impl<S: tracing::Subscriber> Layer<S> for Collect {
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _: Context<'_, S>) {
-        if attrs.metadata().name() == "maxstorage.call" {
+impl<S> Layer<S> for Collect
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let name = attrs.metadata().name();
+        if name.starts_with("maxstorage.") {
             let mut fields = BTreeMap::new();
             attrs.record(&mut Fields(&mut fields));
+            fields.insert("_name".into(), name.to_string());
+            if let Some(parent) = ctx.span(id).and_then(|s| s.parent()) {
+                fields.insert("_parent".into(), parent.name().to_string());
+            }
             self.0.lock().unwrap().insert(id.into_u64(), fields);
         }
     }
@@ -73,7 +84,10 @@ fn calls_are_spans_with_their_outcome() {
     });
 
     let spans = spans.lock().unwrap();
-    let calls: Vec<&BTreeMap<String, String>> = spans.values().collect();
+    let calls: Vec<&BTreeMap<String, String>> = spans
+        .values()
+        .filter(|f| f["_name"] == "maxstorage.call")
+        .collect();
     let creates: Vec<_> = calls
         .iter()
         .filter(|f| f.get("action").map(String::as_str) == Some("TableCreateReadSession"))
@@ -94,5 +108,137 @@ fn calls_are_spans_with_their_outcome() {
         get.get("session"),
         Some(&session.id().to_string()),
         "{get:?}"
+    );
+}
+
+#[test]
+fn split_reads_and_stream_writes_are_spans_around_their_calls() {
+    let spans: Spans = Arc::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(Collect(spans.clone()).with_filter(tracing_subscriber::filter::LevelFilter::DEBUG));
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let local = common::Local::start("split-spans");
+    local.table("t", &[("id", "bigint")]);
+    let table = local.client().table(TableId::new("p", "t"));
+    let session = table
+        .create_write_session(WriteSessionOptions::default())
+        .unwrap();
+    let mut writer = session
+        .stream_writer(StreamRef::new("0", 1), StreamOptions::default())
+        .unwrap();
+    let ids = maxstorage::arrow_array::Int64Array::from_iter_values(0..777);
+    let batch = maxstorage::arrow_array::RecordBatch::try_from_iter([(
+        "id",
+        Arc::new(ids) as maxstorage::arrow_array::ArrayRef,
+    )])
+    .unwrap();
+    writer.write(&batch).unwrap();
+    writer.finish().unwrap();
+    session.commit().unwrap();
+    let read = table
+        .create_read_session(ReadSessionOptions::default())
+        .unwrap();
+    let rows: usize = table
+        .read_split(&read, 0, &ReadOptions::default())
+        .map(|b| b.map(|b| b.num_rows()))
+        .sum::<maxstorage::Result<usize>>()
+        .unwrap();
+    assert_eq!(rows, 777);
+
+    let spans = spans.lock().unwrap();
+    let named = |name: &str| -> Vec<&BTreeMap<String, String>> {
+        spans.values().filter(|f| f["_name"] == name).collect()
+    };
+    let writes = named("maxstorage.stream_write");
+    assert_eq!(writes.len(), 1, "{spans:?}");
+    assert_eq!(writes[0].get("rows").map(String::as_str), Some("777"));
+    assert_eq!(writes[0].get("stream").map(String::as_str), Some("0"));
+    let reads = named("maxstorage.split_read");
+    assert_eq!(reads.len(), 1, "{spans:?}");
+    assert_eq!(reads[0].get("rows").map(String::as_str), Some("777"));
+    assert_eq!(reads[0].get("session"), Some(&read.id().to_string()));
+    let parent_of = |action: &str| {
+        named("maxstorage.call")
+            .into_iter()
+            .find(|f| f.get("action").map(String::as_str) == Some(action))
+            .and_then(|f| f.get("_parent").cloned())
+    };
+    assert_eq!(
+        parent_of("TableWrite").as_deref(),
+        Some("maxstorage.stream_write")
+    );
+    assert_eq!(
+        parent_of("TableRead").as_deref(),
+        Some("maxstorage.split_read")
+    );
+}
+
+/// The async client's write and parallel read tasks run on other runtime threads: their
+/// calls still reach the caller's subscriber, under the stream's and the split's spans.
+#[test]
+fn async_tasks_keep_the_callers_subscriber_and_spans() {
+    let spans: Spans = Arc::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(Collect(spans.clone()).with_filter(tracing_subscriber::filter::LevelFilter::DEBUG));
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let local = common::Local::start("async-spans");
+    local.table("t", &[("id", "bigint")]);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let table = local.async_client().await.table(TableId::new("p", "t"));
+        let session = table
+            .create_write_session(WriteSessionOptions::default())
+            .await
+            .unwrap();
+        let mut writer = session
+            .stream_writer(StreamRef::new("0", 1), StreamOptions::default())
+            .await
+            .unwrap();
+        let ids = maxstorage::arrow_array::Int64Array::from_iter_values(0..555);
+        let batch = maxstorage::arrow_array::RecordBatch::try_from_iter([(
+            "id",
+            Arc::new(ids) as maxstorage::arrow_array::ArrayRef,
+        )])
+        .unwrap();
+        writer.write(&batch).await.unwrap();
+        writer.finish().await.unwrap();
+        session.commit().await.unwrap();
+        let read = table
+            .create_read_session(ReadSessionOptions::default())
+            .await
+            .unwrap();
+        let mut rows = 0;
+        let mut all = table.read_all(&read, &ReadOptions::default(), 2);
+        while let Some(item) = futures_util::StreamExt::next(&mut all).await {
+            rows += item.unwrap().1.num_rows();
+        }
+        assert_eq!(rows, 555);
+    });
+
+    let spans = spans.lock().unwrap();
+    let parent_of = |action: &str| {
+        spans
+            .values()
+            .find(|f| {
+                f["_name"] == "maxstorage.call"
+                    && f.get("action").map(String::as_str) == Some(action)
+            })
+            .and_then(|f| f.get("_parent").cloned())
+    };
+    assert_eq!(
+        parent_of("TableWrite").as_deref(),
+        Some("maxstorage.stream_write"),
+        "{spans:?}"
+    );
+    assert_eq!(
+        parent_of("TableRead").as_deref(),
+        Some("maxstorage.split_read"),
+        "{spans:?}"
     );
 }

@@ -13,7 +13,7 @@ use bytes::{Buf, Bytes};
 use futures_core::Stream;
 use futures_util::StreamExt;
 use maxstorage_client_core::split::{BodyDecoder, SplitProgress, Step};
-use maxstorage_client_core::{Error, ReadOptions, Result, TableReadSession};
+use maxstorage_client_core::{Defaults, Error, ReadOptions, Result, TableReadSession};
 use maxstorage_codec::compress::Decompressor;
 use maxstorage_codec::read::DecoderOptions;
 use maxstorage_protocol::read::RowSelection;
@@ -22,6 +22,8 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Sleep;
+use tracing::Instrument;
+use tracing::instrument::WithSubscriber;
 
 use crate::exec::{Core, Route};
 use crate::transport::{BoxFuture, ResponseBody};
@@ -123,11 +125,11 @@ impl SplitBatches {
         session: &TableReadSession,
         selection: RowSelection,
         options: &ReadOptions,
-        default_compression: Compression,
+        defaults: &Defaults,
     ) -> SplitBatches {
         SplitBatches {
             core,
-            progress: SplitProgress::new(session, selection, options, default_compression),
+            progress: SplitProgress::new(session, selection, options, defaults),
             state: SplitState::Idle,
         }
     }
@@ -151,10 +153,13 @@ impl SplitBatches {
         let call = self.progress.request()?;
         let core = self.core.clone();
         let target = self.progress.target().to_string();
-        Ok(Box::pin(async move {
-            core.open(&call, Route::session(&target, &call.session_id))
-                .await
-        }))
+        Ok(Box::pin(
+            async move {
+                core.open(&call, Route::session(&target, &call.session_id))
+                    .await
+            }
+            .instrument(self.progress.span().clone()),
+        ))
     }
 
     fn pause(&mut self, delay: std::time::Duration) {
@@ -441,7 +446,7 @@ struct ParallelPlan {
     core: Arc<Core>,
     session: Arc<TableReadSession>,
     options: ReadOptions,
-    default_compression: Compression,
+    defaults: Defaults,
     workers: usize,
 }
 
@@ -459,7 +464,7 @@ impl ParallelBatches {
         core: Arc<Core>,
         session: Arc<TableReadSession>,
         options: ReadOptions,
-        default_compression: Compression,
+        defaults: Defaults,
         workers: usize,
     ) -> ParallelBatches {
         ParallelBatches {
@@ -467,7 +472,7 @@ impl ParallelBatches {
                 core,
                 session,
                 options,
-                default_compression,
+                defaults,
                 workers: workers.max(1),
             }),
             rx: None,
@@ -499,7 +504,7 @@ impl ParallelBatches {
                 queue.clone(),
                 tx.clone(),
             );
-            let compression = plan.default_compression;
+            let defaults = plan.defaults.clone();
             self.tasks.spawn_on(
                 async move {
                     loop {
@@ -512,7 +517,7 @@ impl ParallelBatches {
                             &session,
                             selection,
                             &options,
-                            compression,
+                            &defaults,
                         );
                         while let Some(item) = split.next().await {
                             let failed = item.is_err();
@@ -521,7 +526,9 @@ impl ParallelBatches {
                             }
                         }
                     }
-                },
+                }
+                .in_current_span()
+                .with_current_subscriber(),
                 &runtime,
             );
         }

@@ -119,7 +119,7 @@ impl TableClient {
             session,
             selection,
             options,
-            self.client.defaults.compression,
+            &self.client.defaults,
         )
     }
 
@@ -155,7 +155,7 @@ impl TableClient {
             self.client.core.clone(),
             Arc::new(session.clone()),
             options.clone(),
-            self.client.defaults.compression,
+            self.client.defaults.clone(),
             workers,
         )
     }

@@ -17,9 +17,9 @@ use std::task::{Context, Poll, ready};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
+use maxstorage_client_core::progress::ProgressHook;
 use maxstorage_client_core::write::{
-    BudgetShare, ParallelEncoding, SessionCore, WriteNext, WriteRecovery, broken_writer,
-    open_stream,
+    BodyWrite, BudgetShare, ParallelEncoding, SessionCore, WriteNext, broken_writer, open_stream,
 };
 use maxstorage_client_core::{
     BlobItem, BlobWriteOptions, Error, Result, StreamOptions, StreamSummary, WritePosition,
@@ -35,6 +35,8 @@ use maxstorage_protocol::write::{
 use maxstorage_protocol::{ApiVersion, Compression, TableId};
 use tokio::io::AsyncWrite;
 use tokio::sync::oneshot;
+use tracing::Instrument;
+use tracing::instrument::WithSubscriber;
 
 use crate::blob::BlobWriter;
 use crate::client::Client;
@@ -114,8 +116,7 @@ impl WriteSessionHandle {
             &info,
             &self.core.partition_spec,
             &options,
-            self.client.defaults.compression,
-            &self.client.defaults.write_buffer,
+            &self.client.defaults,
         )?;
         Ok(StreamWriter {
             session: self.clone(),
@@ -124,6 +125,8 @@ impl WriteSessionHandle {
             sender: SenderSlot::Idle(Box::new(Sender {
                 machine: opened.machine,
                 last: None,
+                progress: opened.progress,
+                span: opened.span,
             })),
             encoder: opened.encoder,
             // A writer made on a pool thread encodes on it: waiting there for the pool
@@ -339,6 +342,9 @@ type Encoding = (usize, oneshot::Receiver<Result<EncodedMessage>>);
 struct Sender {
     machine: WriteStream,
     last: Option<WriteRowsResult>,
+    progress: ProgressHook,
+    /// `maxstorage.stream_write`.
+    span: tracing::Span,
 }
 
 /// Where the [`Sender`] is.
@@ -528,6 +534,7 @@ impl StreamWriter {
             sender.machine.on_closed();
             session.state()?.stream_closed(sender.machine.stream())?;
         }
+        sender.span.record("rows", sender.machine.rows_written());
         Ok(StreamSummary {
             stream: sender.machine.stream().clone(),
             rows: sender.machine.rows_written(),
@@ -571,10 +578,13 @@ impl StreamWriter {
             ));
         };
         let session = self.session.clone();
-        self.sender = SenderSlot::Busy(tokio::spawn(async move {
-            let outcome = sender.send(&session, body).await;
-            (sender, outcome)
-        }));
+        self.sender = SenderSlot::Busy(tokio::spawn(
+            async move {
+                let outcome = sender.send(&session, body).await;
+                (sender, outcome)
+            }
+            .with_current_subscriber(),
+        ));
         Ok(())
     }
 }
@@ -582,30 +592,35 @@ impl StreamWriter {
 impl Sender {
     /// Sends one body, retrying and resynchronising as the exactly-once machine says.
     async fn send(&mut self, session: &WriteSessionHandle, body: EncodedBody) -> Result<()> {
+        let span = self.span.clone();
+        self.send_body(session, body).instrument(span).await
+    }
+
+    async fn send_body(&mut self, session: &WriteSessionHandle, body: EncodedBody) -> Result<()> {
         let (rows, len) = (body.rows() as i64, body.len());
         let chunks = body.into_chunks();
         let core = session.client.core.clone();
         let mut call = self.machine.begin_write(rows, Some(len))?;
-        let mut recovery = WriteRecovery::new();
+        let mut write = BodyWrite::new(rows, len, &self.progress);
         loop {
             let error = match core
                 .call_with_body(&call, session.route(), SendBody::Chunks(chunks.clone()))
                 .await
             {
                 Ok(result) => {
-                    self.machine.on_written(&result)?;
+                    write.on_written(&mut self.machine, &result)?;
                     self.last = Some(result);
                     return Ok(());
                 }
                 Err(e) => e,
             };
-            let mut next = recovery.on_error(&mut self.machine, error)?;
+            let mut next = write.on_error(&mut self.machine, error)?;
             call = loop {
                 match next {
                     WriteNext::Send(resend) => break resend,
                     WriteNext::Resync(get) => {
                         let info = core.call(&get, session.route()).await?;
-                        next = WriteRecovery::on_resync(&mut self.machine, &info)?;
+                        next = write.on_resync(&mut self.machine, &info)?;
                     }
                     WriteNext::Done => return Ok(()),
                 }

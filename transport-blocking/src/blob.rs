@@ -188,7 +188,7 @@ impl BlobWriter {
             session_id,
             route_override,
             move |client, route, body| client.core.call_with_body(&call, route, body),
-        );
+        )?;
         Ok(BlobWriter { upload, digest })
     }
 

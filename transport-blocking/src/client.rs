@@ -66,6 +66,18 @@ impl Client {
         client.defaults.compression = compression;
         client
     }
+
+    /// The same client telling `listener` about the progress of its reads and writes
+    /// (instead of the builder's listener, if any), e.g. a fresh
+    /// [`ProgressCounters`](crate::ProgressCounters) per job.
+    pub fn with_progress(
+        &self,
+        listener: Arc<dyn maxstorage_client_core::ProgressListener>,
+    ) -> Client {
+        let mut client = self.clone();
+        client.defaults.progress = maxstorage_client_core::progress::ProgressHook::new(listener);
+        client
+    }
 }
 
 /// Builds a [`Client`].

@@ -31,6 +31,7 @@ mod exec;
 pub mod instance;
 pub mod read;
 mod read_ahead;
+mod spawn;
 pub mod table;
 pub mod transport;
 mod upload;
@@ -39,6 +40,7 @@ pub mod write;
 pub use blob::{BlobReader, BlobStreamReader, BlobWriter};
 pub use client::{Client, ClientBuilder};
 pub use instance::InstanceClient;
+pub use maxstorage_client_core::progress::{Progress, ProgressCounters, ProgressListener};
 pub use maxstorage_client_core::{
     Blob, BlobInfo, BlobItem, BlobWriteOptions, Error, ReadOptions, Result, StreamOptions,
     StreamSummary, TableReadSession, WritePosition,

@@ -17,7 +17,7 @@ use crate::exec::{Core, Route};
 use crate::read_ahead::ReadAhead;
 use crate::transport::ResponseBody;
 use maxstorage_client_core::split::{BodyDecoder, SplitProgress, Step};
-use maxstorage_client_core::{Error, ReadOptions, Result, TableReadSession};
+use maxstorage_client_core::{Defaults, Error, ReadOptions, Result, TableReadSession};
 
 /// A response body being decoded into record batches, its bytes read ahead on another
 /// thread.
@@ -106,11 +106,11 @@ impl SplitBatches {
         session: &TableReadSession,
         selection: RowSelection,
         options: &ReadOptions,
-        default_compression: Compression,
+        defaults: &Defaults,
     ) -> SplitBatches {
         SplitBatches {
             core,
-            progress: SplitProgress::new(session, selection, options, default_compression),
+            progress: SplitProgress::new(session, selection, options, defaults),
             current: None,
             done: false,
         }
@@ -132,6 +132,8 @@ impl SplitBatches {
     }
 
     fn open(&mut self) -> Result<DecodingBody> {
+        let span = self.progress.span().clone();
+        let _in_span = span.enter();
         let call = self.progress.request()?;
         let route = Route::session(self.progress.target(), &call.session_id);
         let (head, body) = self.core.open(&call, route)?;
@@ -361,7 +363,7 @@ impl ParallelBatches {
         core: Arc<Core>,
         session: Arc<TableReadSession>,
         options: ReadOptions,
-        default_compression: Compression,
+        defaults: Defaults,
         workers: usize,
     ) -> ParallelBatches {
         let splits: Vec<RowSelection> = session.splits();
@@ -376,15 +378,17 @@ impl ParallelBatches {
         let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let handles = (0..workers)
             .map(|_| {
-                let (core, session, options, queue, tx, cancel) = (
+                let (core, session, options, defaults, queue, tx, cancel) = (
                     core.clone(),
                     session.clone(),
                     options.clone(),
+                    defaults.clone(),
                     queue.clone(),
                     tx.clone(),
                     cancel.clone(),
                 );
-                thread::spawn(move || {
+                let failed = tx.clone();
+                crate::spawn::spawn("maxstorage-read", move || {
                     while !cancel.load(std::sync::atomic::Ordering::Relaxed) {
                         let Some((index, selection)) =
                             queue.lock().ok().and_then(|mut q| q.pop_front())
@@ -396,7 +400,7 @@ impl ParallelBatches {
                             &session,
                             selection,
                             &options,
-                            default_compression,
+                            &defaults,
                         ) {
                             let failed = item.is_err();
                             if tx.send(item.map(|b| (index, b))).is_err() || failed {
@@ -406,8 +410,14 @@ impl ParallelBatches {
                         }
                     }
                 })
+                .map_err(|e| {
+                    // The channel holds two items per worker: this send never blocks.
+                    let _ = failed.send(Err(Error::io("starting a read worker", e)));
+                })
+                .ok()
             })
-            .collect();
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default();
         ParallelBatches {
             rx,
             workers: handles,

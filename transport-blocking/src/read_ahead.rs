@@ -4,7 +4,6 @@
 
 use std::io::Read;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread;
 
 use bytes::{Bytes, BytesMut};
 
@@ -44,9 +43,7 @@ impl ReadAhead {
     pub(crate) fn start(body: ResponseBody) -> ReadAhead {
         let (tx, rx) = sync_channel(DEPTH);
         let failed = tx.clone();
-        let spawned = thread::Builder::new()
-            .name("maxstorage-read-ahead".into())
-            .spawn(move || pump(body, tx));
+        let spawned = crate::spawn::spawn("maxstorage-read-ahead", move || pump(body, tx));
         if let Err(e) = spawned {
             let _ = failed.send(Chunk::Failed(std::io::Error::other(format!(
                 "cannot start the read-ahead thread: {e}"

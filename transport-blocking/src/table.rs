@@ -112,7 +112,7 @@ impl TableClient {
             session,
             selection,
             options,
-            self.client.defaults.compression,
+            &self.client.defaults,
         )
     }
 
@@ -147,7 +147,7 @@ impl TableClient {
             self.client.core.clone(),
             Arc::new(session.clone()),
             options.clone(),
-            self.client.defaults.compression,
+            self.client.defaults.clone(),
             workers,
         )
     }

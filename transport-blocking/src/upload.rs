@@ -34,12 +34,12 @@ impl<T: Send + 'static> Upload<T> {
         session_id: String,
         route_override: Option<String>,
         send: F,
-    ) -> Upload<T>
+    ) -> Result<Upload<T>>
     where
         F: FnOnce(&Client, Route<'_>, SendBody) -> Result<T> + Send + 'static,
     {
         let (tx, rx) = mpsc::sync_channel::<Option<Bytes>>(4);
-        let worker = thread::spawn(move || {
+        let worker = crate::spawn::spawn("maxstorage-upload", move || {
             let reader = ChannelReader {
                 rx,
                 current: Bytes::new(),
@@ -47,11 +47,12 @@ impl<T: Send + 'static> Upload<T> {
             let route =
                 Route::session(&target, &session_id).with_override(route_override.as_deref());
             send(&client, route, SendBody::Stream(Box::new(reader), None))
-        });
-        Upload {
+        })
+        .map_err(|e| Error::io("starting the thread that uploads a body", e))?;
+        Ok(Upload {
             tx: Some(tx),
             worker: Some(worker),
-        }
+        })
     }
 
     pub fn send(&self, chunk: Bytes) -> std::io::Result<()> {

@@ -23,9 +23,9 @@ use crate::client::Client;
 use crate::exec::{Route, SendBody};
 use crate::upload::Upload;
 use maxstorage_client_core::Result;
+use maxstorage_client_core::progress::ProgressHook;
 use maxstorage_client_core::write::{
-    BudgetShare, ParallelEncoding, SessionCore, WriteNext, WriteRecovery, broken_writer,
-    open_stream,
+    BodyWrite, BudgetShare, ParallelEncoding, SessionCore, WriteNext, broken_writer, open_stream,
 };
 use maxstorage_client_core::{
     BlobItem, BlobWriteOptions, StreamOptions, StreamSummary, WritePosition,
@@ -96,8 +96,7 @@ impl WriteSessionHandle {
             &info,
             &self.core.partition_spec,
             &options,
-            self.client.defaults.compression,
-            &self.client.defaults.write_buffer,
+            &self.client.defaults,
         )?;
         Ok(StreamWriter {
             session: self.clone(),
@@ -106,6 +105,8 @@ impl WriteSessionHandle {
             sender: SenderSlot::Idle(Box::new(Sender {
                 machine: opened.machine,
                 last: None,
+                progress: opened.progress,
+                span: opened.span,
             })),
             encoder: opened.encoder,
             // A writer made on a pool thread encodes on it: waiting there for the pool
@@ -162,7 +163,7 @@ impl WriteSessionHandle {
             self.core.calls.session_id.clone(),
             route.override_token.map(str::to_string),
             move |client, route, body| client.core.call_with_body(&call, route, body),
-        );
+        )?;
         Ok(RawRowsWriter { upload })
     }
 
@@ -309,6 +310,9 @@ type Encoding = (usize, Receiver<Result<EncodedMessage>>);
 struct Sender {
     machine: WriteStream,
     last: Option<WriteRowsResult>,
+    progress: ProgressHook,
+    /// `maxstorage.stream_write`.
+    span: tracing::Span,
 }
 
 /// Where the [`Sender`] is.
@@ -464,6 +468,7 @@ impl StreamWriter {
             sender.machine.on_closed();
             session.state()?.stream_closed(sender.machine.stream())?;
         }
+        sender.span.record("rows", sender.machine.rows_written());
         Ok(StreamSummary {
             stream: sender.machine.stream().clone(),
             rows: sender.machine.rows_written(),
@@ -508,12 +513,10 @@ impl StreamWriter {
         let session = self.session.clone();
         // If no thread can be started the sender is lost with the closure: the writer
         // then fails every call (its stream is never closed, so it cannot be committed).
-        let spawned = std::thread::Builder::new()
-            .name("maxstorage-write".into())
-            .spawn(move || {
-                let outcome = sender.send(&session, body);
-                (sender, outcome)
-            });
+        let spawned = crate::spawn::spawn("maxstorage-write", move || {
+            let outcome = sender.send(&session, body);
+            (sender, outcome)
+        });
         match spawned {
             Ok(thread) => {
                 self.sender = SenderSlot::Busy(thread);
@@ -530,29 +533,31 @@ impl StreamWriter {
 impl Sender {
     /// Sends one body, retrying and resynchronising as the exactly-once machine says.
     fn send(&mut self, session: &WriteSessionHandle, body: EncodedBody) -> Result<()> {
+        let span = self.span.clone();
+        let _in_span = span.enter();
         let (rows, len) = (body.rows() as i64, body.len());
         let chunks = body.into_chunks();
         let core = session.client.core.clone();
         let mut call = self.machine.begin_write(rows, Some(len))?;
-        let mut recovery = WriteRecovery::new();
+        let mut write = BodyWrite::new(rows, len, &self.progress);
         loop {
             let error =
                 match core.call_with_body(&call, session.route(), SendBody::Chunks(chunks.clone()))
                 {
                     Ok(result) => {
-                        self.machine.on_written(&result)?;
+                        write.on_written(&mut self.machine, &result)?;
                         self.last = Some(result);
                         return Ok(());
                     }
                     Err(e) => e,
                 };
-            let mut next = recovery.on_error(&mut self.machine, error)?;
+            let mut next = write.on_error(&mut self.machine, error)?;
             call = loop {
                 match next {
                     WriteNext::Send(resend) => break resend,
                     WriteNext::Resync(get) => {
                         let info = core.call(&get, session.route())?;
-                        next = WriteRecovery::on_resync(&mut self.machine, &info)?;
+                        next = write.on_resync(&mut self.machine, &info)?;
                     }
                     WriteNext::Done => return Ok(()),
                 }

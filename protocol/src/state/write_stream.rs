@@ -130,6 +130,16 @@ impl WriteStream {
         self.state
     }
 
+    /// The table.
+    pub fn table(&self) -> &TableId {
+        &self.table
+    }
+
+    /// The write session's id.
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
     /// The stream id and version.
     pub fn stream(&self) -> &StreamRef {
         &self.stream
