@@ -5,10 +5,91 @@
 //! environment (`MAXSTORAGE_ENDPOINT`, `MAXSTORAGE_SERVICE_ENDPOINT`, `MAXSTORAGE_PROJECT`,
 //! `MAXSTORAGE_QUOTA`, `ALIBABA_CLOUD_ACCESS_KEY_ID` / `_SECRET` / `ALIBABA_CLOUD_SECURITY_TOKEN`),
 //! then the file `MAXSTORAGE_CONFIG` names, or `~/.odpscmd/odps_config.ini`.
+//!
+//! `--emulator[=DIR]` instead runs an emulator inside the command, on `DIR` (durable: the
+//! next command with the same `DIR` sees what this one committed) or on a temporary
+//! directory, in the project `--project` names (default [`EMBEDDED_PROJECT`]).
 
-use std::path::PathBuf;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+
+use maxstorage_emulator::Emulator;
+use maxstorage_emulator::admin::AdminClient;
+use maxstorage_protocol::Credentials;
 
 use crate::CliError;
+
+/// The project of an embedded emulator unless `--project` (or `MAXSTORAGE_PROJECT`) names
+/// another.
+pub const EMBEDDED_PROJECT: &str = "local";
+
+/// The access key the command and its embedded emulator share (the emulator keeps none
+/// on disk: any key works for the next command on the same directory).
+const EMBEDDED_KEY: (&str, &str) = ("maxstorage-local-id", "maxstorage-local-key");
+
+/// An emulator serving for the length of one command.
+#[derive(Debug)]
+pub struct Embedded {
+    emulator: Emulator,
+    /// The temporary data directory, removed when the command ends (none with `DIR`).
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Embedded {
+    /// Starts an emulator on `dir`, or on a new temporary directory.
+    pub fn start(dir: Option<&Path>) -> Result<Embedded, CliError> {
+        let (dir, temp) = match dir {
+            Some(dir) => (dir.to_path_buf(), None),
+            None => {
+                let temp = tempfile::tempdir()?;
+                (temp.path().to_path_buf(), Some(temp))
+            }
+        };
+        let emulator = Emulator::builder()
+            .data_dir(&dir)
+            .credentials(EMBEDDED_KEY.0, EMBEDDED_KEY.1)
+            .start()?;
+        Ok(Embedded {
+            emulator,
+            _temp: temp,
+        })
+    }
+
+    /// The embedded emulator's admin client.
+    pub fn admin(&self) -> AdminClient {
+        AdminClient::new(self.emulator.addr()).with_credentials(EMBEDDED_KEY.0, EMBEDDED_KEY.1)
+    }
+
+    /// A client builder pointed at the embedded emulator, with its access key.
+    fn builder(&self) -> maxstorage_blocking::ClientBuilder {
+        maxstorage_blocking::Client::builder()
+            .endpoint(self.emulator.endpoint())
+            .credentials(Credentials::new(EMBEDDED_KEY.0, EMBEDDED_KEY.1))
+    }
+}
+
+/// The project `--project` or `MAXSTORAGE_PROJECT` names, or [`EMBEDDED_PROJECT`].
+pub fn embedded_project(flag: Option<&str>) -> String {
+    flag.map(str::to_string)
+        .or_else(|| std::env::var("MAXSTORAGE_PROJECT").ok())
+        .unwrap_or_else(|| EMBEDDED_PROJECT.to_string())
+}
+
+/// A client, and the embedded emulator it talks to if there is one (kept running as long
+/// as the connection lives).
+#[derive(Debug)]
+pub struct Connection {
+    client: maxstorage_blocking::Client,
+    _embedded: Option<Embedded>,
+}
+
+impl Deref for Connection {
+    type Target = maxstorage_blocking::Client;
+
+    fn deref(&self) -> &Self::Target {
+        &self.client
+    }
+}
 
 /// How to reach the service.
 #[derive(Debug, Clone, clap::Args)]
@@ -24,12 +105,28 @@ pub struct ConnectArgs {
     /// [default: $MAXSTORAGE_CONFIG, else ~/.odpscmd/odps_config.ini].
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Run an emulator inside this command instead of connecting anywhere: on DIR (kept:
+    /// the next command with the same DIR sees this one's tables), or on a temporary
+    /// directory without `=DIR`.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true)]
+    pub emulator: Option<Option<PathBuf>>,
 }
 
 impl ConnectArgs {
     /// The blocking client these settings describe, or a message naming the ways to
     /// configure it.
-    pub fn client(&self) -> Result<maxstorage_blocking::Client, CliError> {
+    pub fn client(&self) -> Result<Connection, CliError> {
+        if let Some(dir) = &self.emulator {
+            let embedded = Embedded::start(dir.as_deref())?;
+            let client = embedded
+                .builder()
+                .project(embedded_project(self.project.as_deref()))
+                .build()?;
+            return Ok(Connection {
+                client,
+                _embedded: Some(embedded),
+            });
+        }
         let mut builder = maxstorage_blocking::Client::builder();
         if let Some(endpoint) = &self.endpoint {
             builder = builder.endpoint(endpoint);
@@ -45,12 +142,15 @@ impl ConnectArgs {
                 Err(CliError::Usage(
                     "no service configured: pass --endpoint and --project, set \
                      MAXSTORAGE_ENDPOINT and MAXSTORAGE_PROJECT, or point --config \
-                     (MAXSTORAGE_CONFIG) at an odps_config.ini; for a local service run \
-                     `maxstorage emulator`"
+                     (MAXSTORAGE_CONFIG) at an odps_config.ini; or try it locally with \
+                     --emulator=DIR (an emulator inside the command, its tables kept in DIR)"
                         .into(),
                 ))
             }
-            other => Ok(other?),
+            other => Ok(Connection {
+                client: other?,
+                _embedded: None,
+            }),
         }
     }
 }

@@ -8,12 +8,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use maxstorage_emulator::admin::AdminClient;
-use maxstorage_emulator::cli::ServeArgs;
+use maxstorage_emulator::admin::{AdminClient, InstanceDef};
+use maxstorage_emulator::cli::{DEFAULT_LISTEN, ServeArgs};
 use maxstorage_emulator::store::{ColumnDef, TableDef};
 use maxstorage_protocol::profile::{ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET};
 
 use crate::CliError;
+use crate::connect::{Embedded, embedded_project};
 use crate::format::{self, Format, Sink};
 
 /// Arguments of `maxstorage emulator`.
@@ -22,9 +23,9 @@ pub struct EmulatorArgs {
     /// Administer a running emulator instead of serving one.
     #[command(subcommand)]
     pub admin: Option<AdminCommand>,
-    /// How to serve (absent with a subcommand).
+    /// How to serve (ignored with a subcommand).
     #[command(flatten)]
-    pub serve: Option<ServeArgs>,
+    pub serve: ServeArgs,
 }
 
 /// What to do to a running emulator.
@@ -62,6 +63,24 @@ pub enum AdminCommand {
         #[command(flatten)]
         target: AdminTarget,
     },
+    /// Make a query result (an instance) out of a table's rows, as a finished SQL query
+    /// would leave; prints its id (for `maxstorage instance read`).
+    CreateInstance {
+        /// The table (in the `default` schema unless `schema.name`).
+        table: String,
+        /// Columns of the result, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        columns: Vec<String>,
+        /// Only this partition, e.g. `pt=20240101`.
+        #[arg(long)]
+        partition: Option<String>,
+        /// At most this many rows.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Where the emulator is.
+        #[command(flatten)]
+        target: AdminTarget,
+    },
     /// Write the committed rows of a table (or a partition) to a file.
     Dump {
         /// The table (in the `default` schema).
@@ -84,29 +103,36 @@ pub enum AdminCommand {
 /// Where a running emulator is, and who asks.
 #[derive(Debug, clap::Args)]
 pub struct AdminTarget {
-    /// The emulator's endpoint, e.g. `http://127.0.0.1:8080` [default: $MAXSTORAGE_ENDPOINT].
+    /// The emulator's endpoint [default: $MAXSTORAGE_ENDPOINT, else
+    /// http://127.0.0.1:8780, where `maxstorage emulator` listens by default].
     #[arg(long)]
     pub endpoint: Option<String>,
-    /// The project [default: $MAXSTORAGE_PROJECT].
+    /// The project [default: $MAXSTORAGE_PROJECT; with --emulator, `local`].
     #[arg(long)]
     pub project: Option<String>,
+    /// Administer the data directory DIR through an emulator inside this command instead
+    /// of a running one (what `--emulator=DIR` of `read`, `load`... then serves).
+    #[arg(long, value_name = "DIR", require_equals = true)]
+    pub emulator: Option<PathBuf>,
 }
 
 impl AdminTarget {
-    /// The admin client (signed with `ALIBABA_CLOUD_ACCESS_KEY_ID` / `_SECRET` when set)
-    /// and the project.
-    fn connect(&self) -> Result<(AdminClient, String), CliError> {
+    /// The admin client (signed with `ALIBABA_CLOUD_ACCESS_KEY_ID` / `_SECRET` when set),
+    /// the project, and the embedded emulator behind them if there is one.
+    fn connect(&self) -> Result<(AdminClient, String, Option<Embedded>), CliError> {
+        if let Some(dir) = &self.emulator {
+            let embedded = Embedded::start(Some(dir))?;
+            return Ok((
+                embedded.admin(),
+                embedded_project(self.project.as_deref()),
+                Some(embedded),
+            ));
+        }
         let endpoint = self
             .endpoint
             .clone()
             .or_else(|| std::env::var("MAXSTORAGE_ENDPOINT").ok())
-            .ok_or_else(|| {
-                CliError::Usage(
-                    "no emulator: pass --endpoint or set MAXSTORAGE_ENDPOINT (the address \
-                     `maxstorage emulator` prints)"
-                        .into(),
-                )
-            })?;
+            .unwrap_or_else(|| format!("http://{DEFAULT_LISTEN}"));
         let project = self
             .project
             .clone()
@@ -121,7 +147,7 @@ impl AdminTarget {
         ) {
             client = client.with_credentials(&id, &key);
         }
-        Ok((client, project))
+        Ok((client, project, None))
     }
 }
 
@@ -155,12 +181,7 @@ fn column(spec: &str) -> Result<ColumnDef, CliError> {
 /// Runs `maxstorage emulator`.
 pub fn run(args: EmulatorArgs) -> Result<ExitCode, CliError> {
     let Some(admin) = args.admin else {
-        return match args.serve {
-            Some(serve) => Ok(maxstorage_emulator::cli::serve(serve)),
-            None => Err(CliError::Usage(
-                "maxstorage emulator needs --data-dir (to serve) or a subcommand".into(),
-            )),
-        };
+        return Ok(maxstorage_emulator::cli::serve(args.serve));
     };
     match admin {
         AdminCommand::CreateTable {
@@ -169,7 +190,7 @@ pub fn run(args: EmulatorArgs) -> Result<ExitCode, CliError> {
             partition_columns,
             target,
         } => {
-            let (client, project) = target.connect()?;
+            let (client, project, _embedded) = target.connect()?;
             let (schema, name) = match table.split_once('.') {
                 Some((s, n)) => (s.to_string(), n.to_string()),
                 None => ("default".to_string(), table.clone()),
@@ -197,7 +218,7 @@ pub fn run(args: EmulatorArgs) -> Result<ExitCode, CliError> {
             format,
             target,
         } => {
-            let (client, project) = target.connect()?;
+            let (client, project, _embedded) = target.connect()?;
             let format = Format::of(format, &file)?;
             let schema = match format {
                 Format::Csv => Some(infer_csv_schema(&file)?),
@@ -217,6 +238,28 @@ pub fn run(args: EmulatorArgs) -> Result<ExitCode, CliError> {
             }
             eprintln!("inserted {rows} rows into {table}");
         }
+        AdminCommand::CreateInstance {
+            table,
+            columns,
+            partition,
+            limit,
+            target,
+        } => {
+            let (client, project, _embedded) = target.connect()?;
+            let (schema, table) = match table.split_once('.') {
+                Some((s, n)) => (s.to_string(), n.to_string()),
+                None => ("default".to_string(), table),
+            };
+            let id = client.create_instance(&InstanceDef {
+                project,
+                schema,
+                table,
+                columns,
+                partition,
+                limit,
+            })?;
+            println!("{id}");
+        }
         AdminCommand::Dump {
             table,
             partition,
@@ -224,7 +267,7 @@ pub fn run(args: EmulatorArgs) -> Result<ExitCode, CliError> {
             format,
             target,
         } => {
-            let (client, project) = target.connect()?;
+            let (client, project, _embedded) = target.connect()?;
             let format = Format::of(format, &output)?;
             let batches = client.dump(&project, &table, partition.as_deref())?;
             let schema = batches

@@ -15,6 +15,7 @@ use crate::bench::Codec;
 use crate::connect::ConnectArgs;
 use crate::format::{self, Format};
 use crate::progress::Progress;
+use crate::report::JsonArg;
 
 /// Arguments of `maxstorage load`.
 #[derive(Debug, clap::Args)]
@@ -39,6 +40,9 @@ pub struct LoadArgs {
     /// Compression of the request bodies.
     #[arg(long, value_enum, default_value_t = Codec::Zstd)]
     pub compression: Codec,
+    /// The outcome as JSON.
+    #[command(flatten)]
+    pub json: JsonArg,
     /// Where to connect.
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -58,12 +62,23 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
     match write_all(args, format, &session) {
         Ok(rows) => {
             session.commit()?;
-            eprintln!(
-                "loaded {rows} rows into {} in {:.2} s",
-                table.table(),
-                started.elapsed().as_secs_f64()
-            );
-            Ok(())
+            let seconds = started.elapsed().as_secs_f64();
+            args.json.report(
+                serde_json::json!({
+                    "table": table.table().to_string(),
+                    "session": session.id(),
+                    "partition": args.partition,
+                    "overwrite": args.overwrite,
+                    "rows": rows,
+                    "seconds": seconds,
+                }),
+                || {
+                    format!(
+                        "loaded {rows} rows into {} in {seconds:.2} s",
+                        table.table()
+                    )
+                },
+            )
         }
         Err(e) => {
             // Nothing of a failed load becomes visible.

@@ -6,14 +6,17 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod blob;
 mod connect;
 mod emulator_cmd;
 mod format;
 mod inspect;
+mod instance;
 mod load;
 mod progress;
 mod quickstart;
 mod read;
+mod report;
 
 /// The maxstorage command-line tool.
 #[derive(Debug, Parser)]
@@ -28,8 +31,9 @@ enum Command {
     /// Run the whole path end to end on an embedded emulator: parallel exactly-once
     /// writes, a parallel multi-split read verified row by row, a preview, blobs.
     Quickstart(quickstart::QuickstartArgs),
-    /// Serve the local emulator in the foreground (prints its address first), or
-    /// administer a running one: `create-table`, `insert`, `dump`.
+    /// Serve the local emulator in the foreground (prints its address first; by default
+    /// on 127.0.0.1:8780 from ~/.local/share/maxstorage/emulator), or administer one:
+    /// `create-table`, `insert`, `dump`, `create-instance`.
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Emulator(emulator_cmd::EmulatorArgs),
     /// Measure read or write throughput against an endpoint; prints one JSON line in the
@@ -41,6 +45,12 @@ enum Command {
     /// Load a Parquet, CSV or Arrow file into a table or partition: parallel exactly-once
     /// streams, one commit, all rows or none.
     Load(load::LoadArgs),
+    /// Upload files into a table's BLOB column, or download its blobs.
+    #[command(subcommand)]
+    Blob(blob::BlobCommand),
+    /// Read a finished query's result (an instance).
+    #[command(subcommand)]
+    Instance(instance::InstanceCommand),
     /// Show a table's columns and partition columns.
     Schema(inspect::SchemaArgs),
     /// Show a table's first rows.
@@ -93,6 +103,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Read(args) => read::run(&args),
         Command::Load(args) => load::run(&args),
+        Command::Blob(command) => blob::run(&command),
+        Command::Instance(command) => instance::run(&command),
         Command::Schema(args) => inspect::schema(&args),
         Command::Preview(args) => inspect::preview(&args),
         Command::Completions { shell } => {

@@ -10,6 +10,7 @@ use crate::CliError;
 use crate::connect::ConnectArgs;
 use crate::format::{Format, Sink};
 use crate::progress::Progress;
+use crate::report::JsonArg;
 
 /// Arguments of `maxstorage read`.
 #[derive(Debug, clap::Args)]
@@ -37,6 +38,9 @@ pub struct ReadArgs {
     /// Splits read at once (rows then arrive in no particular order; 1 keeps split order).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub workers: u32,
+    /// The outcome as JSON.
+    #[command(flatten)]
+    pub json: JsonArg,
     /// Where to connect.
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -44,6 +48,7 @@ pub struct ReadArgs {
 
 /// Runs `maxstorage read`.
 pub fn run(args: &ReadArgs) -> Result<(), CliError> {
+    args.json.check_output(&args.output)?;
     let format = Format::of(args.format, &args.output)?;
     let client = args.connect.client()?;
     let table = client.table_named(&args.table)?;
@@ -104,11 +109,21 @@ pub fn run(args: &ReadArgs) -> Result<(), CliError> {
     };
     sink.finish()?;
     progress.done();
-    eprintln!(
-        "read {rows} rows of {} in {:.2} s to {}",
-        table.table(),
-        started.elapsed().as_secs_f64(),
-        args.output.display()
-    );
-    Ok(())
+    let seconds = started.elapsed().as_secs_f64();
+    args.json.report(
+        serde_json::json!({
+            "table": table.table().to_string(),
+            "session": session.id(),
+            "rows": rows,
+            "seconds": seconds,
+            "output": args.output,
+        }),
+        || {
+            format!(
+                "read {rows} rows of {} in {seconds:.2} s to {}",
+                table.table(),
+                args.output.display()
+            )
+        },
+    )
 }

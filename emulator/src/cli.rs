@@ -1,5 +1,10 @@
 //! Serving the emulator from a command line: the flags of the `maxstorage-emulator` binary
 //! and of `maxstorage emulator`, and the foreground loop both run.
+//!
+//! With no flags at all an emulator serves the default data directory
+//! ([`default_data_dir`]) on the default address ([`DEFAULT_LISTEN`]), signed with the
+//! access key in `ALIBABA_CLOUD_ACCESS_KEY_ID` / `ALIBABA_CLOUD_ACCESS_KEY_SECRET` (the
+//! variables the clients read), so one shell serves and another just uses it.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -9,20 +14,52 @@ use std::time::Duration;
 
 use crate::{BlobLayout, Emulator, ReadCompression};
 
+/// The address a command-line emulator listens on unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8780";
+
+/// The variable naming the default data directory of a command-line emulator.
+pub const ENV_DATA_DIR: &str = "MAXSTORAGE_EMULATOR_DIR";
+
+/// Where a command-line emulator keeps its data unless told otherwise:
+/// `$MAXSTORAGE_EMULATOR_DIR`, else `$XDG_DATA_HOME/maxstorage/emulator`, else
+/// `$HOME/.local/share/maxstorage/emulator`; `None` when none of them is set.
+pub fn default_data_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var(ENV_DATA_DIR) {
+        return Some(PathBuf::from(dir));
+    }
+    let base = var("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".local/share")))?;
+    Some(base.join("maxstorage").join("emulator"))
+}
+
 /// The flags of a foreground emulator.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// Directory for tables, blobs and query results (created if missing).
+    /// Directory for tables, blobs and query results (created if missing)
+    /// [default: $MAXSTORAGE_EMULATOR_DIR, else $XDG_DATA_HOME/maxstorage/emulator, else
+    /// ~/.local/share/maxstorage/emulator].
     #[arg(long)]
-    pub data_dir: PathBuf,
+    pub data_dir: Option<PathBuf>,
     /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:0")]
+    #[arg(long, default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
     /// Access key id requests must be signed with.
-    #[arg(long, required_unless_present = "no_auth")]
+    #[arg(
+        long,
+        env = "ALIBABA_CLOUD_ACCESS_KEY_ID",
+        hide_env_values = true,
+        required_unless_present = "no_auth"
+    )]
     pub access_id: Option<String>,
     /// Access key secret requests must be signed with.
-    #[arg(long, required_unless_present = "no_auth")]
+    #[arg(
+        long,
+        env = "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+        hide_env_values = true,
+        required_unless_present = "no_auth"
+    )]
     pub access_key: Option<String>,
     /// Accept unsigned requests.
     #[arg(long)]
@@ -73,8 +110,15 @@ pub fn serve(args: ServeArgs) -> ExitCode {
 }
 
 async fn serve_async(args: ServeArgs) -> ExitCode {
+    let Some(data_dir) = args.data_dir.or_else(default_data_dir) else {
+        eprintln!(
+            "maxstorage-emulator: no data directory: pass --data-dir or set {ENV_DATA_DIR} \
+             (or HOME)"
+        );
+        return ExitCode::FAILURE;
+    };
     let mut builder = Emulator::builder()
-        .data_dir(args.data_dir)
+        .data_dir(&data_dir)
         .listen(args.listen)
         .read_compression(args.read_compression)
         .blob_layout(args.blob_crc)
@@ -94,6 +138,12 @@ async fn serve_async(args: ServeArgs) -> ExitCode {
     let mut out = std::io::stdout();
     let _ = writeln!(out, "{}", emulator.addr());
     let _ = out.flush();
+    eprintln!(
+        "maxstorage-emulator: serving {} from {} (MAXSTORAGE_ENDPOINT={}); Ctrl-C stops",
+        emulator.addr(),
+        data_dir.display(),
+        emulator.endpoint()
+    );
     wait_for_signal().await;
     emulator.shutdown();
     ExitCode::SUCCESS

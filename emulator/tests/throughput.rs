@@ -25,6 +25,7 @@ use maxstorage_protocol::{
 fn spawn_emulator(dir: &std::path::Path) -> (std::process::Child, std::net::SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_maxstorage-emulator"))
         .args(["--data-dir", dir.to_str().unwrap(), "--no-auth"])
+        .args(["--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
