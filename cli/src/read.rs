@@ -91,21 +91,7 @@ pub fn run(args: &ReadArgs) -> Result<(), CliError> {
     let sink = match sink {
         Some(s) => s,
         // No rows: the file still has the columns, as the session describes them.
-        None => {
-            let schema = session.arrow_schema()?;
-            let schema = if args.columns.is_empty() {
-                schema
-            } else {
-                let keep: Vec<usize> = (0..schema.fields().len())
-                    .filter(|i| {
-                        let name = schema.field(*i).name();
-                        args.columns.iter().any(|c| c.eq_ignore_ascii_case(name))
-                    })
-                    .collect();
-                std::sync::Arc::new(schema.project(&keep)?)
-            };
-            Sink::create(format, &args.output, &schema)?
-        }
+        None => Sink::create(format, &args.output, &session.arrow_schema()?)?,
     };
     sink.finish()?;
     progress.done();

@@ -89,18 +89,18 @@ impl TableReadSession {
         }
     }
 
-    /// The Arrow schema of the session's data columns, as its batches carry them (known
-    /// before the first byte is read).
+    /// The Arrow schema of the session's batches — its data columns, then its partition
+    /// columns, as the split reads return them — known before the first byte is read.
     pub fn arrow_schema(&self) -> crate::Result<arrow_schema::SchemaRef> {
         let options = maxstorage_codec::ArrowOptions {
             timestamp_unit: self.timestamp_unit,
             ..maxstorage_codec::ArrowOptions::default()
         };
-        let columns = self
-            .session
-            .data_schema
+        let schema = &self.session.data_schema;
+        let columns = schema
             .data_columns
             .iter()
+            .chain(&schema.partition_columns)
             .map(|c| (c.name.as_str(), &c.odps_type, c.nullable));
         Ok(std::sync::Arc::new(maxstorage_codec::types::odps_schema(
             columns, &options,

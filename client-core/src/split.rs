@@ -15,7 +15,7 @@
 //!     let mut decoder = split.decoder(&head)?;
 //!     loop {
 //!         match decoder.step()? {
-//!             Step::Batch(b) => { split.on_batch(&b, &decoder); yield b }
+//!             Step::Batch(b) => yield split.on_batch(b, &decoder)?,
 //!             Step::End => { split.on_end(); return }
 //!             Step::NeedInput => match body.read() {
 //!                 chunk => decoder.feed(chunk)?,
@@ -131,7 +131,11 @@ pub struct SplitProgress {
     decoder_options: DecoderOptions,
     max_resumes: u32,
     jitter: SplitMix64,
+    /// The batches' schema: the session's, known before the first byte, unless the read
+    /// asks for other columns than the session's; then the first response's.
     schema: Option<SchemaRef>,
+    /// Whether `schema` came from the session (batches are checked against it).
+    from_session: bool,
     session_id: String,
     hook: ProgressHook,
     /// Body bytes of the current response already reported.
@@ -165,13 +169,21 @@ impl SplitProgress {
             options.to_wire(),
             options.compression.unwrap_or(default_compression),
         );
+        // Columns other than the session's: which ones come back, in which order, is the
+        // service's answer; the first response tells.
+        let schema = if options.data_columns.is_empty() {
+            session.arrow_schema().ok()
+        } else {
+            None
+        };
         SplitProgress {
             target: session.table().target(),
             reader,
             decoder_options: session.decoder_options(),
             max_resumes: options.max_resumes,
             jitter: SplitMix64::new(selection_seed(&selection)),
-            schema: None,
+            from_session: schema.is_some(),
+            schema,
             session_id: session.id().to_string(),
             hook: defaults.progress.clone(),
             fed_mark: 0,
@@ -195,7 +207,9 @@ impl SplitProgress {
         &self.reader
     }
 
-    /// The schema of the batches, once the first response has started.
+    /// The schema of the batches: the session's (data columns, then partition columns),
+    /// known before anything is read — or, for a read of other columns than the
+    /// session's ([`ReadOptions::data_columns`]), the first response's once it started.
     pub fn schema(&self) -> Option<SchemaRef> {
         self.schema.clone()
     }
@@ -237,11 +251,18 @@ impl SplitProgress {
         }
     }
 
-    /// A batch is handed to the caller.
-    pub fn on_batch(&mut self, batch: &RecordBatch, decoder: &BodyDecoder) {
-        if self.schema.is_none() {
-            self.schema = decoder.schema();
-        }
+    /// A batch arrived: counts it and returns it to hand to the caller, in the schema
+    /// [`schema`](Self::schema) announced. A batch whose columns are not the session's
+    /// (other names, a count, or types that do not cast) is an [`Error::Integrity`].
+    pub fn on_batch(&mut self, batch: RecordBatch, decoder: &BodyDecoder) -> Result<RecordBatch> {
+        let batch = match &self.schema {
+            None => {
+                self.schema = decoder.schema();
+                batch
+            }
+            Some(schema) if self.from_session => conform(batch, schema)?,
+            Some(_) => batch,
+        };
         self.reader.on_rows(batch.num_rows());
         let fed = decoder.bytes_fed();
         self.hook.emit(&Progress::BatchRead {
@@ -251,6 +272,7 @@ impl SplitProgress {
             bytes: fed.saturating_sub(self.fed_mark),
         });
         self.fed_mark = fed;
+        Ok(batch)
     }
 
     /// The stream ended cleanly (its schema is known now even if it held no batch).
@@ -295,6 +317,54 @@ impl SplitProgress {
             RetryDecision::GiveUp(_) => Err(cause),
         }
     }
+}
+
+/// `batch` in the session's `schema`: the same columns by name and count, each of the
+/// schema's type (cast when the service chose an equivalent one, e.g. a large string).
+fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    if batch.schema_ref() == schema {
+        return Ok(batch);
+    }
+    let got = batch.schema();
+    let mismatch = |why: String| {
+        let names = |s: &arrow_schema::Schema| {
+            s.fields()
+                .iter()
+                .map(|f| format!("{} {}", f.name(), f.data_type()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        Error::Integrity(format!(
+            "the response's columns ({}) are not the read session's ({}): {why}",
+            names(&got),
+            names(schema)
+        ))
+    };
+    if got.fields().len() != schema.fields().len() {
+        return Err(mismatch("another number of columns".into()));
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(got.fields().iter().zip(schema.fields()))
+        .map(|(column, (have, want))| {
+            if !have.name().eq_ignore_ascii_case(want.name()) {
+                return Err(mismatch(format!(
+                    "{} where {} was expected",
+                    have.name(),
+                    want.name()
+                )));
+            }
+            if have.data_type() == want.data_type() {
+                return Ok(column.clone());
+            }
+            arrow_cast::cast(column, want.data_type())
+                .map_err(|e| mismatch(format!("column {}: {e}", want.name())))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(schema.clone(), columns, &options)
+        .map_err(|e| mismatch(e.to_string()))
 }
 
 fn selection_seed(selection: &RowSelection) -> u64 {

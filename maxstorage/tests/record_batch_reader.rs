@@ -116,3 +116,90 @@ fn a_split_reads_as_a_record_batch_reader() {
         "{err}"
     );
 }
+
+/// The schema comes from the read session: a reader (and its async twin) has it, partition
+/// columns included, before anything is requested — here, with the service already gone.
+#[test]
+fn the_schema_is_the_sessions_before_the_first_byte() {
+    use maxstorage_emulator::store::{ColumnDef, TableDef};
+    let mut local = common::Local::start("reader-session-schema");
+    let mut def = TableDef::new(
+        common::PROJECT,
+        "parted",
+        vec![
+            ColumnDef::new("id", "bigint"),
+            ColumnDef::new("ts", "timestamp"),
+        ],
+    );
+    def.partition_columns = vec![ColumnDef::new("pt", "string")];
+    local.admin.create_table(&def).unwrap();
+    let batch = RecordBatch::try_from_iter(vec![(
+        "id",
+        Arc::new(Int64Array::from_iter_values(0..10)) as ArrayRef,
+    )])
+    .unwrap();
+    let ts = maxstorage::arrow_array::TimestampNanosecondArray::from_iter_values(0..10);
+    let batch = RecordBatch::try_from_iter(vec![
+        ("id", batch.column(0).clone()),
+        ("ts", Arc::new(ts) as ArrayRef),
+    ])
+    .unwrap();
+    local
+        .admin
+        .insert(common::PROJECT, "parted", Some("pt=a"), &[batch])
+        .unwrap();
+    let client = local.client();
+    let table = client.table(TableId::new(common::PROJECT, "parted"));
+    let session = table
+        .create_read_session(ReadSessionOptions::default())
+        .unwrap();
+    let expected = session.arrow_schema().unwrap();
+    let names: Vec<&str> = expected
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(names, ["id", "ts", "pt"]);
+
+    // While the service is up: every batch carries exactly the session's schema.
+    let reader = table
+        .read_split(&session, 0, &ReadOptions::default())
+        .into_reader()
+        .unwrap();
+    assert_eq!(reader.schema(), expected);
+    let batches: Vec<RecordBatch> = reader.collect::<Result<_, ArrowError>>().unwrap();
+    assert!(batches.iter().all(|b| b.schema() == expected));
+    assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 10);
+
+    // With the service gone: the reader still opens with its schema; the first batch
+    // then fails (no retries to wait for).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let async_client = rt.block_on(local.async_client());
+    let async_session = rt
+        .block_on(
+            async_client
+                .table(TableId::new(common::PROJECT, "parted"))
+                .create_read_session(ReadSessionOptions::default()),
+        )
+        .unwrap();
+    local.stop();
+    let once = ReadOptions {
+        max_resumes: 0,
+        ..ReadOptions::default()
+    };
+    let mut reader = table.read_split(&session, 0, &once).into_reader().unwrap();
+    assert_eq!(reader.schema(), expected);
+    assert!(matches!(reader.next(), Some(Err(_))));
+    rt.block_on(async {
+        let stream = async_client
+            .table(TableId::new(common::PROJECT, "parted"))
+            .read_split(&async_session, 0, &once)
+            .into_schema_stream()
+            .await
+            .unwrap();
+        assert_eq!(stream.schema(), expected);
+    });
+}

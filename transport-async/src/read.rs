@@ -134,7 +134,9 @@ impl SplitBatches {
         }
     }
 
-    /// The schema of the batches, once the first response has started.
+    /// The schema of the batches: the session's, known before anything is read (or,
+    /// when [`ReadOptions::data_columns`] asks for other columns, the first response's
+    /// once it started).
     pub fn schema(&self) -> Option<SchemaRef> {
         self.progress.schema()
     }
@@ -188,8 +190,9 @@ impl SplitBatches {
                 },
                 SplitState::Reading(current) => match ready!(current.poll_piece(cx))? {
                     Piece::Batch(batch) => {
-                        self.progress.on_batch(&batch, &current.decoder);
-                        return Poll::Ready(Ok(Some(batch)));
+                        return Poll::Ready(Ok(Some(
+                            self.progress.on_batch(batch, &current.decoder)?,
+                        )));
                     }
                     Piece::End => {
                         self.progress.on_end(&current.decoder);
@@ -234,13 +237,21 @@ impl Stream for SplitBatches {
 
 impl SplitBatches {
     /// This read as a stream whose schema is known before its first item (the async
-    /// counterpart of a `RecordBatchReader`): the read starts now and the schema is the
-    /// one the response declares. It still resumes after a break.
+    /// counterpart of a `RecordBatchReader`). The schema is the session's, known before
+    /// anything is read; only a read of other columns than the session's
+    /// ([`ReadOptions::data_columns`]) starts now, to learn them from the response. It
+    /// still resumes after a break.
     pub async fn into_schema_stream(mut self) -> Result<SplitStream> {
-        let first = std::future::poll_fn(|cx| self.poll_batch(cx)).await?;
-        if first.is_none() {
-            self.state = SplitState::Done;
-        }
+        let first = match self.schema() {
+            Some(_) => None,
+            None => {
+                let first = std::future::poll_fn(|cx| self.poll_batch(cx)).await?;
+                if first.is_none() {
+                    self.state = SplitState::Done;
+                }
+                first
+            }
+        };
         let schema = self.schema().ok_or_else(|| {
             Error::Integrity("the response ended before its schema message".into())
         })?;

@@ -116,7 +116,9 @@ impl SplitBatches {
         }
     }
 
-    /// The schema of the batches, once the first response has started.
+    /// The schema of the batches: the session's, known before anything is read (or,
+    /// when [`ReadOptions::data_columns`] asks for other columns, the first response's
+    /// once it started).
     pub fn schema(&self) -> Option<SchemaRef> {
         self.progress.schema()
     }
@@ -158,8 +160,7 @@ impl SplitBatches {
             };
             match current.step()? {
                 Piece::Batch(batch) => {
-                    self.progress.on_batch(&batch, &current.decoder);
-                    return Ok(Some(batch));
+                    return Ok(Some(self.progress.on_batch(batch, &current.decoder)?));
                 }
                 Piece::End => {
                     self.progress.on_end(&current.decoder);
@@ -201,15 +202,22 @@ impl Iterator for SplitBatches {
 
 impl SplitBatches {
     /// This read as an Arrow [`RecordBatchReader`], for anything that takes one (Parquet
-    /// and IPC writers, DataFusion, the C stream interface). The read starts now: the
-    /// schema is the one the response declares, read before the first batch. It still
-    /// resumes after a break; errors are [`ArrowError::ExternalError`]s carrying the
-    /// client's [`Error`].
+    /// and IPC writers, DataFusion, the C stream interface). Its schema is the session's,
+    /// known before anything is read; only a read of other columns than the session's
+    /// ([`ReadOptions::data_columns`]) starts now, to learn them from the response. It
+    /// still resumes after a break; errors are [`ArrowError::ExternalError`]s carrying
+    /// the client's [`Error`].
     pub fn into_reader(mut self) -> Result<SplitReader> {
-        let first = self.next_batch()?;
-        if first.is_none() {
-            self.done = true;
-        }
+        let first = match self.schema() {
+            Some(_) => None,
+            None => {
+                let first = self.next_batch()?;
+                if first.is_none() {
+                    self.done = true;
+                }
+                first
+            }
+        };
         let schema = self.schema().ok_or_else(|| {
             Error::Integrity("the response ended before its schema message".into())
         })?;

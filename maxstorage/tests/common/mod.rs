@@ -81,6 +81,16 @@ impl Local {
     }
 }
 
+impl Local {
+    /// Stops serving (the data directory stays until the drop): every request after this
+    /// fails to connect.
+    pub fn stop(&mut self) {
+        if let Some(e) = self.emulator.take() {
+            e.shutdown();
+        }
+    }
+}
+
 impl Drop for Local {
     fn drop(&mut self) {
         if let Some(e) = self.emulator.take() {
