@@ -91,14 +91,14 @@ impl BlobItemHeader {
                     Value::String(s) => Ok(s.clone()),
                     other => Err(JsonError::new(format!(
                         "\"PartitionValues\" must hold strings, found {}",
-                        json::kind_of(other)
+                        crate::json::kind(other)
                     ))),
                 })
                 .collect::<Result<_, _>>()?,
             Some(other) => {
                 return Err(JsonError::new(format!(
                     "\"PartitionValues\" must be an array, found {}",
-                    json::kind_of(other)
+                    crate::json::kind(other)
                 )));
             }
         };

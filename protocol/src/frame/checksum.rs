@@ -175,7 +175,7 @@ impl Checksum {
             Some(other) => {
                 return Err(JsonError::new(format!(
                     "\"Checksum\" must be an object, found {}",
-                    json::kind_of(other)
+                    crate::json::kind(other)
                 )));
             }
         };

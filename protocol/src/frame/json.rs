@@ -93,21 +93,9 @@ pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, JsonError
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(JsonError::new(format!(
             "expected a JSON object, found {}",
-            kind_of(&other)
+            crate::json::kind(&other)
         ))),
         Err(e) => Err(JsonError::new(format!("not valid JSON: {e}"))),
-    }
-}
-
-/// A short name of a JSON value's type, for error messages.
-pub(crate) fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -118,7 +106,7 @@ pub(crate) fn opt_string(map: &Map<String, Value>, key: &str) -> Result<Option<S
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(other) => Err(JsonError::new(format!(
             "\"{key}\" must be a string, found {}",
-            kind_of(other)
+            crate::json::kind(other)
         ))),
     }
 }
@@ -134,7 +122,7 @@ pub(crate) fn opt_i64(map: &Map<String, Value>, key: &str) -> Result<Option<i64>
         }),
         Some(other) => Err(JsonError::new(format!(
             "\"{key}\" must be an integer, found {}",
-            kind_of(other)
+            crate::json::kind(other)
         ))),
     }
 }
