@@ -1,9 +1,10 @@
-//! A minimal blocking HTTP/1.1 client over `std::net::TcpStream`, used by the
-//! [admin client](crate::admin::AdminClient) and by tests to send requests built by the
-//! protocol core to the emulator. One request per connection (`Connection: close`).
+//! A small blocking HTTP client on `ureq`, used by the [admin client](crate::admin::AdminClient)
+//! and by tests to send requests built by the protocol core (or by hand) to the emulator:
+//! no retries, no redirects, no automatic headers or decompression, the whole body read
+//! (up to [`MAX_BODY`]).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// A response: status, headers and the whole body.
@@ -40,16 +41,33 @@ impl HttpResponse {
     }
 }
 
-/// Largest response head accepted.
-const MAX_HEAD: usize = 64 * 1024;
+/// The largest response body read (an admin dump of a large table is big; anything
+/// beyond this is an error, not an allocation).
+pub const MAX_BODY: u64 = 4 << 30;
 
-fn invalid(m: impl Into<String>) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, m.into())
+/// The agent every request goes through: statuses are answers, not errors; nothing is
+/// added to or taken from the request or the response.
+fn agent() -> &'static ureq::Agent {
+    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
+    AGENT.get_or_init(|| {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .no_delay(true)
+            .max_redirects(0)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_recv_response(Some(Duration::from_secs(300)))
+            .timeout_per_read(Some(Duration::from_secs(300)))
+            .user_agent(ureq::config::AutoHeaderValue::None)
+            .accept_encoding(ureq::config::AutoHeaderValue::None)
+            .allow_non_standard_methods(true)
+            .build()
+            .new_agent()
+    })
 }
 
 /// Sends a request to `addr` and reads the whole response. `path_and_query` is the
-/// request target (e.g. `/api/storage/v2?Action=…`). `Host`, `Content-Length` and
-/// `Connection: close` are added.
+/// request target (e.g. `/api/storage/v2?Action=…`). `Host` and `Content-Length` are set
+/// by the client (given ones are ignored); a body is sent whatever the method.
 pub fn send(
     addr: SocketAddr,
     method: &str,
@@ -57,28 +75,69 @@ pub fn send(
     headers: &[(String, String)],
     body: &[u8],
 ) -> std::io::Result<HttpResponse> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(Duration::from_secs(300)))?;
-    let mut head = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\n");
+    let uri = format!("http://{addr}{path_and_query}");
+    let invalid = |e: &dyn std::fmt::Display| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+    };
+    let method = http::Method::from_bytes(method.as_bytes()).map_err(|e| invalid(&e))?;
+    let mut request = http::Request::builder().method(method.clone()).uri(&uri);
     for (k, v) in headers {
-        if k.eq_ignore_ascii_case("host")
-            || k.eq_ignore_ascii_case("content-length")
-            || k.eq_ignore_ascii_case("connection")
-            || k.eq_ignore_ascii_case("transfer-encoding")
+        if ["host", "content-length", "connection", "transfer-encoding"]
+            .iter()
+            .any(|h| k.eq_ignore_ascii_case(h))
         {
             continue;
         }
-        head.push_str(&format!("{k}: {v}\r\n"));
+        request = request.header(k.as_str(), v.as_str());
     }
-    head.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    ));
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    stream.flush()?;
-    read_response(BufReader::new(stream))
+    let request = request.body(()).map_err(|e| invalid(&e))?;
+    let sent = if body.is_empty() {
+        agent().run(request)
+    } else if matches!(method, http::Method::GET | http::Method::HEAD | http::Method::DELETE) {
+        // ureq sends a body with these methods only when forced, through its builder.
+        let mut builder = match method {
+            http::Method::GET => agent().get(&uri),
+            http::Method::HEAD => agent().head(&uri),
+            _ => agent().delete(&uri),
+        }
+        .force_send_body();
+        for (k, v) in request.headers() {
+            builder = builder.header(k, v);
+        }
+        builder.send(body)
+    } else {
+        let (parts, ()) = request.into_parts();
+        agent().run(http::Request::from_parts(parts, body))
+    };
+    let response = sent.map_err(|e| match e {
+        ureq::Error::Io(io) => io,
+        other => std::io::Error::other(other.to_string()),
+    })?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = response
+        .into_body()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_vec()
+        .map_err(|e| match e {
+            ureq::Error::Io(io) => io,
+            other => std::io::Error::other(other.to_string()),
+        })?;
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// Sends an `http::Request` whose body is given separately (the protocol core's requests
@@ -99,80 +158,4 @@ pub fn send_request<B>(
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
     send(addr, request.method().as_str(), &target, &headers, body)
-}
-
-fn read_response(mut r: BufReader<TcpStream>) -> std::io::Result<HttpResponse> {
-    let mut line = String::new();
-    let read_line = |r: &mut BufReader<TcpStream>, line: &mut String| -> std::io::Result<()> {
-        line.clear();
-        let n = r.by_ref().take(MAX_HEAD as u64).read_line(line)?;
-        if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "the connection closed before a complete response head",
-            ));
-        }
-        if n >= MAX_HEAD {
-            return Err(invalid("response head line too long"));
-        }
-        Ok(())
-    };
-    let mut header_count = 0usize;
-    read_line(&mut r, &mut line)?;
-    let status: u16 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| invalid(format!("bad status line {line:?}")))?;
-    let mut headers = Vec::new();
-    loop {
-        read_line(&mut r, &mut line)?;
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        header_count += 1;
-        if header_count > 256 {
-            return Err(invalid("too many response headers"));
-        }
-        let (k, v) = l
-            .split_once(':')
-            .ok_or_else(|| invalid(format!("bad header line {l:?}")))?;
-        headers.push((k.trim().to_string(), v.trim().to_string()));
-    }
-    let get = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
-    let mut body = Vec::new();
-    if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        loop {
-            read_line(&mut r, &mut line)?;
-            let size_text = line.trim().split(';').next().unwrap_or("");
-            let size = usize::from_str_radix(size_text, 16)
-                .map_err(|_| invalid(format!("bad chunk size {size_text:?}")))?;
-            if size == 0 {
-                break;
-            }
-            let start = body.len();
-            body.resize(start + size, 0);
-            r.read_exact(&mut body[start..])?;
-            read_line(&mut r, &mut line)?;
-        }
-    } else if let Some(len) = get("content-length") {
-        let len: usize = len
-            .parse()
-            .map_err(|_| invalid(format!("bad Content-Length {len:?}")))?;
-        body.resize(len, 0);
-        r.read_exact(&mut body)?;
-    } else {
-        r.read_to_end(&mut body)?;
-    }
-    Ok(HttpResponse {
-        status,
-        headers,
-        body,
-    })
 }
