@@ -70,8 +70,9 @@ pub enum Idempotency {
     /// Repeating the call has the same effect as doing it once (reads, session lookups,
     /// exactly-once writes that carry their `RowOffset`).
     Idempotent,
-    /// Repeating the call could apply it twice (plain `TableWrite`, commits); retried only
-    /// when nothing was sent.
+    /// Repeating the call could apply it twice (a plain `TableWrite` without a row offset);
+    /// retried only when nothing was sent. (A commit is idempotent: the service answers a
+    /// repeated commit of a committed session with its state.)
     NonIdempotent,
 }
 

@@ -74,6 +74,8 @@ fn timeout_resends_identical_offset_after_resync_says_not_applied() {
         panic!("expected a resync")
     };
     assert!(get.exactly_once);
+    // The resync names the table id the create answer gave, as every write does.
+    assert_eq!(get.table_id.as_deref(), Some("tid"));
     assert_eq!(s.state(), StreamState::Resyncing);
     // The service did not apply it: re-send the same bytes at the same offset.
     let ResyncOutcome::Resend(again) = s.on_resync(&at_offset(3)).unwrap() else {

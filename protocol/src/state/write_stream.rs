@@ -325,7 +325,7 @@ impl WriteStream {
             session_id: self.session_id.clone(),
             mode: self.mode,
             stream: self.stream.clone(),
-            table_id: None,
+            table_id: self.table_id.clone(),
             exactly_once: self.exactly_once,
         }
     }
