@@ -93,7 +93,10 @@ pub fn send(
     let request = request.body(()).map_err(|e| invalid(&e))?;
     let sent = if body.is_empty() {
         agent().run(request)
-    } else if matches!(method, http::Method::GET | http::Method::HEAD | http::Method::DELETE) {
+    } else if matches!(
+        method,
+        http::Method::GET | http::Method::HEAD | http::Method::DELETE
+    ) {
         // ureq sends a body with these methods only when forced, through its builder.
         let mut builder = match method {
             http::Method::GET => agent().get(&uri),

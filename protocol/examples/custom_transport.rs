@@ -385,10 +385,10 @@ fn commit(
     session: &mut WriteSession,
     route: Route<'_>,
 ) -> Result<WriteSessionInfo, BoxError> {
-    let call = session.commit_call(false)?;
+    let call = session.commit_call()?;
     let error = match t.call(&call, route) {
         Ok(info) => {
-            session.on_commit_result(true);
+            session.on_committed();
             return Ok(info);
         }
         Err(error) => error,

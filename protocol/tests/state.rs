@@ -233,24 +233,24 @@ fn session_guards() {
         session.register_stream(&StreamRef::new("1", 0)),
         "stream_version",
     );
-    let err = session.commit_call(false).unwrap_err();
+    let err = session.commit_call().unwrap_err();
     assert!(err.to_string().contains("still open"), "{err}");
     session.stream_closed(&StreamRef::new("0", 1)).unwrap();
     session.stream_closed(&StreamRef::new("1", 1)).unwrap();
     assert_refused(session.stream_closed(&StreamRef::new("2", 1)), "stream");
-    let commit = session.commit_call(true).unwrap();
+    let commit = session.commit_listing_streams_call().unwrap();
     assert_eq!(
         commit.scope,
         CommitScope::Streams(vec![StreamRef::new("0", 1), StreamRef::new("1", 1)])
     );
     assert_refused(session.abort_call(), "abort");
-    session.on_commit_result(true);
+    session.on_committed();
     assert_eq!(session.state(), SessionState::Committed);
     assert_refused(
         session.register_stream(&StreamRef::new("3", 1)),
         "create stream",
     );
-    assert_refused(session.commit_call(false), "commit");
+    assert_refused(session.commit_call(), "commit");
 
     // A stream the service refused to create does not block the commit, and a refused
     // replacement brings the version it replaced back.
@@ -261,13 +261,13 @@ fn session_guards() {
     refused.stream_refused(r);
     let r = refused.register_stream(&StreamRef::new("1", 1)).unwrap();
     // Stream 1 is open until refused.
-    assert_refused(refused.commit_call(false), "commit");
+    assert_refused(refused.commit_call(), "commit");
     refused.stream_refused(r);
     assert_eq!(
         refused.streams().collect::<Vec<_>>(),
         vec![(StreamRef::new("0", 1), StreamStatus::Closed)]
     );
-    refused.commit_call(false).unwrap();
+    refused.commit_call().unwrap();
 
     let mut aborted = WriteSession::new(TableId::new("p", "t"), "s2", WriteMode::Batch);
     aborted.abort_call().unwrap();
@@ -287,9 +287,8 @@ fn session_guards() {
     );
     // An unsettled commit may be sent again (commits are idempotent).
     let _ = listed.commit_streams_call(vec![]).unwrap();
-    listed.on_commit_result(false);
     let _ = listed.commit_streams_call(vec![]).unwrap();
-    listed.on_commit_result(true);
+    listed.on_committed();
     assert_eq!(listed.state(), SessionState::Committed);
     assert_refused(
         listed.register_stream(&StreamRef::new("late", 1)),
@@ -297,7 +296,7 @@ fn session_guards() {
     );
 
     let mut streaming = WriteSession::new(TableId::new("p", "t"), "default", WriteMode::Streaming);
-    assert_refused(streaming.commit_call(false), "commit");
+    assert_refused(streaming.commit_call(), "commit");
     assert_refused(streaming.commit_streams_call(vec![]), "commit");
 }
 
@@ -313,7 +312,7 @@ fn a_failed_commit_is_settled_by_the_sessions_status() {
         ..WriteSessionInfo::default()
     };
     let mut s = WriteSession::new(TableId::new("p", "t"), "s", WriteMode::Batch);
-    let _ = s.commit_call(false).unwrap();
+    let _ = s.commit_call().unwrap();
     let ask = s.on_commit_failed();
     assert_eq!((ask.session_id.as_str(), ask.table.table()), ("s", "t"));
     assert_eq!(
@@ -329,7 +328,7 @@ fn a_failed_commit_is_settled_by_the_sessions_status() {
     );
 
     // Still deciding: the outcome is unknown, and the commit may be sent again.
-    let _ = s.commit_call(false).unwrap();
+    let _ = s.commit_call().unwrap();
     let _ = s.on_commit_failed();
     let unknown = s
         .on_commit_status(&info(SessionStatus::Committing))
@@ -338,16 +337,16 @@ fn a_failed_commit_is_settled_by_the_sessions_status() {
     assert_eq!(s.state(), SessionState::Open);
     let mut no_status = info(SessionStatus::Normal);
     no_status.status = None;
-    let _ = s.commit_call(false).unwrap();
+    let _ = s.commit_call().unwrap();
     assert!(
         s.on_commit_status(&no_status).is_err(),
         "no status: unknown"
     );
 
     // A commit interrupted before its outcome was settled can be sent again.
-    let _ = s.commit_call(false).unwrap();
+    let _ = s.commit_call().unwrap();
     assert_eq!(s.state(), SessionState::Committing);
-    let _ = s.commit_call(false).unwrap();
+    let _ = s.commit_call().unwrap();
     let _ = s.on_commit_failed();
     assert_eq!(
         s.on_commit_status(&info(SessionStatus::Committed)),
@@ -356,7 +355,7 @@ fn a_failed_commit_is_settled_by_the_sessions_status() {
     assert_eq!(s.state(), SessionState::Committed);
 
     let mut aborted = WriteSession::new(TableId::new("p", "t"), "a", WriteMode::Batch);
-    let _ = aborted.commit_call(false).unwrap();
+    let _ = aborted.commit_call().unwrap();
     let _ = aborted.on_commit_failed();
     assert_eq!(
         aborted.on_commit_status(&info(SessionStatus::Aborted)),
@@ -365,7 +364,7 @@ fn a_failed_commit_is_settled_by_the_sessions_status() {
     assert_eq!(aborted.state(), SessionState::Aborted);
 
     let mut unknown = WriteSession::new(TableId::new("p", "t"), "u", WriteMode::Batch);
-    let _ = unknown.commit_call(false).unwrap();
+    let _ = unknown.commit_call().unwrap();
     let _ = unknown.on_commit_failed();
     let err = unknown.commit_unresolved(&"HTTP 503", &"connection reset");
     let text = err.to_string();

@@ -192,14 +192,14 @@ impl WriteSessionHandle {
 
     /// Commits every closed stream. Refused while a stream is open.
     pub async fn commit(&self) -> Result<WriteSessionInfo> {
-        let call = self.state()?.commit_call(false)?;
+        let call = self.state()?.commit_call()?;
         self.send_commit(call).await
     }
 
     /// Commits exactly the streams of this handle, named by id and version (as
     /// transactional tables need). Refused while a stream is open.
     pub async fn commit_listing_streams(&self) -> Result<WriteSessionInfo> {
-        let call = self.state()?.commit_call(true)?;
+        let call = self.state()?.commit_listing_streams_call()?;
         self.send_commit(call).await
     }
 
@@ -215,7 +215,7 @@ impl WriteSessionHandle {
     async fn send_commit(&self, call: CommitWriteSession) -> Result<WriteSessionInfo> {
         let error = match self.client.core.call(&call, self.route()).await {
             Ok(info) => {
-                self.state()?.on_commit_result(true);
+                self.state()?.on_committed();
                 return Ok(info);
             }
             Err(e) => e,

@@ -169,14 +169,14 @@ impl WriteSessionHandle {
 
     /// Commits every closed stream. Refused while a stream is open.
     pub fn commit(&self) -> Result<WriteSessionInfo> {
-        let call = self.state()?.commit_call(false)?;
+        let call = self.state()?.commit_call()?;
         self.send_commit(call)
     }
 
     /// Commits exactly the streams of this handle, named by id and version (as
     /// transactional tables need). Refused while a stream is open.
     pub fn commit_listing_streams(&self) -> Result<WriteSessionInfo> {
-        let call = self.state()?.commit_call(true)?;
+        let call = self.state()?.commit_listing_streams_call()?;
         self.send_commit(call)
     }
 
@@ -192,7 +192,7 @@ impl WriteSessionHandle {
     fn send_commit(&self, call: CommitWriteSession) -> Result<WriteSessionInfo> {
         let error = match self.client.core.call(&call, self.route()) {
             Ok(info) => {
-                self.state()?.on_commit_result(true);
+                self.state()?.on_committed();
                 return Ok(info);
             }
             Err(e) => e,

@@ -161,10 +161,21 @@ impl WriteSession {
             .map(|(id, (v, s))| (StreamRef::new(id.clone(), *v), *s))
     }
 
-    /// The commit call. `list_streams` sends the closed streams' ids and versions
-    /// explicitly (needed by transactional tables); otherwise the service commits every
-    /// closed stream. Refused while a stream is open, and after commit or abort.
-    pub fn commit_call(&mut self, list_streams: bool) -> Result<CommitWriteSession, Error> {
+    /// The commit call: the service commits every closed stream. Refused while a stream
+    /// is open, and after commit or abort. Report a success to
+    /// [`on_committed`](Self::on_committed), a failure to
+    /// [`on_commit_failed`](Self::on_commit_failed).
+    pub fn commit_call(&mut self) -> Result<CommitWriteSession, Error> {
+        self.commit_call_with(false)
+    }
+
+    /// The commit call naming the closed streams' ids and versions explicitly (what
+    /// transactional tables need); otherwise as [`commit_call`](Self::commit_call).
+    pub fn commit_listing_streams_call(&mut self) -> Result<CommitWriteSession, Error> {
+        self.commit_call_with(true)
+    }
+
+    fn commit_call_with(&mut self, list_streams: bool) -> Result<CommitWriteSession, Error> {
         self.check_committable()?;
         let open: Vec<&str> = self
             .streams
@@ -192,7 +203,8 @@ impl WriteSession {
     /// The commit call for exactly `streams` (ids and versions, e.g. streams written by
     /// other processes): the streams this handle opened are not checked. Refused after
     /// commit or abort, and in streaming modes. Report the answer to
-    /// [`on_commit_result`](Self::on_commit_result), as for [`commit_call`](Self::commit_call).
+    /// [`on_committed`](Self::on_committed) or [`on_commit_failed`](Self::on_commit_failed),
+    /// as for [`commit_call`](Self::commit_call).
     pub fn commit_streams_call(
         &mut self,
         streams: Vec<StreamRef>,
@@ -258,11 +270,11 @@ impl WriteSession {
     pub fn on_commit_status(&mut self, info: &WriteSessionInfo) -> Result<bool, Error> {
         match &info.status {
             Some(SessionStatus::Committed) => {
-                self.on_commit_result(true);
+                self.on_committed();
                 Ok(true)
             }
             Some(SessionStatus::Normal | SessionStatus::Init) => {
-                self.on_commit_result(false);
+                self.reopen();
                 Ok(false)
             }
             Some(SessionStatus::Aborted) => {
@@ -270,7 +282,7 @@ impl WriteSession {
                 Ok(false)
             }
             other => {
-                self.on_commit_result(false);
+                self.reopen();
                 Err(Error::OutcomeUnknown {
                     operation: "commit",
                     reason: format!(
@@ -292,7 +304,7 @@ impl WriteSession {
         commit_error: &dyn std::fmt::Display,
         status_error: &dyn std::fmt::Display,
     ) -> Error {
-        self.on_commit_result(false);
+        self.reopen();
         Error::OutcomeUnknown {
             operation: "commit",
             reason: format!(
@@ -304,16 +316,19 @@ impl WriteSession {
         }
     }
 
-    /// Records the commit's outcome: success commits; a failure reopens the session so the
-    /// (idempotent) commit can be retried or the session aborted. After a failed commit
-    /// call, settle the outcome with [`on_commit_failed`](Self::on_commit_failed) instead.
-    pub fn on_commit_result(&mut self, committed: bool) {
+    /// The commit call succeeded: the session is committed. (A failed commit call is
+    /// settled with [`on_commit_failed`](Self::on_commit_failed) instead.)
+    pub fn on_committed(&mut self) {
         if self.state == SessionState::Committing {
-            self.state = if committed {
-                SessionState::Committed
-            } else {
-                SessionState::Open
-            };
+            self.state = SessionState::Committed;
+        }
+    }
+
+    /// The commit did not happen: the session is open again, so the (idempotent) commit
+    /// can be retried or the session aborted.
+    fn reopen(&mut self) {
+        if self.state == SessionState::Committing {
+            self.state = SessionState::Open;
         }
     }
 
