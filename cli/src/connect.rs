@@ -4,7 +4,9 @@
 //! Precedence, highest first: `--endpoint` / `--project`, a `--config` file, the
 //! environment (`MAXSTORAGE_ENDPOINT`, `MAXSTORAGE_SERVICE_ENDPOINT`, `MAXSTORAGE_PROJECT`,
 //! `MAXSTORAGE_QUOTA`, `ALIBABA_CLOUD_ACCESS_KEY_ID` / `_SECRET` / `ALIBABA_CLOUD_SECURITY_TOKEN`),
-//! then the file `MAXSTORAGE_CONFIG` names, or `~/.odpscmd/odps_config.ini`.
+//! then the file `MAXSTORAGE_CONFIG` names, or `~/.odpscmd/odps_config.ini`. Extra trusted
+//! root certificates come from the PEM file `MAXSTORAGE_CA_BUNDLE` names, and proxies from
+//! `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` / `NO_PROXY`.
 //!
 //! `--emulator[=DIR]` instead runs an emulator inside the command, on `DIR` (durable: the
 //! next command with the same `DIR` sees what this one committed) or on a temporary

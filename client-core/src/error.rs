@@ -31,6 +31,10 @@ pub enum Error {
     /// The client was configured wrongly.
     #[error("invalid client configuration: {0}")]
     Config(String),
+    /// A root certificate or proxy setting cannot be used (what is wrong, and where it
+    /// came from).
+    #[error("invalid network configuration: {0}")]
+    NetworkConfig(#[from] crate::network::NetworkConfigError),
     /// The credentials provider failed before the request was sent (nothing was sent,
     /// so the call is retried as its policy allows).
     #[error("the credentials provider failed: {0}")]

@@ -10,6 +10,7 @@ pub mod blob;
 pub mod credentials;
 pub mod error;
 pub mod exchange;
+pub mod network;
 pub mod options;
 pub mod progress;
 pub mod session;
@@ -22,6 +23,10 @@ pub use blob::{Blob, BlobCursor, BlobInfo, BlobItem, BlobUploadDigest, Need};
 pub use credentials::{CredentialsProvider, RefreshingCredentials};
 pub use error::{Error, Result, TransportError, TransportErrorKind};
 pub use exchange::{Attempts, CallCore, Failure, OutgoingBody, Route, SendBody, chunks_len};
+pub use network::{
+    NetworkConfig, NetworkConfigError, NetworkSettings, NoProxy, ProxyConfig, ProxyUrl,
+    RootCertificates,
+};
 pub use options::{BlobWriteOptions, ReadOptions, StreamOptions, StreamSummary, WritePosition};
 pub use progress::{Progress, ProgressCounters, ProgressListener};
 pub use session::TableReadSession;

@@ -50,6 +50,7 @@ pub struct ClientSettings {
     write_buffer_bytes: Option<usize>,
     provider: Option<std::sync::Arc<dyn crate::credentials::CredentialsProvider>>,
     progress: crate::progress::ProgressHook,
+    network: crate::network::NetworkSettings,
     error: Option<String>,
 }
 
@@ -103,9 +104,18 @@ impl ClientSettings {
     /// | `MAXSTORAGE_QUOTA` | the quota name |
     /// | `ALIBABA_CLOUD_ACCESS_KEY_ID`, `ALIBABA_CLOUD_ACCESS_KEY_SECRET`, `ALIBABA_CLOUD_SECURITY_TOKEN` | credentials |
     /// | `MAXSTORAGE_CONFIG` | an odpscmd `odps_config.ini` |
+    /// | `MAXSTORAGE_CA_BUNDLE` | a PEM file of extra trusted root certificates (read now) |
+    /// | `HTTPS_PROXY` / `https_proxy` | the `http://` proxy of `https` endpoints |
+    /// | `HTTP_PROXY` / `http_proxy` | the `http://` proxy of `http` endpoints |
+    /// | `ALL_PROXY` / `all_proxy` | the proxy of either, when its own variable is unset |
+    /// | `NO_PROXY` / `no_proxy` | hosts reached directly (comma list of host suffixes, IPs, `*`) |
     ///
     /// Precedence, highest first: values set on the builder, the environment, the config
-    /// file. Missing variables are not an error; `build` says what is still missing.
+    /// file. Missing variables are not an error; `build` says what is still missing. Root
+    /// certificates given on the builder replace `MAXSTORAGE_CA_BUNDLE`; `proxy(..)` and
+    /// `disable_proxy()` replace the proxy variables, `no_proxy(..)` replaces `NO_PROXY`.
+    /// A proxy variable that cannot be used fails `build` only if the endpoint's scheme
+    /// would use it.
     pub fn from_env(&mut self, var: impl Fn(&str) -> Option<String>, home: Option<&Path>) {
         let var = |k: &str| var(k).filter(|v| !v.trim().is_empty());
         let fill = |slot: &mut Option<String>, value: Option<String>| {
@@ -118,6 +128,7 @@ impl ClientSettings {
         fill(&mut self.project, var(ENV_PROJECT));
         fill(&mut self.schema, var(ENV_SCHEMA));
         fill(&mut self.quota, var(ENV_QUOTA));
+        self.network.from_env(var);
         if self.credentials.is_none() {
             self.credentials = credentials_from_env(var);
         }
@@ -217,6 +228,37 @@ impl ClientSettings {
         self.write_buffer_bytes = Some(bytes);
     }
 
+    /// Trusts the root certificates of a PEM text too (checked at `build`).
+    pub fn root_certificates_pem(&mut self, pem: &[u8]) {
+        self.network
+            .root_certificates_pem(pem, "root_certificates_pem(..)");
+    }
+
+    /// Trusts the root certificates of a PEM file too (read now, checked at `build`).
+    pub fn root_certificates_file(&mut self, path: &Path) {
+        self.network.root_certificates_file(path);
+    }
+
+    /// Trusts only the given root certificates, not the bundled webpki roots.
+    pub fn trust_only_given_roots(&mut self) {
+        self.network.trust_only_given_roots();
+    }
+
+    /// Sends every request through this `http://` proxy (checked at `build`).
+    pub fn proxy(&mut self, url: &str) {
+        self.network.proxy(url);
+    }
+
+    /// Connects directly to these hosts (a `NO_PROXY` list).
+    pub fn no_proxy(&mut self, hosts: &str) {
+        self.network.no_proxy(hosts);
+    }
+
+    /// Connects directly, ignoring `proxy(..)` and the proxy variables.
+    pub fn disable_proxy(&mut self) {
+        self.network.disable_proxy();
+    }
+
     /// Checks the settings and says how to reach the tunnel endpoint.
     pub fn prepare(self) -> Result<Prepared> {
         if let Some(e) = self.error {
@@ -244,6 +286,15 @@ impl ClientSettings {
                 ));
             }
         };
+        let scheme = match &endpoint {
+            EndpointPlan::Tunnel(e) => e.scheme(),
+            EndpointPlan::Discover { service, .. } => service.scheme(),
+        };
+        let network = self.network.resolve(
+            !scheme.eq_ignore_ascii_case("https"),
+            scheme.eq_ignore_ascii_case("https"),
+        )?;
+        let network_explicit = self.network.is_explicit();
         let credentials = match &self.provider {
             // The provider's first answer checks it works and fills the configuration.
             Some(p) => Some(p.credentials()?),
@@ -283,6 +334,8 @@ impl ClientSettings {
             },
             seed: seed(),
             provider: self.provider,
+            network,
+            network_explicit,
         })
     }
 }
@@ -338,6 +391,12 @@ pub struct Prepared {
     /// A jitter seed that differs between processes and clients.
     pub seed: u64,
     provider: Option<std::sync::Arc<dyn crate::credentials::CredentialsProvider>>,
+    /// Trusted roots and proxies of the default transport.
+    pub network: crate::network::NetworkConfig,
+    /// Whether root certificates or proxies were set on the builder (not only read from
+    /// the environment): a builder given its own transport then refuses to build, as
+    /// the settings would be ignored.
+    pub network_explicit: bool,
 }
 
 impl Prepared {
@@ -407,7 +466,9 @@ macro_rules! client_settings_methods {
         }
 
         /// Endpoint, project, quota and credentials from the environment and the default
-        /// config file, filling what is not set yet — see
+        /// config file, filling what is not set yet, plus extra root certificates
+        /// (`MAXSTORAGE_CA_BUNDLE`) and proxies (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
+        /// `NO_PROXY`) — see
         /// [`ClientSettings::from_env`]($crate::settings::ClientSettings::from_env) for
         /// the variables and the precedence.
         pub fn from_env(mut self) -> Self {
@@ -518,6 +579,62 @@ macro_rules! client_settings_methods {
             self
         }
 
+        /// Trusts the root certificates of this PEM text too (e.g. a corporate CA or the
+        /// CA of a TLS-terminating gateway), besides the bundled webpki roots — or instead
+        /// of them with [`trust_only_given_roots`](Self::trust_only_given_roots). May be
+        /// called several times. Text without a `CERTIFICATE` section, malformed PEM or a
+        /// section that is not an X.509 certificate fails `build` with
+        /// [`Error::NetworkConfig`]($crate::Error::NetworkConfig). Replaces
+        /// `MAXSTORAGE_CA_BUNDLE`.
+        pub fn root_certificates_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+            self.settings.root_certificates_pem(pem.as_ref());
+            self
+        }
+
+        /// Trusts the root certificates of this PEM file too (read now; errors as
+        /// [`root_certificates_pem`](Self::root_certificates_pem), and an unreadable file,
+        /// fail `build`).
+        pub fn root_certificates_file(mut self, path: impl AsRef<::std::path::Path>) -> Self {
+            self.settings.root_certificates_file(path.as_ref());
+            self
+        }
+
+        /// Trusts only the root certificates given by
+        /// [`root_certificates_pem`](Self::root_certificates_pem),
+        /// [`root_certificates_file`](Self::root_certificates_file) or
+        /// `MAXSTORAGE_CA_BUNDLE`, not the bundled webpki roots (`build` fails if none is
+        /// given).
+        pub fn trust_only_given_roots(mut self) -> Self {
+            self.settings.trust_only_given_roots();
+            self
+        }
+
+        /// Sends every request through this HTTP proxy:
+        /// `http://[user[:password]@]host[:port]` (port 80 by default; user and password
+        /// percent-encoded, sent as `Proxy-Authorization: Basic`). Requests go through a
+        /// `CONNECT` tunnel, for `http` and `https` endpoints alike. Wins over the proxy
+        /// variables `from_env` reads; [`no_proxy`](Self::no_proxy) exempts hosts. A URL
+        /// that cannot be used fails `build` (the password never appears in errors or
+        /// `Debug` output).
+        pub fn proxy(mut self, url: impl AsRef<str>) -> Self {
+            self.settings.proxy(url.as_ref());
+            self
+        }
+
+        /// Hosts reached without the proxy, as a `NO_PROXY` list: comma-separated host
+        /// names (each also covers its subdomains; a leading `.` or `*.` is allowed), IP
+        /// addresses, or `*` for all. Replaces `NO_PROXY`.
+        pub fn no_proxy(mut self, hosts: impl AsRef<str>) -> Self {
+            self.settings.no_proxy(hosts.as_ref());
+            self
+        }
+
+        /// Connects directly, whatever [`proxy`](Self::proxy) or the proxy variables say.
+        pub fn disable_proxy(mut self) -> Self {
+            self.settings.disable_proxy();
+            self
+        }
+
         /// The request-body memory all stream writers of the client share (default
         /// [`DEFAULT_WRITE_BUFFER_BYTES`]($crate::write::DEFAULT_WRITE_BUFFER_BYTES),
         /// 40 MiB). Each writer holds up to two bodies (one on the wire, one being built),
@@ -625,5 +742,183 @@ mod tests {
         s.from_env(env(Vec::new()), None);
         assert!(matches!(s.prepare(), Err(Error::Config(m)) if m.starts_with("no endpoint")));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn vars(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    fn with_endpoint(endpoint: &str) -> ClientSettings {
+        let mut s = ClientSettings::default();
+        s.endpoint(endpoint.into());
+        s.credentials(Credentials::new("ak", "sk"));
+        s
+    }
+
+    fn uri(s: &str) -> http::Uri {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn proxies_and_a_ca_bundle_come_from_the_environment_and_explicit_values_win() {
+        use crate::network::NetworkConfigError;
+        let dir = std::env::temp_dir().join(format!("maxstorage-ca-env-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bundle = dir.join("ca.pem");
+        let pem = rcgen::generate_simple_self_signed(vec!["ca.test".to_string()])
+            .unwrap()
+            .cert
+            .pem();
+        std::fs::write(&bundle, &pem).unwrap();
+        let env = vars(&[
+            (crate::network::ENV_CA_BUNDLE, bundle.to_str().unwrap()),
+            ("https_proxy", "http://user:pw@secure.proxy:3128"),
+            ("HTTP_PROXY", "plain.proxy:8080"),
+            ("NO_PROXY", ".internal"),
+        ]);
+
+        let mut s = with_endpoint("https://dt.example.com");
+        s.from_env(&env, None);
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("pw@"), "{shown}");
+        let network = s.prepare().unwrap().network;
+        assert_eq!(network.roots.added().len(), 1);
+        assert!(network.roots.includes_webpki());
+        let proxy = network
+            .proxy
+            .proxy_for(&uri("https://dt.example.com/"))
+            .unwrap();
+        assert_eq!(proxy.authority(), "secure.proxy:3128");
+        assert_eq!(proxy.password(), Some("pw"));
+        let proxy = network
+            .proxy
+            .proxy_for(&uri("http://dt.example.com/"))
+            .unwrap();
+        assert_eq!(proxy.authority(), "plain.proxy:8080");
+        assert!(
+            network
+                .proxy
+                .proxy_for(&uri("https://a.internal/"))
+                .is_none()
+        );
+
+        // Explicit values win: roots replace the bundle, the proxy replaces the
+        // variables, no_proxy replaces NO_PROXY; they count as explicit.
+        let mut s = with_endpoint("https://dt.example.com");
+        s.from_env(&env, None);
+        s.root_certificates_pem(pem.as_bytes());
+        s.root_certificates_pem(pem.as_bytes());
+        s.trust_only_given_roots();
+        s.proxy("http://mine:1");
+        s.no_proxy("other");
+        let p = s.prepare().unwrap();
+        assert!(p.network_explicit);
+        assert_eq!(p.network.roots.added().len(), 2);
+        assert!(!p.network.roots.includes_webpki());
+        let proxy = p
+            .network
+            .proxy
+            .proxy_for(&uri("https://a.internal/"))
+            .unwrap();
+        assert_eq!(proxy.authority(), "mine:1");
+        assert!(p.network.proxy.proxy_for(&uri("http://x.other/")).is_none());
+
+        let mut s = with_endpoint("https://dt.example.com");
+        s.from_env(&env, None);
+        s.disable_proxy();
+        assert!(s.prepare().unwrap().network.proxy.is_none());
+
+        // Nothing from the environment: no proxy, the webpki roots; not explicit.
+        let mut s = with_endpoint("https://dt.example.com");
+        s.from_env(vars(&[]), None);
+        let p = s.prepare().unwrap();
+        assert!(!p.network_explicit);
+        assert_eq!(p.network, crate::network::NetworkConfig::default());
+
+        // A bad proxy variable fails only for the scheme that would use it.
+        let bad_http = vars(&[
+            ("HTTPS_PROXY", "http://ok:1"),
+            ("ALL_PROXY", "socks5://user:pw@socks:1080"),
+        ]);
+        let mut s = with_endpoint("https://dt.example.com");
+        s.from_env(&bad_http, None);
+        let p = s.prepare().unwrap();
+        assert!(p.network.proxy.http().is_none());
+        let mut s = with_endpoint("http://dt.example.com");
+        s.from_env(&bad_http, None);
+        match s.prepare() {
+            Err(Error::NetworkConfig(e @ NetworkConfigError::BadProxyUrl { .. })) => {
+                let shown = e.to_string();
+                assert!(shown.starts_with("ALL_PROXY: "), "{shown}");
+                assert!(!shown.contains("pw"), "{shown}");
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // A CA bundle that cannot be read or holds no certificate: an error naming the
+        // variable (unless explicit roots replace it).
+        let missing = dir.join("missing.pem");
+        let mut s = with_endpoint("https://dt.example.com");
+        s.from_env(
+            vars(&[(crate::network::ENV_CA_BUNDLE, missing.to_str().unwrap())]),
+            None,
+        );
+        match s.clone().prepare() {
+            Err(Error::NetworkConfig(e @ NetworkConfigError::UnreadableCaBundle { .. })) => {
+                assert!(e.to_string().contains("MAXSTORAGE_CA_BUNDLE"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        s.root_certificates_pem(pem.as_bytes());
+        assert!(s.prepare().is_ok());
+        std::fs::write(&bundle, "no certificate").unwrap();
+        let mut s = with_endpoint("https://dt.example.com");
+        s.from_env(&env, None);
+        assert!(matches!(
+            s.prepare(),
+            Err(Error::NetworkConfig(
+                NetworkConfigError::NoCertificate { .. }
+            ))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn explicit_network_mistakes_fail_prepare_with_typed_errors() {
+        use crate::network::NetworkConfigError;
+        let mut s = with_endpoint("https://dt.example.com");
+        s.root_certificates_pem(b"garbage");
+        assert!(matches!(
+            s.prepare(),
+            Err(Error::NetworkConfig(NetworkConfigError::NoCertificate { origin }))
+                if origin == "root_certificates_pem(..)"
+        ));
+        let mut s = with_endpoint("https://dt.example.com");
+        s.trust_only_given_roots();
+        assert!(matches!(
+            s.prepare(),
+            Err(Error::NetworkConfig(NetworkConfigError::NoRootCertificates))
+        ));
+        let mut s = with_endpoint("https://dt.example.com");
+        s.proxy("http://user:topsecret@proxy:99999");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("topsecret"), "{shown}");
+        match s.prepare() {
+            Err(e @ Error::NetworkConfig(NetworkConfigError::BadProxyUrl { .. })) => {
+                let shown = format!("{e} {e:?}");
+                assert!(!shown.contains("topsecret"), "{shown}");
+                assert!(shown.contains("port"), "{shown}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut s = with_endpoint("https://dt.example.com");
+        s.proxy("http://user:topsecret@proxy:8080");
+        let shown = format!("{s:?} {:?}", s.clone().prepare().unwrap());
+        assert!(!shown.contains("topsecret"), "{shown}");
+        assert!(shown.contains("user:***@proxy:8080"), "{shown}");
     }
 }

@@ -68,6 +68,15 @@
 //! before its first batch. Both still resume after a broken connection, and
 //! [`Error`] converts into `ArrowError`.
 //!
+//! Both builders also take extra trusted root certificates
+//! ([`blocking::ClientBuilder::root_certificates_pem`],
+//! [`trust_only_given_roots`](blocking::ClientBuilder::trust_only_given_roots)) and an HTTP
+//! proxy ([`blocking::ClientBuilder::proxy`], [`no_proxy`](blocking::ClientBuilder::no_proxy),
+//! [`disable_proxy`](blocking::ClientBuilder::disable_proxy)); `from_env` reads them from
+//! `MAXSTORAGE_CA_BUNDLE` (a PEM file) and `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` /
+//! `NO_PROXY`, next to the `MAXSTORAGE_*` and `ALIBABA_CLOUD_*` variables (see
+//! [`ClientSettings::from_env`](maxstorage_client_core::settings::ClientSettings::from_env)).
+//!
 //! `examples/` holds one program per section of the Storage API user guide; each runs
 //! against `MAXSTORAGE_ENDPOINT` (see `from_env`) or, with nothing configured, an
 //! embedded emulator.
@@ -81,6 +90,7 @@ pub use maxstorage_codec as codec;
 /// The sans-IO core: every request, response and decision, for custom transports.
 pub use maxstorage_protocol as protocol;
 
+pub use maxstorage_client_core::network::NetworkConfigError;
 pub use maxstorage_client_core::progress::{Progress, ProgressCounters, ProgressListener};
 pub use maxstorage_client_core::{
     Blob, BlobInfo, BlobItem, BlobWriteOptions, CredentialsProvider, Error, ReadOptions,

@@ -12,6 +12,10 @@ use crate::table::TableClient;
 use crate::transport::{HttpTransport, HyperTransport, TransportConfig};
 use maxstorage_client_core::{Error, Result};
 
+/// The error of a builder given its own transport and root certificates or a proxy.
+const NETWORK_WITH_OWN_TRANSPORT: &str = "root certificates and proxies configure the default \
+     transport; a transport given to `transport(..)` must be configured itself";
+
 /// An async MaxCompute Storage API client. Cheap to clone; share it across tasks.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -97,7 +101,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Another HTTP stack instead of hyper.
+    /// Another HTTP stack instead of hyper. Root certificates and proxies set on the
+    /// builder apply to the default transport only: with them, `build` fails.
     pub fn transport(mut self, transport: Arc<dyn HttpTransport>) -> Self {
         self.transport = Some(transport);
         self
@@ -107,8 +112,14 @@ impl ClientBuilder {
     pub async fn build(self) -> Result<Client> {
         let prepared = self.settings.prepare()?;
         let transport: Arc<dyn HttpTransport> = match self.transport {
+            Some(_) if prepared.network_explicit => {
+                return Err(Error::Config(NETWORK_WITH_OWN_TRANSPORT.into()));
+            }
             Some(t) => t,
-            None => Arc::new(HyperTransport::new(&self.transport_config).map_err(Error::from)?),
+            None => Arc::new(HyperTransport::with_network(
+                &self.transport_config,
+                &prepared.network,
+            )?),
         };
         let tunnel = match &prepared.endpoint {
             EndpointPlan::Tunnel(endpoint) => endpoint.clone(),

@@ -17,7 +17,11 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use maxstorage_client_core::network::{
+    NetworkConfig, NetworkConfigError, ProxyConfig, ProxyUrl, RootCertificates,
+};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
@@ -103,17 +107,23 @@ impl Default for TransportConfig {
     }
 }
 
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+type Connector = hyper_rustls::HttpsConnector<ProxyConnector>;
 type HyperBody = UnsyncBoxBody<Bytes, io::Error>;
 
 /// The default transport: a pooled hyper client (HTTP/1.1) with rustls (ring, webpki
 /// roots), TCP_NODELAY on every socket, and no automatic decompression (the client
-/// decides about compression). Needs a tokio runtime to send.
+/// decides about compression). With a [`NetworkConfig`]
+/// ([`with_network`](Self::with_network)) it trusts extra root certificates and sends
+/// requests through HTTP proxies (a `CONNECT` tunnel per connection, for `http` and
+/// `https` URLs alike; the proxy is chosen per request by scheme and `NO_PROXY`;
+/// tunnelled connections are pooled like direct ones). It reads no environment variable
+/// by itself. Needs a tokio runtime to send.
 #[derive(Clone)]
 pub struct HyperTransport {
     client: HyperClient<Connector, HyperBody>,
     read_timeout: Duration,
     write_timeout: Duration,
+    proxy: Arc<ProxyConfig>,
 }
 
 impl fmt::Debug for HyperTransport {
@@ -121,6 +131,7 @@ impl fmt::Debug for HyperTransport {
         f.debug_struct("HyperTransport")
             .field("read_timeout", &self.read_timeout)
             .field("write_timeout", &self.write_timeout)
+            .field("proxy", &self.proxy)
             .finish_non_exhaustive()
     }
 }
@@ -129,23 +140,53 @@ impl fmt::Debug for HyperTransport {
 const IO_BUFFER_BYTES: usize = 1024 * 1024;
 
 impl HyperTransport {
-    /// A transport with these timeouts.
+    /// A transport with these timeouts, trusting the bundled webpki roots, without a proxy.
     pub fn new(config: &TransportConfig) -> Result<HyperTransport, TransportError> {
+        HyperTransport::with_network(config, &NetworkConfig::default()).map_err(|e| {
+            TransportError {
+                kind: TransportErrorKind::Protocol,
+                host: String::new(),
+                message: e.to_string(),
+            }
+        })
+    }
+
+    /// A transport with these timeouts, trusting the roots of `network` and sending
+    /// requests through its proxies.
+    pub fn with_network(
+        config: &TransportConfig,
+        network: &NetworkConfig,
+    ) -> Result<HyperTransport, NetworkConfigError> {
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
         http.set_connect_timeout(Some(config.connect_timeout));
         http.set_keepalive(Some(Duration::from_secs(60)));
         http.enforce_http(false);
+        let mut tunnels = Vec::new();
+        for proxy in network.proxy.proxies() {
+            let mut tunnel = Tunnel::new(proxy.uri(), http.clone());
+            if let Some(auth) = proxy.basic_authorization() {
+                let value = http::HeaderValue::from_str(&auth).map_err(|_| {
+                    NetworkConfigError::Transport(format!(
+                        "proxy {proxy}: the credentials cannot be sent in a header"
+                    ))
+                })?;
+                tunnel = tunnel.with_auth(value);
+            }
+            tunnels.push((proxy.clone(), tunnel));
+        }
+        let proxy = Arc::new(network.proxy.clone());
+        let connector = ProxyConnector {
+            direct: http,
+            tunnels: tunnels.into(),
+            proxy: proxy.clone(),
+            connect_timeout: config.connect_timeout,
+        };
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| TransportError {
-                kind: TransportErrorKind::Protocol,
-                host: String::new(),
-                message: format!("TLS configuration: {e}"),
-            })?
+            .with_tls_config(tls_config(&network.roots)?)
             .https_or_http()
             .enable_http1()
-            .wrap_connector(http);
+            .wrap_connector(connector);
         let client = HyperClient::builder(TokioExecutor::new())
             // Let hyper's adaptive read buffer grow to 1 MiB (default about 400 KiB):
             // body frames are slices of it, and record batch messages of a few hundred
@@ -159,8 +200,104 @@ impl HyperTransport {
             client,
             read_timeout: config.read_timeout,
             write_timeout: config.write_timeout,
+            proxy,
         })
     }
+}
+
+/// The rustls configuration trusting `roots` (ring, the safe default protocol versions).
+fn tls_config(roots: &RootCertificates) -> Result<rustls::ClientConfig, NetworkConfigError> {
+    roots.check()?;
+    let mut store = rustls::RootCertStore::empty();
+    if roots.includes_webpki() {
+        store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    for (i, certificate) in roots.added().iter().enumerate() {
+        store.add(certificate.clone()).map_err(|e| {
+            NetworkConfigError::Transport(format!("root certificate #{}: {e}", i + 1))
+        })?;
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| NetworkConfigError::Transport(format!("TLS configuration: {e}")))?
+    .with_root_certificates(store)
+    .with_no_client_auth())
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Connects to a request's host directly, or through a `CONNECT` tunnel of the proxy
+/// its URL is to use; TLS (for `https`) then runs over that connection.
+#[derive(Clone)]
+struct ProxyConnector {
+    direct: HttpConnector,
+    tunnels: Arc<[(ProxyUrl, Tunnel<HttpConnector>)]>,
+    proxy: Arc<ProxyConfig>,
+    connect_timeout: Duration,
+}
+
+impl tower_service::Service<http::Uri> for ProxyConnector {
+    type Response = TokioIo<tokio::net::TcpStream>;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<Self::Response, BoxError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // Both connectors are always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, dst: http::Uri) -> Self::Future {
+        let tunnel = self.proxy.proxy_for(&dst).and_then(|proxy| {
+            self.tunnels
+                .iter()
+                .find(|(p, _)| p == proxy)
+                .map(|(p, t)| (p.clone(), t.clone()))
+        });
+        match tunnel {
+            None => {
+                let mut direct = self.direct.clone();
+                Box::pin(async move { direct.call(dst).await.map_err(Into::into) })
+            }
+            Some((proxy, mut tunnel)) => {
+                let timeout = self.connect_timeout;
+                Box::pin(async move {
+                    // The tunnel asks for port 443 when the URL has none.
+                    let dst = with_port(dst)?;
+                    match tokio::time::timeout(timeout, tunnel.call(dst)).await {
+                        Ok(Ok(io)) => Ok(io),
+                        Ok(Err(e)) => Err(io::Error::other(format!(
+                            "CONNECT through proxy {proxy} failed: {}",
+                            error_chain(&e)
+                        ))
+                        .into()),
+                        Err(_) => Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("no tunnel through proxy {proxy} within {timeout:?}"),
+                        )
+                        .into()),
+                    }
+                })
+            }
+        }
+    }
+}
+
+/// `uri` with its scheme's default port spelled out.
+fn with_port(uri: http::Uri) -> Result<http::Uri, BoxError> {
+    if uri.port().is_some() {
+        return Ok(uri);
+    }
+    let port = if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
+        443
+    } else {
+        80
+    };
+    let host = uri.host().ok_or("a URL without a host")?;
+    let mut parts = uri.clone().into_parts();
+    parts.authority = Some(format!("{host}:{port}").parse()?);
+    Ok(http::Uri::from_parts(parts)?)
 }
 
 impl HttpTransport for HyperTransport {

@@ -10,7 +10,11 @@ use crate::exec::{Core, Route, SendBody};
 use crate::instance::InstanceClient;
 use crate::table::TableClient;
 use crate::transport::{HttpTransport, TransportConfig, UreqTransport};
-use maxstorage_client_core::Result;
+use maxstorage_client_core::{Error, Result};
+
+/// The error of a builder given its own transport and root certificates or a proxy.
+const NETWORK_WITH_OWN_TRANSPORT: &str = "root certificates and proxies configure the default \
+     transport; a transport given to `transport(..)` must be configured itself";
 
 /// A MaxCompute Storage API client. Cheap to clone; share it across threads.
 #[derive(Debug, Clone)]
@@ -97,7 +101,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Another HTTP stack instead of ureq.
+    /// Another HTTP stack instead of ureq. Root certificates and proxies set on the
+    /// builder apply to the default transport only: with them, `build` fails.
     pub fn transport(mut self, transport: Arc<dyn HttpTransport>) -> Self {
         self.transport = Some(transport);
         self
@@ -107,8 +112,14 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client> {
         let prepared = self.settings.prepare()?;
         let transport: Arc<dyn HttpTransport> = match self.transport {
+            Some(_) if prepared.network_explicit => {
+                return Err(Error::Config(NETWORK_WITH_OWN_TRANSPORT.into()));
+            }
             Some(t) => t,
-            None => Arc::new(UreqTransport::new(&self.transport_config)),
+            None => Arc::new(UreqTransport::with_network(
+                &self.transport_config,
+                &prepared.network,
+            )?),
         };
         let tunnel = match &prepared.endpoint {
             EndpointPlan::Tunnel(endpoint) => endpoint.clone(),

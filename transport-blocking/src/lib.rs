@@ -40,6 +40,9 @@ pub mod write;
 pub use blob::{BlobReader, BlobStreamReader, BlobWriter};
 pub use client::{Client, ClientBuilder};
 pub use instance::InstanceClient;
+pub use maxstorage_client_core::network::{
+    NetworkConfig, NetworkConfigError, NoProxy, ProxyConfig, ProxyUrl, RootCertificates,
+};
 pub use maxstorage_client_core::progress::{Progress, ProgressCounters, ProgressListener};
 pub use maxstorage_client_core::{
     Blob, BlobInfo, BlobItem, BlobWriteOptions, Error, ReadOptions, Result, StreamOptions,

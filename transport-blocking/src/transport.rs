@@ -38,6 +38,9 @@ impl fmt::Debug for RequestBody {
 pub type ResponseBody = Box<dyn Read + Send>;
 
 pub use maxstorage_client_core::error::{TransportError, TransportErrorKind};
+use maxstorage_client_core::network::{
+    NetworkConfig, NetworkConfigError, ProxyConfig, ProxyUrl, RootCertificates,
+};
 
 /// Sends HTTP requests. Implementations must not add `x-odps-*` headers or alter the
 /// signed ones; they should set TCP_NODELAY and reuse connections.
@@ -76,15 +79,23 @@ impl Default for TransportConfig {
 }
 
 /// The default transport: a pooled ureq agent with rustls, TCP_NODELAY and no automatic
-/// decompression (the client decides about compression).
+/// decompression (the client decides about compression). With a [`NetworkConfig`]
+/// ([`with_network`](Self::with_network)) it trusts extra root certificates and sends
+/// requests through HTTP proxies (a `CONNECT` tunnel per connection, for `http` and
+/// `https` URLs alike; the proxy is chosen per request by scheme and `NO_PROXY`). It reads
+/// no environment variable by itself: proxies come from the [`NetworkConfig`] only.
 #[derive(Clone)]
 pub struct UreqTransport {
-    agent: ureq::Agent,
+    direct: ureq::Agent,
+    proxied: Vec<(ProxyUrl, ureq::Agent)>,
+    proxy: ProxyConfig,
 }
 
 impl fmt::Debug for UreqTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UreqTransport").finish_non_exhaustive()
+        f.debug_struct("UreqTransport")
+            .field("proxy", &self.proxy)
+            .finish_non_exhaustive()
     }
 }
 
@@ -92,33 +103,119 @@ impl fmt::Debug for UreqTransport {
 const IO_BUFFER_BYTES: usize = 1024 * 1024;
 
 impl UreqTransport {
-    /// A transport with these timeouts.
+    /// A transport with these timeouts, trusting the bundled webpki roots, without a proxy.
     pub fn new(config: &TransportConfig) -> UreqTransport {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .no_delay(true)
-            // Data bodies are megabytes: ureq's 128 KiB default buffers mean a system call
-            // and a copy per 128 KiB, and record batch messages (a few hundred KiB) that
-            // never arrive in one piece (BENCHMARKS.md).
-            .input_buffer_size(IO_BUFFER_BYTES)
-            .output_buffer_size(IO_BUFFER_BYTES)
-            .timeout_connect(Some(config.connect_timeout))
-            .timeout_recv_response(Some(config.read_timeout))
-            // No bound on a whole body (a split may stream for hours), but every read of
-            // it: a stalled body fails (and a split read resumes) instead of hanging.
-            .timeout_recv_body(None)
-            .timeout_per_read(Some(config.read_timeout))
-            .timeout_per_call(None)
-            .timeout_send_body(Some(config.write_timeout))
-            .max_idle_connections(config.max_idle_per_host.saturating_mul(4))
-            .max_idle_connections_per_host(config.max_idle_per_host)
-            .max_redirects(0)
-            .user_agent(ureq::config::AutoHeaderValue::None)
-            .accept_encoding(ureq::config::AutoHeaderValue::None)
-            .build()
-            .new_agent();
-        UreqTransport { agent }
+        UreqTransport {
+            direct: agent(config, ureq::tls::TlsConfig::default(), None),
+            proxied: Vec::new(),
+            proxy: ProxyConfig::none(),
+        }
     }
+
+    /// A transport with these timeouts, trusting the roots of `network` and sending
+    /// requests through its proxies. Fails only if ureq refuses a proxy.
+    pub fn with_network(
+        config: &TransportConfig,
+        network: &NetworkConfig,
+    ) -> Result<UreqTransport, NetworkConfigError> {
+        network.roots.check()?;
+        let tls = tls_config(&network.roots);
+        let mut proxied = Vec::new();
+        for proxy in network.proxy.proxies() {
+            let mut builder = ureq::Proxy::builder(ureq::ProxyProtocol::Http)
+                .host(proxy.host())
+                .port(proxy.port());
+            if let Some(user) = proxy.username() {
+                builder = builder.username(user);
+            }
+            if let Some(password) = proxy.password() {
+                builder = builder.password(password);
+            }
+            let ureq_proxy = builder
+                .build()
+                .map_err(|e| NetworkConfigError::Transport(format!("proxy {proxy}: {e}")))?;
+            proxied.push((proxy.clone(), agent(config, tls.clone(), Some(ureq_proxy))));
+        }
+        Ok(UreqTransport {
+            direct: agent(config, tls, None),
+            proxied,
+            proxy: network.proxy.clone(),
+        })
+    }
+
+    /// The agent of a request to `uri`: through its proxy, or direct.
+    fn agent_for(&self, uri: &http::Uri) -> &ureq::Agent {
+        match self.proxy.proxy_for(uri) {
+            Some(proxy) => self
+                .proxied
+                .iter()
+                .find(|(p, _)| p == proxy)
+                .map(|(_, agent)| agent)
+                // Every proxy of the configuration has its agent (see `with_network`).
+                .unwrap_or(&self.direct),
+            None => &self.direct,
+        }
+    }
+}
+
+/// ureq's TLS settings for these roots: its own webpki roots when nothing is added, else
+/// the webpki root certificates (when kept) and the added ones.
+fn tls_config(roots: &RootCertificates) -> ureq::tls::TlsConfig {
+    if roots.added().is_empty() && roots.includes_webpki() {
+        return ureq::tls::TlsConfig::default();
+    }
+    let mut certificates: Vec<ureq::tls::Certificate<'static>> = Vec::new();
+    if roots.includes_webpki() {
+        certificates.extend(
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .map(|c| ureq::tls::Certificate::from_der(c.as_ref())),
+        );
+    }
+    certificates.extend(
+        roots
+            .added()
+            .iter()
+            .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned()),
+    );
+    ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&certificates))
+        .build()
+}
+
+/// An agent with these timeouts, TLS settings and proxy (`None`: direct, whatever the
+/// environment says).
+fn agent(
+    config: &TransportConfig,
+    tls: ureq::tls::TlsConfig,
+    proxy: Option<ureq::Proxy>,
+) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .no_delay(true)
+        // Data bodies are megabytes: ureq's 128 KiB default buffers mean a system call
+        // and a copy per 128 KiB, and record batch messages (a few hundred KiB) that
+        // never arrive in one piece (BENCHMARKS.md).
+        .input_buffer_size(IO_BUFFER_BYTES)
+        .output_buffer_size(IO_BUFFER_BYTES)
+        .timeout_connect(Some(config.connect_timeout))
+        .timeout_recv_response(Some(config.read_timeout))
+        // No bound on a whole body (a split may stream for hours), but every read of
+        // it: a stalled body fails (and a split read resumes) instead of hanging.
+        .timeout_recv_body(None)
+        .timeout_per_read(Some(config.read_timeout))
+        .timeout_per_call(None)
+        .timeout_send_body(Some(config.write_timeout))
+        .max_idle_connections(config.max_idle_per_host.saturating_mul(4))
+        .max_idle_connections_per_host(config.max_idle_per_host)
+        .max_redirects(0)
+        .user_agent(ureq::config::AutoHeaderValue::None)
+        .accept_encoding(ureq::config::AutoHeaderValue::None)
+        // ureq would read the proxy variables itself; the client decides (`from_env`).
+        .proxy(proxy)
+        .tls_config(tls)
+        .build()
+        .new_agent()
 }
 
 impl Default for UreqTransport {
@@ -137,10 +234,11 @@ impl HttpTransport for UreqTransport {
             .authority()
             .map(|a| a.to_string())
             .unwrap_or_default();
+        let agent = self.agent_for(request.uri());
         let (parts, body) = request.into_parts();
         let result = match body {
-            RequestBody::Empty => self.agent.run(http::Request::from_parts(parts, ())),
-            RequestBody::Bytes(b) => self.agent.run(http::Request::from_parts(parts, b.as_ref())),
+            RequestBody::Empty => agent.run(http::Request::from_parts(parts, ())),
+            RequestBody::Bytes(b) => agent.run(http::Request::from_parts(parts, b.as_ref())),
             RequestBody::Reader { reader, length } => {
                 let mut parts = parts;
                 if let Some(len) = length {
@@ -148,7 +246,7 @@ impl HttpTransport for UreqTransport {
                         .headers
                         .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
                 }
-                self.agent.run(http::Request::from_parts(
+                agent.run(http::Request::from_parts(
                     parts,
                     ureq::SendBody::from_owned_reader(reader),
                 ))
@@ -180,6 +278,19 @@ impl Read for BodyReader {
 
 fn map_error(e: ureq::Error, host: String) -> TransportError {
     use ureq::Error as E;
+    // A failed handshake (an untrusted certificate, ...): nothing was sent.
+    let tls = match &e {
+        E::Rustls(t) => Some(t),
+        E::Io(io) => io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    if let Some(tls) = tls {
+        return TransportError {
+            kind: TransportErrorKind::Connect,
+            host,
+            message: format!("TLS handshake failed: {tls}"),
+        };
+    }
     let kind = match &e {
         E::HostNotFound | E::ConnectionFailed | E::Tls(_) | E::ConnectProxyFailed(_) => {
             TransportErrorKind::Connect

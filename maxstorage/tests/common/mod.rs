@@ -54,6 +54,11 @@ impl Local {
         self.emulator.as_ref().map(Emulator::endpoint).unwrap()
     }
 
+    /// Its address (plain HTTP).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.emulator.as_ref().map(Emulator::addr).unwrap()
+    }
+
     /// The credentials it accepts.
     pub fn credentials(&self) -> Credentials {
         Credentials::new("id", "secret")
