@@ -16,6 +16,7 @@ use crate::CliError;
 use crate::bench::Codec;
 use crate::connect::ConnectArgs;
 use crate::report::JsonArg;
+use crate::session::commit_all_or_nothing;
 
 /// References asked for in one `BlobRead` request.
 const REFERENCES_PER_REQUEST: usize = 64;
@@ -108,31 +109,17 @@ fn put(args: &PutArgs) -> Result<(), CliError> {
         partition_spec: args.partition.clone().unwrap_or_default(),
         ..WriteSessionOptions::default()
     })?;
-    match put_rows(args, &session) {
-        Ok(references) => {
-            session.commit()?;
-            let files: Vec<_> = args
-                .files
-                .iter()
-                .zip(&references)
-                .map(|(file, reference)| serde_json::json!({"file": file, "reference": reference}))
-                .collect();
-            args.json.report(
-                serde_json::json!({"table": table.table().to_string(), "blobs": files}),
-                || format!("put {} blobs into {}", references.len(), table.table()),
-            )
-        }
-        Err(e) => {
-            // Nothing of a failed put becomes visible.
-            if let Err(abort) = session.abort() {
-                eprintln!(
-                    "maxstorage: aborting write session {}: {abort}",
-                    session.id()
-                );
-            }
-            Err(e)
-        }
-    }
+    let references = commit_all_or_nothing(&session, || put_rows(args, &session))?;
+    let files: Vec<_> = args
+        .files
+        .iter()
+        .zip(&references)
+        .map(|(file, reference)| serde_json::json!({"file": file, "reference": reference}))
+        .collect();
+    args.json.report(
+        serde_json::json!({"table": table.table().to_string(), "blobs": files}),
+        || format!("put {} blobs into {}", references.len(), table.table()),
+    )
 }
 
 /// Uploads the files and writes their rows; their references, in file order.

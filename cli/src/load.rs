@@ -16,6 +16,7 @@ use crate::connect::ConnectArgs;
 use crate::format::{self, Format};
 use crate::progress::Progress;
 use crate::report::JsonArg;
+use crate::session::commit_all_or_nothing;
 
 /// Arguments of `maxstorage load`.
 #[derive(Debug, clap::Args)]
@@ -59,38 +60,24 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
         overwrite: args.overwrite,
         ..WriteSessionOptions::default()
     })?;
-    match write_all(args, format, &session) {
-        Ok(rows) => {
-            session.commit()?;
-            let seconds = started.elapsed().as_secs_f64();
-            args.json.report(
-                serde_json::json!({
-                    "table": table.table().to_string(),
-                    "session": session.id(),
-                    "partition": args.partition,
-                    "overwrite": args.overwrite,
-                    "rows": rows,
-                    "seconds": seconds,
-                }),
-                || {
-                    format!(
-                        "loaded {rows} rows into {} in {seconds:.2} s",
-                        table.table()
-                    )
-                },
+    let rows = commit_all_or_nothing(&session, || write_all(args, format, &session))?;
+    let seconds = started.elapsed().as_secs_f64();
+    args.json.report(
+        serde_json::json!({
+            "table": table.table().to_string(),
+            "session": session.id(),
+            "partition": args.partition,
+            "overwrite": args.overwrite,
+            "rows": rows,
+            "seconds": seconds,
+        }),
+        || {
+            format!(
+                "loaded {rows} rows into {} in {seconds:.2} s",
+                table.table()
             )
-        }
-        Err(e) => {
-            // Nothing of a failed load becomes visible.
-            if let Err(abort) = session.abort() {
-                eprintln!(
-                    "maxstorage: aborting write session {}: {abort}",
-                    session.id()
-                );
-            }
-            Err(e)
-        }
-    }
+        },
+    )
 }
 
 /// Writes every batch of the file through the streams; the rows acknowledged, which must

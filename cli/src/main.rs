@@ -17,6 +17,7 @@ mod progress;
 mod quickstart;
 mod read;
 mod report;
+mod session;
 
 /// The maxstorage command-line tool.
 #[derive(Debug, Parser)]

@@ -16,13 +16,13 @@ use crate::error::Result;
 /// called from the clients' threads and tasks: keep it fast (cache what you fetch, as
 /// [`RefreshingCredentials`] does). An error fails the request being built.
 pub trait CredentialsProvider: Send + Sync + std::fmt::Debug {
-    /// The credentials to sign the next request with.
-    fn credentials(&self) -> Result<Credentials>;
+    /// The credentials to sign a request made at `now` with.
+    fn credentials(&self, now: SystemTime) -> Result<Credentials>;
 }
 
 /// Fixed credentials.
 impl CredentialsProvider for Credentials {
-    fn credentials(&self) -> Result<Credentials> {
+    fn credentials(&self, _now: SystemTime) -> Result<Credentials> {
         Ok(self.clone())
     }
 }
@@ -89,8 +89,8 @@ impl<F> CredentialsProvider for RefreshingCredentials<F>
 where
     F: Fn() -> Result<(Credentials, SystemTime)> + Send + Sync,
 {
-    fn credentials(&self) -> Result<Credentials> {
-        self.credentials_at(SystemTime::now())
+    fn credentials(&self, now: SystemTime) -> Result<Credentials> {
+        self.credentials_at(now)
     }
 }
 
@@ -133,7 +133,7 @@ mod tests {
             || Err(Error::Config("sts down".into())),
             Duration::from_secs(1),
         );
-        assert!(failing.credentials().is_err());
+        assert!(failing.credentials(SystemTime::UNIX_EPOCH).is_err());
         // A failed refresh inside the margin keeps the still-valid cached credentials.
         let ok = AtomicU32::new(1);
         let flaky = RefreshingCredentials::new(

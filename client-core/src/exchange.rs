@@ -340,7 +340,7 @@ impl<S> Attempts<S> {
         let token = core.token(route);
         let fresh = match &core.provider {
             Some(p) => Some(
-                p.credentials()
+                p.credentials(now)
                     .map_err(|e| Error::Credentials(Box::new(e)))?,
             ),
             None => None,

@@ -30,7 +30,7 @@ pub use network::{
 pub use options::{BlobWriteOptions, ReadOptions, StreamOptions, StreamSummary, WritePosition};
 pub use progress::{Progress, ProgressCounters, ProgressListener};
 pub use session::TableReadSession;
-pub use settings::{ClientSettings, Defaults, EndpointPlan, Prepared};
+pub use settings::{ClientSettings, Defaults, EndpointPlan, Host, Prepared};
 pub use split::{BodyDecoder, SplitProgress, Step};
 
 /// Types the [`client_settings_methods!`] macro names.

@@ -14,6 +14,7 @@
 //!   through a proxy with an HTTP `CONNECT` tunnel, for `http` and `https` endpoints
 //!   alike (TLS runs end to end inside the tunnel).
 
+use crate::settings::ReadFile;
 use std::fmt;
 
 use rustls_pki_types::CertificateDer;
@@ -257,7 +258,7 @@ impl ProxyUrl {
             let (addr, after) = v6
                 .split_once(']')
                 .ok_or_else(|| bad("an IPv6 address without its closing ']'"))?;
-            if addr.parse::<std::net::Ipv6Addr>().is_err() {
+            if addr.parse::<core::net::Ipv6Addr>().is_err() {
                 return Err(bad("not an IPv6 address between '[' and ']'"));
             }
             let port = match after {
@@ -696,10 +697,10 @@ impl NetworkSettings {
         }
     }
 
-    /// Trusts the certificates of a PEM file too (read now).
-    pub fn root_certificates_file(&mut self, path: &std::path::Path) {
+    /// Trusts the certificates of a PEM file too (read now, through `read`).
+    pub fn root_certificates_file(&mut self, path: &std::path::Path, read: ReadFile<'_>) {
         self.roots_given = true;
-        match read_pem_file(path, &path.display().to_string()) {
+        match read_pem_file(path, &path.display().to_string(), read) {
             Ok(certificates) => self.roots.extend(certificates),
             Err(e) => self.fail(e),
         }
@@ -726,12 +727,12 @@ impl NetworkSettings {
         self.proxy = ProxyChoice::Disabled;
     }
 
-    /// Reads `MAXSTORAGE_CA_BUNDLE` (and the file it names) and the proxy variables
-    /// through `var`.
-    pub fn from_env(&mut self, var: impl Fn(&str) -> Option<String>) {
+    /// Reads `MAXSTORAGE_CA_BUNDLE` (and, through `read`, the file it names) and the proxy
+    /// variables through `var`.
+    pub fn from_env(&mut self, var: impl Fn(&str) -> Option<String>, read: ReadFile<'_>) {
         if let Some(path) = var(ENV_CA_BUNDLE).filter(|v| !v.trim().is_empty()) {
             let origin = format!("{ENV_CA_BUNDLE} ({path})");
-            self.env_roots = Some(read_pem_file(std::path::Path::new(&path), &origin));
+            self.env_roots = Some(read_pem_file(std::path::Path::new(&path), &origin, read));
         }
         self.env_proxies = Some(EnvProxies::read(var));
     }
@@ -799,8 +800,9 @@ impl NetworkSettings {
 fn read_pem_file(
     path: &std::path::Path,
     origin: &str,
+    read: ReadFile<'_>,
 ) -> Result<Vec<CertificateDer<'static>>, NetworkConfigError> {
-    let pem = std::fs::read(path).map_err(|e| NetworkConfigError::UnreadableCaBundle {
+    let pem = read(path).map_err(|e| NetworkConfigError::UnreadableCaBundle {
         path: origin.to_string(),
         message: e.to_string(),
     })?;

@@ -116,7 +116,16 @@ impl ClientSettings {
     /// `disable_proxy()` replace the proxy variables, `no_proxy(..)` replaces `NO_PROXY`.
     /// A proxy variable that cannot be used fails `build` only if the endpoint's scheme
     /// would use it.
-    pub fn from_env(&mut self, var: impl Fn(&str) -> Option<String>, home: Option<&Path>) {
+    ///
+    /// Files (the config file, the CA bundle) are read through `read`: the clients pass
+    /// `fs::read`, tests an in-memory map; this crate opens nothing itself. A default
+    /// config file that does not exist is skipped.
+    pub fn from_env(
+        &mut self,
+        var: impl Fn(&str) -> Option<String>,
+        home: Option<&Path>,
+        read: ReadFile<'_>,
+    ) {
         let var = |k: &str| var(k).filter(|v| !v.trim().is_empty());
         let fill = |slot: &mut Option<String>, value: Option<String>| {
             if slot.is_none() {
@@ -128,18 +137,21 @@ impl ClientSettings {
         fill(&mut self.project, var(ENV_PROJECT));
         fill(&mut self.schema, var(ENV_SCHEMA));
         fill(&mut self.quota, var(ENV_QUOTA));
-        self.network.from_env(var);
+        self.network.from_env(var, read);
         if self.credentials.is_none() {
             self.credentials = credentials_from_env(var);
         }
-        let config = match var(ENV_CONFIG) {
-            Some(path) => Some(std::path::PathBuf::from(path)),
-            None => home
-                .map(|h| h.join(".odpscmd").join("odps_config.ini"))
-                .filter(|p| p.is_file()),
-        };
-        if let Some(path) = config {
-            self.config_file(&path);
+        match (var(ENV_CONFIG), home) {
+            (Some(path), _) => self.config_file(Path::new(&path), read),
+            (None, Some(home)) => {
+                let path = home.join(".odpscmd").join("odps_config.ini");
+                match read(&path) {
+                    Ok(bytes) => self.config_text(&String::from_utf8_lossy(&bytes)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => self.error = Some(format!("cannot read {}: {e}", path.display())),
+                }
+            }
+            (None, None) => {}
         }
     }
 
@@ -160,10 +172,11 @@ impl ClientSettings {
         keep(&mut self.region, file.region());
     }
 
-    /// Settings from an odpscmd `odps_config.ini` file (values set explicitly win).
-    pub fn config_file(&mut self, path: &Path) {
-        match std::fs::read_to_string(path) {
-            Ok(text) => self.config_text(&text),
+    /// Settings from an odpscmd `odps_config.ini` file, read through `read` (values set
+    /// explicitly win).
+    pub fn config_file(&mut self, path: &Path, read: ReadFile<'_>) {
+        match read(path) {
+            Ok(bytes) => self.config_text(&String::from_utf8_lossy(&bytes)),
             Err(e) => self.error = Some(format!("cannot read {}: {e}", path.display())),
         }
     }
@@ -234,9 +247,10 @@ impl ClientSettings {
             .root_certificates_pem(pem, "root_certificates_pem(..)");
     }
 
-    /// Trusts the root certificates of a PEM file too (read now, checked at `build`).
-    pub fn root_certificates_file(&mut self, path: &Path) {
-        self.network.root_certificates_file(path);
+    /// Trusts the root certificates of a PEM file too (read now through `read`, checked
+    /// at `build`).
+    pub fn root_certificates_file(&mut self, path: &Path, read: ReadFile<'_>) {
+        self.network.root_certificates_file(path, read);
     }
 
     /// Trusts only the given root certificates, not the bundled webpki roots.
@@ -260,7 +274,7 @@ impl ClientSettings {
     }
 
     /// Checks the settings and says how to reach the tunnel endpoint.
-    pub fn prepare(self) -> Result<Prepared> {
+    pub fn prepare(self, host: Host) -> Result<Prepared> {
         if let Some(e) = self.error {
             return Err(Error::Config(e));
         }
@@ -297,7 +311,7 @@ impl ClientSettings {
         let network_explicit = self.network.is_explicit();
         let credentials = match &self.provider {
             // The provider's first answer checks it works and fills the configuration.
-            Some(p) => Some(p.credentials()?),
+            Some(p) => Some(p.credentials(host.now)?),
             None => self.credentials,
         };
         let credentials = credentials.ok_or_else(|| {
@@ -327,6 +341,7 @@ impl ClientSettings {
                 session_poll_interval: Duration::from_secs(1),
                 schema: self.schema.clone(),
                 progress: self.progress.clone(),
+                cores: host.cores.max(1),
                 write_buffer: crate::write::BodyBudget::new(
                     self.write_buffer_bytes
                         .unwrap_or(crate::write::DEFAULT_WRITE_BUFFER_BYTES),
@@ -370,6 +385,22 @@ pub struct Defaults {
     pub schema: Option<String>,
     /// Told about every batch read and every body written.
     pub progress: crate::progress::ProgressHook,
+    /// The cores of the machine (what `encoding_threads: 0` means).
+    pub cores: usize,
+}
+
+/// Reads a file that configuration names (a config file, a CA bundle). The clients pass
+/// `fs::read`; this crate never opens a file itself.
+pub type ReadFile<'a> = &'a dyn Fn(&Path) -> std::io::Result<Vec<u8>>;
+
+/// What a client's `build` tells [`ClientSettings::prepare`] about the machine: this
+/// crate reads no clock and asks the system nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Host {
+    /// The current time (for a credentials provider's first answer).
+    pub now: std::time::SystemTime,
+    /// The cores available to the process.
+    pub cores: usize,
 }
 
 /// Checked settings, ready to build a client.
@@ -428,24 +459,19 @@ impl Prepared {
     }
 }
 
-/// A jitter seed that differs between processes and clients.
+/// A jitter seed that differs between processes and clients: `RandomState` is seeded
+/// randomly per process and differs per instance.
 fn seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish()
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0x5EED_u64)
 }
 
 /// The transport-independent setters of a client builder whose `settings` field is a
-/// [`ClientSettings`]: one definition for both clients' builders.
+/// [`ClientSettings`]: one definition for both clients' builders. `$read_file` reads the
+/// files configuration names (`fs::read` in both clients).
 #[macro_export]
 macro_rules! client_settings_methods {
-    () => {
+    ($read_file:path) => {
         /// The tunnel (storage) endpoint, e.g. `http://dt.cn-shanghai.maxcompute.aliyun.com`.
         pub fn endpoint(mut self, url: impl Into<String>) -> Self {
             self.settings.endpoint(url.into());
@@ -473,8 +499,11 @@ macro_rules! client_settings_methods {
         /// the variables and the precedence.
         pub fn from_env(mut self) -> Self {
             let home = ::std::env::var_os("HOME").map(::std::path::PathBuf::from);
-            self.settings
-                .from_env(|k| ::std::env::var(k).ok(), home.as_deref());
+            self.settings.from_env(
+                |k| ::std::env::var(k).ok(),
+                home.as_deref(),
+                &|p: &::std::path::Path| $read_file(p),
+            );
             self
         }
 
@@ -501,7 +530,8 @@ macro_rules! client_settings_methods {
         /// Settings from an odpscmd `odps_config.ini`: credentials, project, endpoints,
         /// quota, region (values set explicitly on the builder win).
         pub fn config_file(mut self, path: impl AsRef<::std::path::Path>) -> Self {
-            self.settings.config_file(path.as_ref());
+            self.settings
+                .config_file(path.as_ref(), &|p: &::std::path::Path| $read_file(p));
             self
         }
 
@@ -595,7 +625,8 @@ macro_rules! client_settings_methods {
         /// [`root_certificates_pem`](Self::root_certificates_pem), and an unreadable file,
         /// fail `build`).
         pub fn root_certificates_file(mut self, path: impl AsRef<::std::path::Path>) -> Self {
-            self.settings.root_certificates_file(path.as_ref());
+            self.settings
+                .root_certificates_file(path.as_ref(), &|p: &::std::path::Path| $read_file(p));
             self
         }
 
@@ -651,6 +682,13 @@ macro_rules! client_settings_methods {
 mod tests {
     use super::*;
 
+    fn test_host() -> Host {
+        Host {
+            now: std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            cores: 2,
+        }
+    }
+
     #[test]
     fn explicit_values_win_over_the_config_file() {
         let mut s = ClientSettings::default();
@@ -658,7 +696,7 @@ mod tests {
         s.config_text(
             "project_name=theirs\naccess_id=ak\naccess_key=sk\ntunnel_endpoint=http://127.0.0.1:1\n",
         );
-        let p = s.prepare().unwrap();
+        let p = s.prepare(test_host()).unwrap();
         let EndpointPlan::Tunnel(endpoint) = &p.endpoint else {
             panic!("a tunnel endpoint was configured");
         };
@@ -671,27 +709,30 @@ mod tests {
         let mut s = ClientSettings::default();
         s.credentials(Credentials::new("ak", "sk"));
         s.service_endpoint("http://127.0.0.1:1/api".into());
-        assert!(matches!(s.clone().prepare(), Err(Error::Config(_))));
+        assert!(matches!(
+            s.clone().prepare(test_host()),
+            Err(Error::Config(_))
+        ));
         s.project("p".into());
         assert!(matches!(
-            s.prepare().unwrap().endpoint,
+            s.prepare(test_host()).unwrap().endpoint,
             EndpointPlan::Discover { .. }
         ));
-        assert!(ClientSettings::default().prepare().is_err());
+        assert!(ClientSettings::default().prepare(test_host()).is_err());
     }
 
     #[test]
     fn from_env_fills_what_is_unset_then_reads_the_config_file() {
-        let dir = std::env::temp_dir().join(format!("maxstorage-from-env-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join(".odpscmd")).unwrap();
+        let dir = std::path::PathBuf::from("/home/u");
         let home_config = dir.join(".odpscmd").join("odps_config.ini");
-        std::fs::write(
-            &home_config,
-            "project_name=from_home\naccess_id=home_ak\naccess_key=home_sk\nquota_name=q_home\nschema_name=s_home\n",
-        )
-        .unwrap();
         let explicit = dir.join("explicit.ini");
-        std::fs::write(&explicit, "project_name=from_file\nquota_name=q_file\n").unwrap();
+        let disk = files(&[
+            (
+                &home_config,
+                "project_name=from_home\naccess_id=home_ak\naccess_key=home_sk\nquota_name=q_home\nschema_name=s_home\n",
+            ),
+            (&explicit, "project_name=from_file\nquota_name=q_file\n"),
+        ]);
         let env = |vars: Vec<(&'static str, String)>| {
             move |k: &str| {
                 vars.iter()
@@ -710,6 +751,7 @@ mod tests {
                 (ENV_PROJECT, "from_env".into()),
             ]),
             Some(&dir),
+            &disk,
         );
         assert_eq!(s.endpoint.as_deref(), Some("http://127.0.0.1:1"));
         assert_eq!(s.project.as_deref(), Some("explicit"));
@@ -729,7 +771,7 @@ mod tests {
             ("ALIBABA_CLOUD_ACCESS_KEY_ID", "env_ak".into()),
             ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "env_sk".into()),
         ];
-        s.from_env(env(vars), Some(&dir));
+        s.from_env(env(vars), Some(&dir), &disk);
         assert_eq!(s.project.as_deref(), Some("from_file"));
         assert_eq!(s.quota.as_deref(), Some("q_file"));
         assert_eq!(
@@ -739,9 +781,36 @@ mod tests {
 
         // Nothing anywhere: build says what is missing.
         let mut s = ClientSettings::default();
-        s.from_env(env(Vec::new()), None);
-        assert!(matches!(s.prepare(), Err(Error::Config(m)) if m.starts_with("no endpoint")));
-        std::fs::remove_dir_all(&dir).unwrap();
+        s.from_env(env(Vec::new()), None, &disk);
+        assert!(
+            matches!(s.prepare(test_host()), Err(Error::Config(m)) if m.starts_with("no endpoint"))
+        );
+
+        // A home without a config file is fine; an unreadable named file is an error.
+        let mut s = ClientSettings::default();
+        s.from_env(env(Vec::new()), Some(Path::new("/elsewhere")), &disk);
+        assert!(s.error.is_none());
+        s.from_env(env(vec![(ENV_CONFIG, "/missing.ini".into())]), None, &disk);
+        assert!(
+            s.error
+                .as_deref()
+                .is_some_and(|e| e.contains("/missing.ini"))
+        );
+    }
+
+    /// An in-memory file system: `(path, content)` pairs; any other path is not found.
+    fn files(entries: &[(&Path, &str)]) -> impl Fn(&Path) -> std::io::Result<Vec<u8>> + use<> {
+        let entries: Vec<(std::path::PathBuf, Vec<u8>)> = entries
+            .iter()
+            .map(|(p, c)| (p.to_path_buf(), c.as_bytes().to_vec()))
+            .collect();
+        move |path: &Path| {
+            entries
+                .iter()
+                .find(|(p, _)| p == path)
+                .map(|(_, c)| c.clone())
+                .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+        }
     }
 
     fn vars(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
@@ -766,14 +835,13 @@ mod tests {
     #[test]
     fn proxies_and_a_ca_bundle_come_from_the_environment_and_explicit_values_win() {
         use crate::network::NetworkConfigError;
-        let dir = std::env::temp_dir().join(format!("maxstorage-ca-env-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = std::path::PathBuf::from("/etc/ssl");
         let bundle = dir.join("ca.pem");
         let pem = rcgen::generate_simple_self_signed(vec!["ca.test".to_string()])
             .unwrap()
             .cert
             .pem();
-        std::fs::write(&bundle, &pem).unwrap();
+        let disk = files(&[(&bundle, &pem)]);
         let env = vars(&[
             (crate::network::ENV_CA_BUNDLE, bundle.to_str().unwrap()),
             ("https_proxy", "http://user:pw@secure.proxy:3128"),
@@ -782,10 +850,10 @@ mod tests {
         ]);
 
         let mut s = with_endpoint("https://dt.example.com");
-        s.from_env(&env, None);
+        s.from_env(&env, None, &disk);
         let shown = format!("{s:?}");
         assert!(!shown.contains("pw@"), "{shown}");
-        let network = s.prepare().unwrap().network;
+        let network = s.prepare(test_host()).unwrap().network;
         assert_eq!(network.roots.added().len(), 1);
         assert!(network.roots.includes_webpki());
         let proxy = network
@@ -809,13 +877,13 @@ mod tests {
         // Explicit values win: roots replace the bundle, the proxy replaces the
         // variables, no_proxy replaces NO_PROXY; they count as explicit.
         let mut s = with_endpoint("https://dt.example.com");
-        s.from_env(&env, None);
+        s.from_env(&env, None, &disk);
         s.root_certificates_pem(pem.as_bytes());
         s.root_certificates_pem(pem.as_bytes());
         s.trust_only_given_roots();
         s.proxy("http://mine:1");
         s.no_proxy("other");
-        let p = s.prepare().unwrap();
+        let p = s.prepare(test_host()).unwrap();
         assert!(p.network_explicit);
         assert_eq!(p.network.roots.added().len(), 2);
         assert!(!p.network.roots.includes_webpki());
@@ -828,14 +896,14 @@ mod tests {
         assert!(p.network.proxy.proxy_for(&uri("http://x.other/")).is_none());
 
         let mut s = with_endpoint("https://dt.example.com");
-        s.from_env(&env, None);
+        s.from_env(&env, None, &disk);
         s.disable_proxy();
-        assert!(s.prepare().unwrap().network.proxy.is_none());
+        assert!(s.prepare(test_host()).unwrap().network.proxy.is_none());
 
         // Nothing from the environment: no proxy, the webpki roots; not explicit.
         let mut s = with_endpoint("https://dt.example.com");
-        s.from_env(vars(&[]), None);
-        let p = s.prepare().unwrap();
+        s.from_env(vars(&[]), None, &disk);
+        let p = s.prepare(test_host()).unwrap();
         assert!(!p.network_explicit);
         assert_eq!(p.network, crate::network::NetworkConfig::default());
 
@@ -845,12 +913,12 @@ mod tests {
             ("ALL_PROXY", "socks5://user:pw@socks:1080"),
         ]);
         let mut s = with_endpoint("https://dt.example.com");
-        s.from_env(&bad_http, None);
-        let p = s.prepare().unwrap();
+        s.from_env(&bad_http, None, &disk);
+        let p = s.prepare(test_host()).unwrap();
         assert!(p.network.proxy.http().is_none());
         let mut s = with_endpoint("http://dt.example.com");
-        s.from_env(&bad_http, None);
-        match s.prepare() {
+        s.from_env(&bad_http, None, &disk);
+        match s.prepare(test_host()) {
             Err(Error::NetworkConfig(e @ NetworkConfigError::BadProxyUrl { .. })) => {
                 let shown = e.to_string();
                 assert!(shown.starts_with("ALL_PROXY: "), "{shown}");
@@ -866,25 +934,25 @@ mod tests {
         s.from_env(
             vars(&[(crate::network::ENV_CA_BUNDLE, missing.to_str().unwrap())]),
             None,
+            &disk,
         );
-        match s.clone().prepare() {
+        match s.clone().prepare(test_host()) {
             Err(Error::NetworkConfig(e @ NetworkConfigError::UnreadableCaBundle { .. })) => {
                 assert!(e.to_string().contains("MAXSTORAGE_CA_BUNDLE"), "{e}");
             }
             other => panic!("{other:?}"),
         }
         s.root_certificates_pem(pem.as_bytes());
-        assert!(s.prepare().is_ok());
-        std::fs::write(&bundle, "no certificate").unwrap();
+        assert!(s.prepare(test_host()).is_ok());
+        let disk = files(&[(&bundle, "no certificate")]);
         let mut s = with_endpoint("https://dt.example.com");
-        s.from_env(&env, None);
+        s.from_env(&env, None, &disk);
         assert!(matches!(
-            s.prepare(),
+            s.prepare(test_host()),
             Err(Error::NetworkConfig(
                 NetworkConfigError::NoCertificate { .. }
             ))
         ));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -893,21 +961,21 @@ mod tests {
         let mut s = with_endpoint("https://dt.example.com");
         s.root_certificates_pem(b"garbage");
         assert!(matches!(
-            s.prepare(),
+            s.prepare(test_host()),
             Err(Error::NetworkConfig(NetworkConfigError::NoCertificate { origin }))
                 if origin == "root_certificates_pem(..)"
         ));
         let mut s = with_endpoint("https://dt.example.com");
         s.trust_only_given_roots();
         assert!(matches!(
-            s.prepare(),
+            s.prepare(test_host()),
             Err(Error::NetworkConfig(NetworkConfigError::NoRootCertificates))
         ));
         let mut s = with_endpoint("https://dt.example.com");
         s.proxy("http://user:topsecret@proxy:99999");
         let shown = format!("{s:?}");
         assert!(!shown.contains("topsecret"), "{shown}");
-        match s.prepare() {
+        match s.prepare(test_host()) {
             Err(e @ Error::NetworkConfig(NetworkConfigError::BadProxyUrl { .. })) => {
                 let shown = format!("{e} {e:?}");
                 assert!(!shown.contains("topsecret"), "{shown}");
@@ -917,7 +985,7 @@ mod tests {
         }
         let mut s = with_endpoint("https://dt.example.com");
         s.proxy("http://user:topsecret@proxy:8080");
-        let shown = format!("{s:?} {:?}", s.clone().prepare().unwrap());
+        let shown = format!("{s:?} {:?}", s.clone().prepare(test_host()).unwrap());
         assert!(!shown.contains("topsecret"), "{shown}");
         assert!(shown.contains("user:***@proxy:8080"), "{shown}");
     }

@@ -311,9 +311,9 @@ impl MessageEncoders {
 
 /// The threads compressed batches are encoded on: [`StreamOptions::encoding_threads`], or
 /// every core for `0`.
-fn encoding_threads(options: &StreamOptions) -> usize {
+fn encoding_threads(options: &StreamOptions, cores: usize) -> usize {
     match options.encoding_threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        0 => cores,
         n => n,
     }
 }
@@ -347,7 +347,7 @@ pub fn open_stream(
             ..EncoderOptions::default()
         },
     )?;
-    let threads = encoding_threads(options);
+    let threads = encoding_threads(options, defaults.cores);
     let parallel = if threads > 1 && compression != Compression::Uncompressed {
         Some(ParallelEncoding {
             encoders: std::sync::Arc::new(MessageEncoders::new(encoder.message_encoder()?)),

@@ -19,7 +19,7 @@ struct Rotating {
 }
 
 impl CredentialsProvider for Rotating {
-    fn credentials(&self) -> Result<Credentials> {
+    fn credentials(&self, _now: std::time::SystemTime) -> Result<Credentials> {
         if self
             .failures
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))

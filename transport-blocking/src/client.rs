@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use maxstorage_client_core::settings::{ClientSettings, Defaults, EndpointPlan};
+use maxstorage_client_core::settings::{ClientSettings, Defaults, EndpointPlan, Host};
 use maxstorage_protocol::{ClientConfig, Compression, InstanceId, TableId};
 
 use crate::exec::{Core, Route, SendBody};
@@ -93,7 +93,7 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
-    maxstorage_client_core::client_settings_methods!();
+    maxstorage_client_core::client_settings_methods!(std::fs::read);
 
     /// Timeouts and pooling of the default transport.
     pub fn transport_config(mut self, config: TransportConfig) -> Self {
@@ -110,7 +110,10 @@ impl ClientBuilder {
 
     /// Builds the client, discovering the tunnel endpoint if only a service endpoint is set.
     pub fn build(self) -> Result<Client> {
-        let prepared = self.settings.prepare()?;
+        let prepared = self.settings.prepare(Host {
+            now: std::time::SystemTime::now(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        })?;
         let transport: Arc<dyn HttpTransport> = match self.transport {
             Some(_) if prepared.network_explicit => {
                 return Err(Error::Config(NETWORK_WITH_OWN_TRANSPORT.into()));
