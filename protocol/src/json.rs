@@ -2,7 +2,7 @@
 //! (and the emulators the official SDKs were tested against) sends numbers as strings,
 //! lists as `null` or `{}`, booleans as strings, and keys in different cases.
 //!
-//! * value conversions — [`int`], [`boolean`], [`text`], [`list`], [`lookup`] — used by the
+//! * value conversions — `int`, `boolean`, `text`, `list`, `lookup` — used by the
 //!   schema parser (which reports the JSON location of a mismatch) and by
 //! * `deserialize_with` helpers for the response models (`i64_lenient`, …).
 //!
@@ -138,7 +138,7 @@ pub(crate) fn list(value: &Value) -> Result<&[Value], Mismatch> {
     }
 }
 
-/// Deserializes an `i64` with [`int`] (`null` → 0).
+/// Deserializes an `i64` with `int` (`null` → 0).
 pub fn i64_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     let v = Value::deserialize(d)?;
     int(&v)
@@ -146,13 +146,13 @@ pub fn i64_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         .map_err(serde::de::Error::custom)
 }
 
-/// Deserializes an `Option<i64>` with [`int`].
+/// Deserializes an `Option<i64>` with `int`.
 pub fn opt_i64_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     let v = Value::deserialize(d)?;
     int(&v).map_err(serde::de::Error::custom)
 }
 
-/// Deserializes a `bool` with [`boolean`] (`null` → false).
+/// Deserializes a `bool` with `boolean` (`null` → false).
 pub fn bool_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     let v = Value::deserialize(d)?;
     boolean(&v)
@@ -160,7 +160,7 @@ pub fn bool_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
         .map_err(serde::de::Error::custom)
 }
 
-/// Deserializes a `String` with [`text`] (`null` → empty); an array or object is kept as
+/// Deserializes a `String` with `text` (`null` → empty); an array or object is kept as
 /// its JSON text.
 pub fn string_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let v = Value::deserialize(d)?;
@@ -169,14 +169,14 @@ pub fn string_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Erro
         .unwrap_or_default())
 }
 
-/// Deserializes an `Option<String>` with [`text`]; an array or object is kept as its JSON
+/// Deserializes an `Option<String>` with `text`; an array or object is kept as its JSON
 /// text.
 pub fn opt_string_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let v = Value::deserialize(d)?;
     Ok(text(&v).unwrap_or_else(|_| Some(v.to_string())))
 }
 
-/// Deserializes a `Vec<T>` from a [`list`].
+/// Deserializes a `Vec<T>` from a `list`.
 pub fn vec_lenient<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
@@ -190,7 +190,7 @@ where
         .collect()
 }
 
-/// Deserializes a `Vec<i64>` from a [`list`] of [`int`]s (the user-guide SDK sends bucket
+/// Deserializes a `Vec<i64>` from a `list` of `int`s (the user-guide SDK sends bucket
 /// ids as strings).
 pub fn vec_i64_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
     let v = Value::deserialize(d)?;

@@ -5,7 +5,7 @@
 //! type **code tree**). Both are parsed into [`OdpsType`], the MaxCompute type model shared
 //! by the clients, the codec and the emulator.
 //!
-//! * [`OdpsType::parse`] / [`Display`](fmt::Display) convert type strings such as
+//! * [`OdpsType::parse`] / [`Display`](std::fmt::Display) convert type strings such as
 //!   `decimal(10,2)` or `struct<a:int,b:array<string>>`.
 //! * [`OdpsType::type_code`] and [`OdpsType::from_type_node`] convert the integer `Type`
 //!   codes of write schemas.
