@@ -107,6 +107,18 @@ impl TableReadSession {
         )?))
     }
 
+    /// The schema the batches of a read with `options` carry, known before anything is
+    /// read: the session's ([`arrow_schema`](Self::arrow_schema)) — or `None` when the read
+    /// asks for other columns ([`ReadOptions::data_columns`](crate::ReadOptions)), whose
+    /// names and order only the service's answer tells.
+    pub fn batch_schema(&self, options: &crate::ReadOptions) -> Option<arrow_schema::SchemaRef> {
+        if options.data_columns.is_empty() {
+            self.arrow_schema().ok()
+        } else {
+            None
+        }
+    }
+
     /// Decoder options for this session's bodies: its timestamp unit and column types.
     pub fn decoder_options(&self) -> DecoderOptions {
         let schema = &self.session.data_schema;

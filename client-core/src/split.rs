@@ -169,13 +169,7 @@ impl SplitProgress {
             options.to_wire(),
             options.compression.unwrap_or(default_compression),
         );
-        // Columns other than the session's: which ones come back, in which order, is the
-        // service's answer; the first response tells.
-        let schema = if options.data_columns.is_empty() {
-            session.arrow_schema().ok()
-        } else {
-            None
-        };
+        let schema = session.batch_schema(options);
         SplitProgress {
             target: session.table().target(),
             reader,

@@ -61,12 +61,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! A split read plugs into anything that takes an Arrow `RecordBatchReader` (Parquet and
-//! IPC writers, DataFusion, the C stream interface) through
-//! [`blocking::SplitBatches::into_reader`]; the async client's
-//! [`asynchronous::SplitBatches::into_schema_stream`] gives a stream whose schema is known
-//! before its first batch. Both still resume after a broken connection, and
-//! [`Error`] converts into `ArrowError`.
+//! A split read, or a whole table read by several workers, plugs into anything that takes
+//! an Arrow `RecordBatchReader` (Parquet and IPC writers, DataFusion, the C stream
+//! interface) through [`blocking::SplitBatches::into_reader`] and
+//! [`blocking::ParallelBatches::into_reader`]; the async client's
+//! [`asynchronous::SplitBatches::into_schema_stream`] and
+//! [`asynchronous::ParallelBatches::into_schema_stream`] give streams whose schema is
+//! known before their first batch. The schema is the read session's (data columns, then
+//! partition columns), known before the first byte; the reads still resume after a broken
+//! connection, and [`Error`] converts into `ArrowError`.
 //!
 //! Both builders also take extra trusted root certificates
 //! ([`blocking::ClientBuilder::root_certificates_pem`],

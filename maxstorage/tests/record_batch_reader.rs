@@ -171,6 +171,16 @@ fn the_schema_is_the_sessions_before_the_first_byte() {
     assert!(batches.iter().all(|b| b.schema() == expected));
     assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 10);
 
+    // The whole table, read by two workers, as one RecordBatchReader (and its async twin).
+    let reader = table
+        .read_all(&session, &ReadOptions::default(), 2)
+        .into_reader()
+        .unwrap();
+    assert_eq!(reader.schema(), expected);
+    let batches: Vec<RecordBatch> = reader.collect::<Result<_, ArrowError>>().unwrap();
+    assert!(batches.iter().all(|b| b.schema() == expected));
+    assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 10);
+
     // With the service gone: the reader still opens with its schema; the first batch
     // then fails (no retries to wait for).
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -201,5 +211,51 @@ fn the_schema_is_the_sessions_before_the_first_byte() {
             .await
             .unwrap();
         assert_eq!(stream.schema(), expected);
+    });
+}
+
+#[test]
+fn an_async_table_read_is_a_stream_with_the_sessions_schema() {
+    use futures_util::TryStreamExt;
+    let local = common::Local::start("reader-async-table");
+    local.table("t", &[("id", "bigint"), ("name", "string")]);
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "id",
+            Arc::new(Int64Array::from_iter_values(0..500)) as ArrayRef,
+        ),
+        (
+            "name",
+            Arc::new(StringArray::from_iter_values(
+                (0..500).map(|i| format!("n{i}")),
+            )) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    local.admin.insert("p", "t", None, &[batch]).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let table = local.async_client().await.table(TableId::new("p", "t"));
+        let session = table
+            .create_read_session(ReadSessionOptions::default())
+            .await
+            .unwrap();
+        let stream = table
+            .read_all(&session, &ReadOptions::default(), 2)
+            .into_schema_stream()
+            .await
+            .unwrap();
+        let expected = session.arrow_schema().unwrap();
+        assert_eq!(stream.schema(), expected);
+        let batches: Vec<RecordBatch> = stream.try_collect().await.unwrap();
+        assert!(batches.iter().all(|b| b.schema() == expected));
+        assert_eq!(
+            batches.iter().map(RecordBatch::num_rows).sum::<usize>(),
+            500
+        );
     });
 }

@@ -60,7 +60,9 @@ pub use maxstorage_client_core::{
     Blob, BlobInfo, BlobItem, BlobWriteOptions, Error, ReadOptions, Result, StreamOptions,
     StreamSummary, TableReadSession, WritePosition,
 };
-pub use read::{ParallelBatches, RawRowsReader, SplitBatches, SplitStream, StreamBatches};
+pub use read::{
+    ParallelBatches, RawRowsReader, SplitBatches, SplitStream, StreamBatches, TableStream,
+};
 pub use table::TableClient;
 pub use transport::{
     BoxFuture, ByteStream, HttpTransport, HyperTransport, RequestBody, ResponseBody,

@@ -451,6 +451,7 @@ pub struct ParallelBatches {
     rx: Option<mpsc::Receiver<Result<(usize, RecordBatch)>>>,
     tasks: JoinSet<()>,
     failed: bool,
+    schema: Option<SchemaRef>,
 }
 
 struct ParallelPlan {
@@ -479,6 +480,7 @@ impl ParallelBatches {
         workers: usize,
     ) -> ParallelBatches {
         ParallelBatches {
+            schema: session.batch_schema(&options),
             plan: Some(ParallelPlan {
                 core,
                 session,
@@ -545,6 +547,63 @@ impl ParallelBatches {
         }
         self.rx = Some(rx);
         Ok(())
+    }
+}
+
+impl ParallelBatches {
+    /// The schema of the batches: the session's, known before anything is read (`None`
+    /// when [`ReadOptions::data_columns`] asks for other columns).
+    pub fn schema(&self) -> Option<SchemaRef> {
+        self.schema.clone()
+    }
+
+    /// The whole read as a stream of batches (the split numbers dropped) whose schema is
+    /// known before its first item. It is the session's; only a read of other columns than
+    /// the session's takes its first batch now, to learn them (such a read that returns no
+    /// rows has an empty schema).
+    pub async fn into_schema_stream(mut self) -> Result<TableStream> {
+        let (schema, first) = match self.schema.clone() {
+            Some(schema) => (schema, None),
+            None => match self.next().await.transpose()? {
+                Some((_, batch)) => (batch.schema(), Some(batch)),
+                None => (Arc::new(arrow_schema::Schema::empty()), None),
+            },
+        };
+        Ok(TableStream {
+            batches: self,
+            schema,
+            first,
+        })
+    }
+}
+
+/// A whole table read whose schema is known up front (see
+/// [`ParallelBatches::into_schema_stream`]).
+#[derive(Debug)]
+pub struct TableStream {
+    batches: ParallelBatches,
+    schema: SchemaRef,
+    first: Option<RecordBatch>,
+}
+
+impl TableStream {
+    /// The schema of every batch.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+}
+
+impl Stream for TableStream {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let Some(first) = this.first.take() {
+            return Poll::Ready(Some(Ok(first)));
+        }
+        Pin::new(&mut this.batches)
+            .poll_next(cx)
+            .map(|item| item.map(|r| r.map(|(_, batch)| batch)))
     }
 }
 

@@ -48,7 +48,9 @@ pub use maxstorage_client_core::{
     Blob, BlobInfo, BlobItem, BlobWriteOptions, Error, ReadOptions, Result, StreamOptions,
     StreamSummary, TableReadSession, WritePosition,
 };
-pub use read::{ParallelBatches, RawRowsReader, SplitBatches, SplitReader, StreamBatches};
+pub use read::{
+    ParallelBatches, RawRowsReader, SplitBatches, SplitReader, StreamBatches, TableReader,
+};
 pub use table::TableClient;
 pub use transport::{
     HttpTransport, RequestBody, ResponseBody, TransportConfig, TransportError, TransportErrorKind,

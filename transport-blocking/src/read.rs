@@ -356,6 +356,7 @@ pub struct ParallelBatches {
     rx: mpsc::Receiver<Result<(usize, RecordBatch)>>,
     workers: Vec<thread::JoinHandle<()>>,
     failed: bool,
+    schema: Option<SchemaRef>,
 }
 
 impl std::fmt::Debug for ParallelBatches {
@@ -374,6 +375,7 @@ impl ParallelBatches {
         defaults: Defaults,
         workers: usize,
     ) -> ParallelBatches {
+        let schema = session.batch_schema(&options);
         let splits: Vec<RowSelection> = session.splits();
         let queue = Arc::new(std::sync::Mutex::new(
             splits
@@ -430,7 +432,60 @@ impl ParallelBatches {
             rx,
             workers: handles,
             failed: false,
+            schema,
         }
+    }
+
+    /// The schema of the batches: the session's, known before anything is read (`None`
+    /// when [`ReadOptions::data_columns`] asks for other columns).
+    pub fn schema(&self) -> Option<SchemaRef> {
+        self.schema.clone()
+    }
+
+    /// The whole read as an Arrow [`RecordBatchReader`] (the split numbers dropped), for
+    /// anything that takes one. Its schema is the session's; only a read of other columns
+    /// than the session's takes its first batch now, to learn them (such a read that
+    /// returns no rows has an empty schema).
+    pub fn into_reader(mut self) -> Result<TableReader> {
+        let (schema, first) = match self.schema.clone() {
+            Some(schema) => (schema, None),
+            None => match self.next().transpose()? {
+                Some((_, batch)) => (batch.schema(), Some(batch)),
+                None => (Arc::new(arrow_schema::Schema::empty()), None),
+            },
+        };
+        Ok(TableReader {
+            batches: self,
+            schema,
+            first,
+        })
+    }
+}
+
+/// A whole table read as a [`RecordBatchReader`] (see [`ParallelBatches::into_reader`]).
+#[derive(Debug)]
+pub struct TableReader {
+    batches: ParallelBatches,
+    schema: SchemaRef,
+    first: Option<RecordBatch>,
+}
+
+impl Iterator for TableReader {
+    type Item = std::result::Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(first) = self.first.take() {
+            return Some(Ok(first));
+        }
+        self.batches
+            .next()
+            .map(|r| r.map(|(_, batch)| batch).map_err(ArrowError::from))
+    }
+}
+
+impl RecordBatchReader for TableReader {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
     }
 }
 
