@@ -76,7 +76,7 @@ use crate::CliError;
 
 /// `maxstorage bench`: a read or a write measurement.
 #[derive(Debug, clap::Args)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// What to measure.
     #[command(subcommand)]
     pub command: BenchCommand,
@@ -84,7 +84,7 @@ pub struct BenchArgs {
 
 /// The direction of a measurement.
 #[derive(Debug, clap::Subcommand)]
-pub enum BenchCommand {
+pub(crate) enum BenchCommand {
     /// Read the whole table through one read session (1 thread: the splits one after
     /// another; N threads: N workers, one split at a time each).
     Read(ReadArgs),
@@ -98,7 +98,7 @@ pub enum BenchCommand {
 
 /// Options of `bench decode`.
 #[derive(Debug, clap::Args)]
-pub struct DecodeArgs {
+pub(crate) struct DecodeArgs {
     /// Response bodies to decode, one after another: Arrow IPC streams (any buffer
     /// compression) or whole-body zstd / LZ4 frames of one (e.g. the perf harness's
     /// `split<i>.<codec>.arrows` / `.bin`).
@@ -108,7 +108,7 @@ pub struct DecodeArgs {
 
 /// Options of `bench read`.
 #[derive(Debug, clap::Args)]
-pub struct ReadArgs {
+pub(crate) struct ReadArgs {
     /// Where and how to measure.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -116,7 +116,7 @@ pub struct ReadArgs {
 
 /// Options of `bench write`.
 #[derive(Debug, clap::Args)]
-pub struct WriteArgs {
+pub(crate) struct WriteArgs {
     /// Where and how to measure.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -127,7 +127,7 @@ pub struct WriteArgs {
 
 /// Options shared by both directions.
 #[derive(Debug, Clone, clap::Args)]
-pub struct CommonArgs {
+pub(crate) struct CommonArgs {
     /// The tunnel (storage) endpoint, e.g. `http://127.0.0.1:8080`.
     #[arg(long)]
     pub endpoint: String,
@@ -151,7 +151,7 @@ pub struct CommonArgs {
 
 /// The client under measurement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ClientKind {
+pub(crate) enum ClientKind {
     /// `maxstorage-blocking` (ureq, threads).
     Blocking,
     /// `maxstorage-async` (hyper, Tokio tasks).
@@ -169,7 +169,7 @@ impl ClientKind {
 
 /// A compression choice on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Codec {
+pub(crate) enum Codec {
     /// No compression.
     None,
     /// Zstandard.
@@ -180,7 +180,7 @@ pub enum Codec {
 
 impl Codec {
     /// The compression this choice names.
-    pub fn compression(self) -> Compression {
+    pub(crate) fn compression(self) -> Compression {
         match self {
             Codec::None => Compression::Uncompressed,
             Codec::Zstd => Compression::Zstd,
@@ -198,7 +198,7 @@ impl Codec {
 }
 
 /// Runs `maxstorage bench` and prints its JSON line on standard output.
-pub fn run(args: &BenchArgs) -> Result<(), CliError> {
+pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
     let line = match &args.command {
         BenchCommand::Read(a) => measure_read(&a.common)?,
         BenchCommand::Write(a) => measure_write(&a.common, &a.input)?,
@@ -853,7 +853,7 @@ fn clock_ticks_per_second() -> u64 {
     static HZ: OnceLock<u64> = OnceLock::new();
     *HZ.get_or_init(|| {
         const AT_CLKTCK: u64 = 17;
-        let word = std::mem::size_of::<usize>();
+        let word = size_of::<usize>();
         let word_at = |b: &[u8]| -> u64 {
             match word {
                 8 => u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])),

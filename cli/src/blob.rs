@@ -23,7 +23,7 @@ const REFERENCES_PER_REQUEST: usize = 64;
 
 /// What to do with blobs.
 #[derive(Debug, clap::Subcommand)]
-pub enum BlobCommand {
+pub(crate) enum BlobCommand {
     /// Upload files into a BLOB column: one new row per file (its name in --name-column
     /// if given, other columns null), all committed at once.
     Put(PutArgs),
@@ -33,7 +33,7 @@ pub enum BlobCommand {
 
 /// Arguments of `maxstorage blob put`.
 #[derive(Debug, clap::Args)]
-pub struct PutArgs {
+pub(crate) struct PutArgs {
     /// The table: `name` or `schema.name`.
     pub table: String,
     /// The files to upload.
@@ -61,7 +61,7 @@ pub struct PutArgs {
 
 /// Arguments of `maxstorage blob get`.
 #[derive(Debug, clap::Args)]
-pub struct GetArgs {
+pub(crate) struct GetArgs {
     /// The table: `name` or `schema.name`.
     pub table: String,
     /// The directory to write the blobs to (created if missing); with --reference, the
@@ -95,7 +95,7 @@ pub struct GetArgs {
 }
 
 /// Runs `maxstorage blob ...`.
-pub fn run(command: &BlobCommand) -> Result<(), CliError> {
+pub(crate) fn run(command: &BlobCommand) -> Result<(), CliError> {
     match command {
         BlobCommand::Put(args) => put(args),
         BlobCommand::Get(args) => get(args),

@@ -23,7 +23,7 @@ use crate::CliError;
 
 /// The project of an embedded emulator unless `--project` (or `MAXSTORAGE_PROJECT`) names
 /// another.
-pub const EMBEDDED_PROJECT: &str = "local";
+pub(crate) const EMBEDDED_PROJECT: &str = "local";
 
 /// The access key the command and its embedded emulator share (the emulator keeps none
 /// on disk: any key works for the next command on the same directory).
@@ -31,7 +31,7 @@ const EMBEDDED_KEY: (&str, &str) = ("maxstorage-local-id", "maxstorage-local-key
 
 /// An emulator serving for the length of one command.
 #[derive(Debug)]
-pub struct Embedded {
+pub(crate) struct Embedded {
     emulator: Emulator,
     /// The temporary data directory, removed when the command ends (none with `DIR`).
     _temp: Option<tempfile::TempDir>,
@@ -39,7 +39,7 @@ pub struct Embedded {
 
 impl Embedded {
     /// Starts an emulator on `dir`, or on a new temporary directory.
-    pub fn start(dir: Option<&Path>) -> Result<Embedded, CliError> {
+    pub(crate) fn start(dir: Option<&Path>) -> Result<Embedded, CliError> {
         let (dir, temp) = match dir {
             Some(dir) => (dir.to_path_buf(), None),
             None => {
@@ -58,7 +58,7 @@ impl Embedded {
     }
 
     /// The embedded emulator's admin client.
-    pub fn admin(&self) -> AdminClient {
+    pub(crate) fn admin(&self) -> AdminClient {
         AdminClient::new(self.emulator.addr()).with_credentials(EMBEDDED_KEY.0, EMBEDDED_KEY.1)
     }
 
@@ -71,7 +71,7 @@ impl Embedded {
 }
 
 /// The project `--project` or `MAXSTORAGE_PROJECT` names, or [`EMBEDDED_PROJECT`].
-pub fn embedded_project(flag: Option<&str>) -> String {
+pub(crate) fn embedded_project(flag: Option<&str>) -> String {
     flag.map(str::to_string)
         .or_else(|| std::env::var("MAXSTORAGE_PROJECT").ok())
         .unwrap_or_else(|| EMBEDDED_PROJECT.to_string())
@@ -80,7 +80,7 @@ pub fn embedded_project(flag: Option<&str>) -> String {
 /// A client, and the embedded emulator it talks to if there is one (kept running as long
 /// as the connection lives).
 #[derive(Debug)]
-pub struct Connection {
+pub(crate) struct Connection {
     client: maxstorage_blocking::Client,
     _embedded: Option<Embedded>,
 }
@@ -95,7 +95,7 @@ impl Deref for Connection {
 
 /// How to reach the service.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ConnectArgs {
+pub(crate) struct ConnectArgs {
     /// The tunnel (storage) endpoint, e.g. `http://127.0.0.1:8080` or
     /// `https://dt.cn-shanghai.maxcompute.aliyun.com` [default: $MAXSTORAGE_ENDPOINT].
     #[arg(long)]
@@ -117,7 +117,7 @@ pub struct ConnectArgs {
 impl ConnectArgs {
     /// The blocking client these settings describe, or a message naming the ways to
     /// configure it.
-    pub fn client(&self) -> Result<Connection, CliError> {
+    pub(crate) fn client(&self) -> Result<Connection, CliError> {
         if let Some(dir) = &self.emulator {
             let embedded = Embedded::start(dir.as_deref())?;
             let client = embedded

@@ -19,7 +19,7 @@ use crate::format::{self, Format, Sink};
 
 /// Arguments of `maxstorage emulator`.
 #[derive(Debug, clap::Args)]
-pub struct EmulatorArgs {
+pub(crate) struct EmulatorArgs {
     /// Administer a running emulator instead of serving one.
     #[command(subcommand)]
     pub admin: Option<AdminCommand>,
@@ -30,7 +30,7 @@ pub struct EmulatorArgs {
 
 /// What to do to a running emulator.
 #[derive(Debug, clap::Subcommand)]
-pub enum AdminCommand {
+pub(crate) enum AdminCommand {
     /// Create a table.
     CreateTable {
         /// The table: `name` or `schema.name`.
@@ -102,7 +102,7 @@ pub enum AdminCommand {
 
 /// Where a running emulator is, and who asks.
 #[derive(Debug, clap::Args)]
-pub struct AdminTarget {
+pub(crate) struct AdminTarget {
     /// The emulator's endpoint [default: $MAXSTORAGE_ENDPOINT, else
     /// http://127.0.0.1:8780, where `maxstorage emulator` listens by default].
     #[arg(long)]
@@ -179,7 +179,7 @@ fn column(spec: &str) -> Result<ColumnDef, CliError> {
 }
 
 /// Runs `maxstorage emulator`.
-pub fn run(args: EmulatorArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: EmulatorArgs) -> Result<ExitCode, CliError> {
     let Some(admin) = args.admin else {
         return Ok(maxstorage_emulator::cli::serve(args.serve));
     };

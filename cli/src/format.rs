@@ -12,7 +12,7 @@ use crate::CliError;
 
 /// A file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// Apache Parquet (`.parquet`, `.pq`).
     Parquet,
     /// Comma-separated values with a header line (`.csv`).
@@ -27,7 +27,7 @@ pub enum Format {
 
 impl Format {
     /// `explicit`, else the format `path`'s extension names.
-    pub fn of(explicit: Option<Format>, path: &Path) -> Result<Format, CliError> {
+    pub(crate) fn of(explicit: Option<Format>, path: &Path) -> Result<Format, CliError> {
         if let Some(f) = explicit {
             return Ok(f);
         }
@@ -50,7 +50,7 @@ impl Format {
 }
 
 /// Where `read` writes batches.
-pub enum Sink {
+pub(crate) enum Sink {
     /// Parquet.
     Parquet(parquet::arrow::ArrowWriter<Box<dyn Write + Send>>),
     /// CSV.
@@ -65,7 +65,11 @@ pub enum Sink {
 
 impl Sink {
     /// A sink writing `format` with `schema` to `path` (`-`: standard output).
-    pub fn create(format: Format, path: &Path, schema: &SchemaRef) -> Result<Sink, CliError> {
+    pub(crate) fn create(
+        format: Format,
+        path: &Path,
+        schema: &SchemaRef,
+    ) -> Result<Sink, CliError> {
         let out: Box<dyn Write + Send> = if path == Path::new("-") {
             Box::new(BufWriter::with_capacity(1 << 20, std::io::stdout()))
         } else {
@@ -86,7 +90,7 @@ impl Sink {
     }
 
     /// Writes a batch.
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), CliError> {
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<(), CliError> {
         match self {
             Sink::Parquet(w) => w
                 .write(batch)
@@ -99,7 +103,7 @@ impl Sink {
     }
 
     /// Ends the file (footers, end-of-stream marker) and flushes it.
-    pub fn finish(self) -> Result<(), CliError> {
+    pub(crate) fn finish(self) -> Result<(), CliError> {
         let mut out = match self {
             Sink::Parquet(w) => w
                 .into_inner()
@@ -124,7 +128,7 @@ impl Sink {
 
 /// The batches of a file `load` reads. CSV has no types of its own: it is parsed with
 /// `schema`, the table's.
-pub fn open(
+pub(crate) fn open(
     format: Format,
     path: &Path,
     schema: &SchemaRef,
@@ -166,6 +170,6 @@ pub fn open(
 }
 
 /// An Arrow error reading `path`, as one line.
-pub fn read_error(path: &Path, e: ArrowError) -> CliError {
+pub(crate) fn read_error(path: &Path, e: ArrowError) -> CliError {
     CliError::Failed(format!("reading {}: {e}", path.display()))
 }

@@ -9,7 +9,7 @@ use crate::connect::ConnectArgs;
 
 /// Arguments of `maxstorage schema`.
 #[derive(Debug, clap::Args)]
-pub struct SchemaArgs {
+pub(crate) struct SchemaArgs {
     /// The table: `name` or `schema.name`.
     pub table: String,
     /// One JSON object (`{"columns": [...], "partition_columns": [...]}`) instead of a
@@ -23,7 +23,7 @@ pub struct SchemaArgs {
 
 /// Arguments of `maxstorage preview`.
 #[derive(Debug, clap::Args)]
-pub struct PreviewArgs {
+pub(crate) struct PreviewArgs {
     /// The table: `name` or `schema.name`.
     pub table: String,
     /// Rows to show (the service may return fewer).
@@ -45,7 +45,7 @@ pub struct PreviewArgs {
 
 /// Runs `maxstorage schema`: the columns and partition columns, as a read session
 /// describes them.
-pub fn schema(args: &SchemaArgs) -> Result<(), CliError> {
+pub(crate) fn schema(args: &SchemaArgs) -> Result<(), CliError> {
     let client = args.connect.client()?;
     let table = client.table_named(&args.table)?;
     let session = table.create_read_session(ReadSessionOptions::default())?;
@@ -98,7 +98,7 @@ pub fn schema(args: &SchemaArgs) -> Result<(), CliError> {
 }
 
 /// Runs `maxstorage preview`: the first rows, without a read session.
-pub fn preview(args: &PreviewArgs) -> Result<(), CliError> {
+pub(crate) fn preview(args: &PreviewArgs) -> Result<(), CliError> {
     let client = args.connect.client()?;
     let table = client.table_named(&args.table)?;
     let options = PreviewOptions {

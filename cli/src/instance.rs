@@ -16,14 +16,14 @@ use crate::report::JsonArg;
 
 /// What to do with an instance.
 #[derive(Debug, clap::Subcommand)]
-pub enum InstanceCommand {
+pub(crate) enum InstanceCommand {
     /// Read a query's result to Parquet, CSV, Arrow or JSON lines.
     Read(InstanceReadArgs),
 }
 
 /// Arguments of `maxstorage instance read`.
 #[derive(Debug, clap::Args)]
-pub struct InstanceReadArgs {
+pub(crate) struct InstanceReadArgs {
     /// The instance id of a finished query.
     pub id: String,
     /// The file to write (`-`: standard output, with --format).
@@ -50,7 +50,7 @@ pub struct InstanceReadArgs {
 }
 
 /// Runs `maxstorage instance ...`.
-pub fn run(command: &InstanceCommand) -> Result<(), CliError> {
+pub(crate) fn run(command: &InstanceCommand) -> Result<(), CliError> {
     match command {
         InstanceCommand::Read(args) => read(args),
     }

@@ -20,7 +20,7 @@ use crate::session::commit_all_or_nothing;
 
 /// Arguments of `maxstorage load`.
 #[derive(Debug, clap::Args)]
-pub struct LoadArgs {
+pub(crate) struct LoadArgs {
     /// The file to load (Parquet, CSV with a header line, or Arrow IPC).
     pub file: PathBuf,
     /// The table: `name` or `schema.name`.
@@ -50,7 +50,7 @@ pub struct LoadArgs {
 }
 
 /// Runs `maxstorage load`.
-pub fn run(args: &LoadArgs) -> Result<(), CliError> {
+pub(crate) fn run(args: &LoadArgs) -> Result<(), CliError> {
     let format = Format::of(args.format, &args.file)?;
     let client = args.connect.client()?;
     let table = client.table_named(&args.table)?;

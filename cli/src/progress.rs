@@ -4,11 +4,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// A row counter shown as a bar on standard error when it is a terminal.
 #[derive(Debug)]
-pub struct Progress(ProgressBar);
+pub(crate) struct Progress(ProgressBar);
 
 impl Progress {
     /// Progress over `total` rows (0: unknown), labelled `what`.
-    pub fn rows(total: u64, what: &'static str) -> Progress {
+    pub(crate) fn rows(total: u64, what: &'static str) -> Progress {
         let bar = if total > 0 {
             ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
         } else {
@@ -27,12 +27,12 @@ impl Progress {
     }
 
     /// Counts `rows` more (from any thread).
-    pub fn advance(&self, rows: u64) {
+    pub(crate) fn advance(&self, rows: u64) {
         self.0.inc(rows);
     }
 
     /// Removes the bar.
-    pub fn done(&self) {
+    pub(crate) fn done(&self) {
         self.0.finish_and_clear();
     }
 }

@@ -30,7 +30,7 @@ const BATCH_ROWS: u64 = 64 * 1024;
 
 /// Options of the quickstart.
 #[derive(Debug, clap::Args)]
-pub struct QuickstartArgs {
+pub(crate) struct QuickstartArgs {
     /// Rows to write and read back.
     #[arg(long, default_value_t = 1_000_000)]
     pub rows: u64,
@@ -105,7 +105,7 @@ fn mb_per_s(bytes: u64, secs: f64) -> f64 {
 }
 
 /// Runs the quickstart.
-pub fn run(args: &QuickstartArgs) -> Result<(), CliError> {
+pub(crate) fn run(args: &QuickstartArgs) -> Result<(), CliError> {
     if args.rows == 0 || args.streams == 0 {
         return Err(CliError::Usage(
             "--rows and --streams must be positive".into(),

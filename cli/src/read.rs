@@ -14,7 +14,7 @@ use crate::report::JsonArg;
 
 /// Arguments of `maxstorage read`.
 #[derive(Debug, clap::Args)]
-pub struct ReadArgs {
+pub(crate) struct ReadArgs {
     /// The table: `name` or `schema.name`.
     pub table: String,
     /// The file to write (`-`: standard output, with --format).
@@ -47,7 +47,7 @@ pub struct ReadArgs {
 }
 
 /// Runs `maxstorage read`.
-pub fn run(args: &ReadArgs) -> Result<(), CliError> {
+pub(crate) fn run(args: &ReadArgs) -> Result<(), CliError> {
     args.json.check_output(&args.output)?;
     let format = Format::of(args.format, &args.output)?;
     let client = args.connect.client()?;

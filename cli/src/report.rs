@@ -8,7 +8,7 @@ use crate::CliError;
 
 /// The `--json` flag of the commands that report an outcome.
 #[derive(Debug, Clone, Copy, clap::Args)]
-pub struct JsonArg {
+pub(crate) struct JsonArg {
     /// Print the outcome as one JSON object on standard output (for scripts) instead of a
     /// line on standard error.
     #[arg(long)]
@@ -17,7 +17,7 @@ pub struct JsonArg {
 
 impl JsonArg {
     /// Refuses `--json` when the command's data goes to standard output too.
-    pub fn check_output(&self, output: &Path) -> Result<(), CliError> {
+    pub(crate) fn check_output(&self, output: &Path) -> Result<(), CliError> {
         if self.json && output == Path::new("-") {
             return Err(CliError::Usage(
                 "--json prints on standard output, where -o - writes the data: pick one".into(),
@@ -27,7 +27,7 @@ impl JsonArg {
     }
 
     /// Reports the outcome: `doc` with `--json`, else `human`.
-    pub fn report(
+    pub(crate) fn report(
         &self,
         doc: serde_json::Value,
         human: impl FnOnce() -> String,

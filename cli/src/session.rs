@@ -6,7 +6,7 @@ use crate::CliError;
 
 /// Runs `write` in `session` and commits what it wrote; if it fails, aborts the session so
 /// nothing of it becomes visible, and returns its error.
-pub fn commit_all_or_nothing<T>(
+pub(crate) fn commit_all_or_nothing<T>(
     session: &WriteSessionHandle,
     write: impl FnOnce() -> Result<T, CliError>,
 ) -> Result<T, CliError> {

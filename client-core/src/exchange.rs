@@ -144,7 +144,7 @@ impl Failure {
     /// [`Error::Credentials`]): retrying cannot duplicate anything.
     pub fn not_sent(error: Error) -> Failure {
         Failure {
-            class: maxstorage_protocol::retry::FailureClass::Connect,
+            class: FailureClass::Connect,
             retry_after: None,
             error,
         }
@@ -306,7 +306,7 @@ impl<S> Attempts<S> {
     }
 
     /// Records the answer to the current attempt (after `elapsed`) on the call's span.
-    pub fn on_answer(&self, parts: &http::response::Parts, elapsed: std::time::Duration) {
+    pub fn on_answer(&self, parts: &http::response::Parts, elapsed: Duration) {
         let request_id = parts
             .headers
             .get(maxstorage_protocol::header::REQUEST_ID)

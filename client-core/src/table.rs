@@ -198,7 +198,7 @@ pub fn resolve_table(
     default_schema: Option<&str>,
 ) -> crate::Result<TableId> {
     let bad = |reason: &str| {
-        crate::Error::Protocol(maxstorage_protocol::Error::Usage(
+        Error::Protocol(maxstorage_protocol::Error::Usage(
             maxstorage_protocol::UsageError::InvalidArgument {
                 name: "table",
                 reason: format!("{name:?}: {reason}"),

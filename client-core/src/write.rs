@@ -555,8 +555,8 @@ impl SessionCore {
     pub fn settle_stream<T>(
         &self,
         registration: maxstorage_protocol::state::write_session::StreamRegistration,
-        created: &crate::Result<T>,
-    ) -> crate::Result<()> {
+        created: &Result<T>,
+    ) -> Result<()> {
         if let Err(e) = created
             && e.service_code().is_some()
         {

@@ -70,7 +70,7 @@ fn run(data: &[u8], chunks: &[usize], options: DecoderOptions) -> Result<usize, 
 fn valid_stream(seed: u64, ipc: Compression, body: Compression) -> Vec<u8> {
     let mut rng = Rng::new(seed);
     let schema = proptest::strategy::ValueTree::current(
-        &proptest::strategy::Strategy::new_tree(
+        &Strategy::new_tree(
             &arb::schema(),
             &mut proptest::test_runner::TestRunner::new_with_rng(
                 proptest::test_runner::Config::default(),

@@ -91,7 +91,7 @@ proptest! {
 fn feed_bytes_of_encoder_chunks() {
     let mut rng = Rng::new(7);
     let schema = proptest::strategy::ValueTree::current(
-        &proptest::strategy::Strategy::new_tree(
+        &Strategy::new_tree(
             &arb::schema(),
             &mut proptest::test_runner::TestRunner::deterministic(),
         )

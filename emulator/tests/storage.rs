@@ -653,7 +653,7 @@ fn signatures_and_faults() {
 
 #[test]
 fn expired_sessions_refuse_reads_until_refreshed() {
-    let env = common::start_with(|b| b.session_ttl(std::time::Duration::from_secs(1)));
+    let env = start_with(|b| b.session_ttl(std::time::Duration::from_secs(1)));
     make_table(&env, false);
     env.admin
         .insert("p", "t", None, &[batch(&[1, 2, 3], &["x", "y", "z"])])
@@ -669,7 +669,7 @@ fn expired_sessions_refuse_reads_until_refreshed() {
         .unwrap();
     let get = |refresh: bool| {
         env.call(
-            &maxstorage_protocol::read::GetReadSession {
+            &GetReadSession {
                 table: table(),
                 session_id: s.session_id.clone(),
                 refresh,

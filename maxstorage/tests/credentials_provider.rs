@@ -65,11 +65,9 @@ fn every_request_is_signed_with_what_the_provider_gives_now() {
     let mut writer = session
         .stream_writer(StreamRef::new("0", 1), options)
         .unwrap();
-    let batch = maxstorage::arrow_array::RecordBatch::try_from_iter(vec![(
+    let batch = arrow_array::RecordBatch::try_from_iter(vec![(
         "id",
-        Arc::new(maxstorage::arrow_array::Int64Array::from_iter_values(
-            0..20_000,
-        )) as maxstorage::arrow_array::ArrayRef,
+        Arc::new(arrow_array::Int64Array::from_iter_values(0..20_000)) as arrow_array::ArrayRef,
     )])
     .unwrap();
     writer.write(&batch).unwrap();

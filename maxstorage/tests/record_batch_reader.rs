@@ -138,7 +138,7 @@ fn the_schema_is_the_sessions_before_the_first_byte() {
         Arc::new(Int64Array::from_iter_values(0..10)) as ArrayRef,
     )])
     .unwrap();
-    let ts = maxstorage::arrow_array::TimestampNanosecondArray::from_iter_values(0..10);
+    let ts = arrow_array::TimestampNanosecondArray::from_iter_values(0..10);
     let batch = RecordBatch::try_from_iter(vec![
         ("id", batch.column(0).clone()),
         ("ts", Arc::new(ts) as ArrayRef),

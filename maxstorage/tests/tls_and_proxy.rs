@@ -237,10 +237,7 @@ fn exactly_once() -> StreamOptions {
 
 /// Writes `ROWS` rows to `table` (an exactly-once stream, one commit) and reads them back
 /// with two workers; the number of rows read.
-fn blocking_round_trip(
-    client: &maxstorage::blocking::Client,
-    table: &str,
-) -> maxstorage::Result<usize> {
+fn blocking_round_trip(client: &Client, table: &str) -> maxstorage::Result<usize> {
     let table = client.table(TableId::new(common::PROJECT, table));
     let session = table.create_write_session(WriteSessionOptions::default())?;
     let mut writer = session.stream_writer(StreamRef::new("0", 1), exactly_once())?;
@@ -288,7 +285,7 @@ fn blocking_builder(
     local: &common::Local,
     endpoint: String,
 ) -> maxstorage::blocking::ClientBuilder {
-    maxstorage::blocking::Client::builder()
+    Client::builder()
         .endpoint(endpoint)
         .credentials(local.credentials())
         .project(common::PROJECT)
@@ -663,7 +660,7 @@ fn settings_that_cannot_be_used_fail_the_build_with_typed_errors() {
     let endpoint = "http://127.0.0.1:9".to_string();
     let credentials = Credentials::new("id", "secret");
     assert_build_errors(|settings| {
-        let b = maxstorage::blocking::Client::builder()
+        let b = Client::builder()
             .endpoint(endpoint.clone())
             .credentials(credentials.clone());
         match settings(Builder::Blocking(b)) {
@@ -683,7 +680,7 @@ fn settings_that_cannot_be_used_fail_the_build_with_typed_errors() {
     });
 
     // Root certificates or a proxy with a transport of one's own would be ignored.
-    let blocking = maxstorage::blocking::Client::builder()
+    let blocking = Client::builder()
         .endpoint(endpoint.clone())
         .credentials(credentials.clone())
         .proxy("http://127.0.0.1:1")

@@ -127,12 +127,10 @@ fn split_reads_and_stream_writes_are_spans_around_their_calls() {
     let mut writer = session
         .stream_writer(StreamRef::new("0", 1), StreamOptions::default())
         .unwrap();
-    let ids = maxstorage::arrow_array::Int64Array::from_iter_values(0..777);
-    let batch = maxstorage::arrow_array::RecordBatch::try_from_iter([(
-        "id",
-        Arc::new(ids) as maxstorage::arrow_array::ArrayRef,
-    )])
-    .unwrap();
+    let ids = arrow_array::Int64Array::from_iter_values(0..777);
+    let batch =
+        arrow_array::RecordBatch::try_from_iter([("id", Arc::new(ids) as arrow_array::ArrayRef)])
+            .unwrap();
     writer.write(&batch).unwrap();
     writer.finish().unwrap();
     session.commit().unwrap();
@@ -200,10 +198,10 @@ fn async_tasks_keep_the_callers_subscriber_and_spans() {
             .stream_writer(StreamRef::new("0", 1), StreamOptions::default())
             .await
             .unwrap();
-        let ids = maxstorage::arrow_array::Int64Array::from_iter_values(0..555);
-        let batch = maxstorage::arrow_array::RecordBatch::try_from_iter([(
+        let ids = arrow_array::Int64Array::from_iter_values(0..555);
+        let batch = arrow_array::RecordBatch::try_from_iter([(
             "id",
-            Arc::new(ids) as maxstorage::arrow_array::ArrayRef,
+            Arc::new(ids) as arrow_array::ArrayRef,
         )])
         .unwrap();
         writer.write(&batch).await.unwrap();

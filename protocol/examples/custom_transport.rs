@@ -1068,7 +1068,7 @@ mod http1 {
 
     /// How an exchange failed; the variant says whether any of the request was sent.
     #[derive(Debug)]
-    pub enum HttpError {
+    pub(crate) enum HttpError {
         /// This client cannot send the request (not `http://`): nothing was sent.
         Unsupported(String),
         /// No connection: nothing was sent.
@@ -1083,7 +1083,7 @@ mod http1 {
 
     impl HttpError {
         /// The failure as the retry policy classifies it.
-        pub fn failure_class(&self) -> FailureClass {
+        pub(crate) fn failure_class(&self) -> FailureClass {
             match self {
                 HttpError::Unsupported(_) | HttpError::Connect(_) => FailureClass::Connect,
                 HttpError::Io(e) => io_class(e),
@@ -1105,7 +1105,7 @@ mod http1 {
 
     /// The class of an I/O error after the request was (partly) sent: a timeout or
     /// another failure, both with an unknown outcome.
-    pub fn io_class(e: &io::Error) -> FailureClass {
+    pub(crate) fn io_class(e: &io::Error) -> FailureClass {
         match e.kind() {
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => FailureClass::Timeout,
             _ => FailureClass::Io,
@@ -1114,7 +1114,7 @@ mod http1 {
 
     /// An answer: its head, and its body to read.
     #[derive(Debug)]
-    pub struct Response {
+    pub(crate) struct Response {
         /// Status, version and headers.
         pub head: http::response::Parts,
         /// The body, framed as the head says.
@@ -1123,7 +1123,7 @@ mod http1 {
 
     /// Sends `request` with `body` and reads the answer's head. `Host`, `Content-Length`
     /// and `Connection: close` are set here (the same headers of `request` are ignored).
-    pub fn send(
+    pub(crate) fn send(
         request: &http::request::Parts,
         body: &[u8],
         timeout: Duration,
@@ -1417,7 +1417,7 @@ mod http1 {
     /// connection closes mid-body, or before a chunked body's last chunk) is an
     /// `UnexpectedEof` error, never a clean end.
     #[derive(Debug)]
-    pub struct BodyReader {
+    pub(crate) struct BodyReader {
         /// The connection.
         conn: BufReader<TcpStream>,
         /// Where the body is.

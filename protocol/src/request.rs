@@ -96,7 +96,11 @@ pub(crate) struct RequestSpec {
 
 impl RequestSpec {
     /// A POST with a JSON body.
-    pub fn json(action: Action, target: Target, body: &impl serde::Serialize) -> RequestSpec {
+    pub(crate) fn json(
+        action: Action,
+        target: Target,
+        body: &impl serde::Serialize,
+    ) -> RequestSpec {
         // Serializing plain data structs and maps into a Vec cannot fail.
         let bytes = serde_json::to_vec(body)
             .unwrap_or_else(|e| unreachable!("request body serialization: {e}"));
@@ -114,7 +118,7 @@ impl RequestSpec {
 
     /// A POST on a table's session with an empty JSON body (`{}`) and `SessionId`: the
     /// shape of the get, abort and schema calls.
-    pub fn session_call(
+    pub(crate) fn session_call(
         action: Action,
         table: &crate::config::TableId,
         session_id: &str,
@@ -124,7 +128,7 @@ impl RequestSpec {
     }
 
     /// A POST whose body the caller streams.
-    pub fn streaming(
+    pub(crate) fn streaming(
         action: Action,
         target: Target,
         content_type: &'static str,
@@ -142,30 +146,30 @@ impl RequestSpec {
         }
     }
 
-    pub fn param(mut self, name: &str, value: impl ToString) -> RequestSpec {
+    pub(crate) fn param(mut self, name: &str, value: impl ToString) -> RequestSpec {
         self.query.push((name.to_string(), value.to_string()));
         self
     }
 
-    pub fn param_opt(self, name: &str, value: Option<impl ToString>) -> RequestSpec {
+    pub(crate) fn param_opt(self, name: &str, value: Option<impl ToString>) -> RequestSpec {
         match value {
             Some(v) => self.param(name, v),
             None => self,
         }
     }
 
-    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> RequestSpec {
+    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> RequestSpec {
         self.headers.push((name, value.into()));
         self
     }
 
-    pub fn route_token(mut self) -> RequestSpec {
+    pub(crate) fn route_token(mut self) -> RequestSpec {
         self.sends_route_token = true;
         self
     }
 
     /// Assembles and signs the request.
-    pub fn build(self, ctx: &RequestContext<'_>) -> Result<Request<Body>, Error> {
+    pub(crate) fn build(self, ctx: &RequestContext<'_>) -> Result<Request<Body>, Error> {
         let config = ctx.config;
         let mut query = Vec::with_capacity(self.query.len() + 4);
         query.push(("Action".to_string(), self.action.as_str().to_string()));

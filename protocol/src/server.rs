@@ -724,7 +724,7 @@ mod tests {
             // An old signed request replayed later with a fresh Date in front of its own:
             // the skew check would read the fresh one, the signature the old one.
             let later = date + Duration::from_secs(3600);
-            let mut replayed = vec![("Date".to_string(), crate::time::format_http_date(later))];
+            let mut replayed = vec![("Date".to_string(), format_http_date(later))];
             replayed.extend(headers.iter().cloned());
             let req_replayed = IncomingRequest {
                 headers: &replayed,

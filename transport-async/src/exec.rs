@@ -41,17 +41,17 @@ impl Deref for Core {
 }
 
 impl Core {
-    pub fn new(shared: CallCore, transport: Arc<dyn HttpTransport>) -> Core {
+    pub(crate) fn new(shared: CallCore, transport: Arc<dyn HttpTransport>) -> Core {
         Core { shared, transport }
     }
 
     /// Sends a call with a complete (JSON) answer and parses it.
-    pub async fn call<C: Call>(&self, call: &C, route: Route<'_>) -> Result<C::Output> {
+    pub(crate) async fn call<C: Call>(&self, call: &C, route: Route<'_>) -> Result<C::Output> {
         self.call_with_body(call, route, SendBody::Call).await
     }
 
     /// Sends a call with an explicit request body and parses its complete answer.
-    pub async fn call_with_body<C: Call>(
+    pub(crate) async fn call_with_body<C: Call>(
         &self,
         call: &C,
         route: Route<'_>,
@@ -62,7 +62,7 @@ impl Core {
     }
 
     /// Sends a call and reads its complete (bounded) answer without parsing it.
-    pub async fn fetch<C: Call>(
+    pub(crate) async fn fetch<C: Call>(
         &self,
         call: &C,
         route: Route<'_>,
@@ -77,7 +77,7 @@ impl Core {
     }
 
     /// Sends a call whose answer body is a stream and returns the head and the body.
-    pub async fn open<C: Call<Output = StreamingResponse>>(
+    pub(crate) async fn open<C: Call<Output = StreamingResponse>>(
         &self,
         call: &C,
         route: Route<'_>,

@@ -45,7 +45,7 @@ enum Piece {
 }
 
 impl DecodingBody {
-    pub fn new(
+    pub(crate) fn new(
         head: &StreamingResponse,
         body: ResponseBody,
         options: DecoderOptions,

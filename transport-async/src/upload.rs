@@ -45,7 +45,7 @@ impl<T> std::fmt::Debug for Upload<T> {
 impl<T: Send + 'static> Upload<T> {
     /// Starts the request `send` makes with a streamed body (nothing is sent before the
     /// writer is first polled).
-    pub fn start<F, Fut>(
+    pub(crate) fn start<F, Fut>(
         client: Client,
         target: String,
         session_id: String,
@@ -75,7 +75,7 @@ impl<T: Send + 'static> Upload<T> {
 
     /// Drives the request; ready when a chunk can be handed over. Fails when the request
     /// ended before its body did (`finish` tells why).
-    pub fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if let Some(request) = self.request.as_mut()
             && let Poll::Ready(outcome) = request.as_mut().poll(cx)
         {
@@ -98,7 +98,7 @@ impl<T: Send + 'static> Upload<T> {
     }
 
     /// Hands over a chunk; call after [`poll_ready`](Self::poll_ready) said ready.
-    pub fn start_send(&mut self, chunk: Bytes) -> io::Result<()> {
+    pub(crate) fn start_send(&mut self, chunk: Bytes) -> io::Result<()> {
         if chunk.is_empty() {
             return Ok(());
         }
@@ -115,13 +115,13 @@ impl<T: Send + 'static> Upload<T> {
     }
 
     /// Hands over a chunk, waiting for room.
-    pub async fn send(&mut self, chunk: Bytes) -> io::Result<()> {
+    pub(crate) async fn send(&mut self, chunk: Bytes) -> io::Result<()> {
         std::future::poll_fn(|cx| self.poll_ready(cx)).await?;
         self.start_send(chunk)
     }
 
     /// Ends the body and returns the answer.
-    pub async fn finish(mut self) -> Result<T> {
+    pub(crate) async fn finish(mut self) -> Result<T> {
         self.finished.store(true, Ordering::SeqCst);
         drop(self.tx.take());
         if let Some(outcome) = self.outcome.take() {

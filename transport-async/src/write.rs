@@ -561,7 +561,7 @@ impl StreamWriter {
         outcome?;
         match &mut self.sender {
             SenderSlot::Idle(sender) => Ok(sender),
-            _ => Err(maxstorage_client_core::Error::Integrity(
+            _ => Err(Error::Integrity(
                 "the task sending a body panicked or was cancelled: what the stream holds is unknown"
                     .into(),
             )),
@@ -573,7 +573,7 @@ impl StreamWriter {
         self.session.state()?.check_writable("write")?;
         let SenderSlot::Idle(mut sender) = std::mem::replace(&mut self.sender, SenderSlot::Lost)
         else {
-            return Err(maxstorage_client_core::Error::Integrity(
+            return Err(Error::Integrity(
                 "the stream's sender is still busy or gone".into(),
             ));
         };

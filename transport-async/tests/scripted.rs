@@ -357,7 +357,7 @@ fn column_b(batch: &RecordBatch) -> Vec<String> {
 }
 
 /// Polls a future once (it must not be ready) and returns it.
-async fn poll_once<F: std::future::Future + Unpin>(mut fut: F) -> F {
+async fn poll_once<F: Future + Unpin>(mut fut: F) -> F {
     let pending =
         std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut fut).poll(cx).is_pending())).await;
     assert!(pending, "the future completed; it should be waiting");

@@ -39,17 +39,17 @@ impl Deref for Core {
 }
 
 impl Core {
-    pub fn new(shared: CallCore, transport: Arc<dyn HttpTransport>) -> Core {
+    pub(crate) fn new(shared: CallCore, transport: Arc<dyn HttpTransport>) -> Core {
         Core { shared, transport }
     }
 
     /// Sends a call with a complete (JSON) answer and parses it.
-    pub fn call<C: Call>(&self, call: &C, route: Route<'_>) -> Result<C::Output> {
+    pub(crate) fn call<C: Call>(&self, call: &C, route: Route<'_>) -> Result<C::Output> {
         self.call_with_body(call, route, SendBody::Call)
     }
 
     /// Sends a call with an explicit request body and parses its complete answer.
-    pub fn call_with_body<C: Call>(
+    pub(crate) fn call_with_body<C: Call>(
         &self,
         call: &C,
         route: Route<'_>,
@@ -60,7 +60,7 @@ impl Core {
     }
 
     /// Sends a call and reads its complete (bounded) answer without parsing it.
-    pub fn fetch<C: Call>(
+    pub(crate) fn fetch<C: Call>(
         &self,
         call: &C,
         route: Route<'_>,
@@ -77,7 +77,7 @@ impl Core {
     }
 
     /// Sends a call whose answer body is a stream and returns the head and the body.
-    pub fn open<C: Call<Output = StreamingResponse>>(
+    pub(crate) fn open<C: Call<Output = StreamingResponse>>(
         &self,
         call: &C,
         route: Route<'_>,
@@ -150,7 +150,7 @@ struct ChunksReader {
     chunks: std::collections::VecDeque<Bytes>,
 }
 
-impl std::io::Read for ChunksReader {
+impl Read for ChunksReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while let Some(front) = self.chunks.front_mut() {
             if front.is_empty() {

@@ -37,7 +37,7 @@ pub(crate) enum Piece {
 }
 
 impl DecodingBody {
-    pub fn new(
+    pub(crate) fn new(
         head: &StreamingResponse,
         body: ResponseBody,
         options: DecoderOptions,
@@ -56,13 +56,13 @@ impl DecodingBody {
     }
 
     /// The schema, once the stream's schema message has arrived.
-    pub fn schema(&self) -> Option<SchemaRef> {
+    pub(crate) fn schema(&self) -> Option<SchemaRef> {
         self.decoder.schema()
     }
 
     /// Reads until a batch is complete, the stream ends, or it breaks. A corrupt stream is
     /// an error (`Err`), not a break.
-    pub fn step(&mut self) -> Result<Piece> {
+    pub(crate) fn step(&mut self) -> Result<Piece> {
         loop {
             match self.decoder.step()? {
                 Step::Batch(batch) => return Ok(Piece::Batch(batch)),

@@ -28,7 +28,7 @@ impl<T> std::fmt::Debug for Upload<T> {
 }
 
 impl<T: Send + 'static> Upload<T> {
-    pub fn start<F>(
+    pub(crate) fn start<F>(
         client: Client,
         target: String,
         session_id: String,
@@ -55,7 +55,7 @@ impl<T: Send + 'static> Upload<T> {
         })
     }
 
-    pub fn send(&self, chunk: Bytes) -> std::io::Result<()> {
+    pub(crate) fn send(&self, chunk: Bytes) -> std::io::Result<()> {
         if chunk.is_empty() {
             return Ok(());
         }
@@ -71,7 +71,7 @@ impl<T: Send + 'static> Upload<T> {
         })
     }
 
-    pub fn finish(mut self) -> Result<T> {
+    pub(crate) fn finish(mut self) -> Result<T> {
         if let Some(tx) = self.tx.take() {
             // The request thread may already have failed (and dropped its end); its result
             // says why.

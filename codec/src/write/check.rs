@@ -235,7 +235,7 @@ fn relabel(array: &ArrayRef, target: &DataType) -> Result<ArrayRef, CodecError> 
         _ => {}
     }
     Ok(match target {
-        DataType::List(f) => {
+        List(f) => {
             let l = array.as_list::<i32>();
             let values = relabel(l.values(), f.data_type())?;
             Arc::new(
@@ -243,7 +243,7 @@ fn relabel(array: &ArrayRef, target: &DataType) -> Result<ArrayRef, CodecError> 
                     .map_err(err)?,
             )
         }
-        DataType::LargeList(f) => {
+        LargeList(f) => {
             let l = array.as_list::<i64>();
             let values = relabel(l.values(), f.data_type())?;
             Arc::new(
@@ -251,7 +251,7 @@ fn relabel(array: &ArrayRef, target: &DataType) -> Result<ArrayRef, CodecError> 
                     .map_err(err)?,
             )
         }
-        DataType::FixedSizeList(f, n) => {
+        FixedSizeList(f, n) => {
             let l = array.as_fixed_size_list();
             let values = relabel(l.values(), f.data_type())?;
             Arc::new(
@@ -259,7 +259,7 @@ fn relabel(array: &ArrayRef, target: &DataType) -> Result<ArrayRef, CodecError> 
                     .map_err(err)?,
             )
         }
-        DataType::Map(f, sorted) => {
+        Map(f, sorted) => {
             let m = array.as_map();
             let entries: ArrayRef = Arc::new(m.entries().clone());
             let entries = relabel(&entries, f.data_type())?;
@@ -274,7 +274,7 @@ fn relabel(array: &ArrayRef, target: &DataType) -> Result<ArrayRef, CodecError> 
                 .map_err(err)?,
             )
         }
-        DataType::Struct(fields) => {
+        Struct(fields) => {
             let s = array.as_struct();
             let children = s
                 .columns()

@@ -10,22 +10,22 @@ use arrow_schema::{DataType, Field, Fields, IntervalUnit, Schema, SchemaRef, Tim
 use proptest::prelude::*;
 
 /// A small deterministic RNG (xorshift64*).
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Rng(seed | 1)
     }
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         if n == 0 { 0 } else { self.next() % n }
     }
-    pub fn chance(&mut self, percent: u64) -> bool {
+    pub(crate) fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
 }
@@ -67,7 +67,7 @@ fn key_type() -> impl Strategy<Value = DataType> {
 }
 
 /// A random column type, nested up to 3 levels.
-pub fn data_type() -> impl Strategy<Value = DataType> {
+pub(crate) fn data_type() -> impl Strategy<Value = DataType> {
     leaf().prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             (inner.clone(), any::<bool>())
@@ -99,7 +99,7 @@ pub fn data_type() -> impl Strategy<Value = DataType> {
 }
 
 /// A random schema of 1..6 columns.
-pub fn schema() -> impl Strategy<Value = SchemaRef> {
+pub(crate) fn schema() -> impl Strategy<Value = SchemaRef> {
     prop::collection::vec((data_type(), any::<bool>()), 1..6).prop_map(|cols| {
         Arc::new(Schema::new(
             cols.into_iter()
@@ -142,7 +142,7 @@ fn offsets(len: usize, nulls: Option<&NullBuffer>, rng: &mut Rng) -> (OffsetBuff
 }
 
 /// A random array of `dt` with `len` rows; no nulls unless `nullable`.
-pub fn array(dt: &DataType, len: usize, nullable: bool, rng: &mut Rng) -> ArrayRef {
+pub(crate) fn array(dt: &DataType, len: usize, nullable: bool, rng: &mut Rng) -> ArrayRef {
     let n = nulls(len, nullable, rng);
     macro_rules! prim {
         ($t:ty, $gen:expr) => {{
@@ -235,7 +235,7 @@ pub fn array(dt: &DataType, len: usize, nullable: bool, rng: &mut Rng) -> ArrayR
 }
 
 /// A random batch of `schema` with `rows` rows.
-pub fn batch(schema: &SchemaRef, rows: usize, rng: &mut Rng) -> RecordBatch {
+pub(crate) fn batch(schema: &SchemaRef, rows: usize, rng: &mut Rng) -> RecordBatch {
     let columns = schema
         .fields()
         .iter()

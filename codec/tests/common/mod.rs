@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-pub mod arb;
+pub(crate) mod arb;
 
 use std::path::PathBuf;
 
@@ -11,7 +11,7 @@ use maxstorage_codec::CodecError;
 use maxstorage_codec::read::{ArrowStreamDecoder, DecoderOptions};
 
 /// The recorded vectors of the official SDK, kept in the repository (`conformance/vectors/`).
-pub fn vectors_dir() -> PathBuf {
+pub(crate) fn vectors_dir() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../conformance/vectors"
@@ -19,7 +19,7 @@ pub fn vectors_dir() -> PathBuf {
 }
 
 /// A committed fixture of `tests/fixtures/`.
-pub fn fixture(name: &str) -> Vec<u8> {
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name);
@@ -27,7 +27,7 @@ pub fn fixture(name: &str) -> Vec<u8> {
 }
 
 /// Feeds `body` in chunks of the given sizes (cycled), taking batches as they come.
-pub fn decode_chunked(
+pub(crate) fn decode_chunked(
     body: &[u8],
     chunk_sizes: &[usize],
     options: DecoderOptions,
@@ -60,6 +60,6 @@ pub fn decode_chunked(
 }
 
 /// All rows of `batches` as one batch.
-pub fn concat(schema: &SchemaRef, batches: &[RecordBatch]) -> RecordBatch {
+pub(crate) fn concat(schema: &SchemaRef, batches: &[RecordBatch]) -> RecordBatch {
     arrow_select::concat::concat_batches(schema, batches).unwrap()
 }

@@ -15,21 +15,21 @@ use maxstorage_protocol::{
     ApiVersion, Body, Call, ClientConfig, Compression, Credentials, Endpoint, Error, RequestContext,
 };
 
-pub const ID: &str = "test_access_id";
-pub const KEY: &str = "test_secret_key";
+pub(crate) const ID: &str = "test_access_id";
+pub(crate) const KEY: &str = "test_secret_key";
 
-pub struct Env {
+pub(crate) struct Env {
     pub emulator: Emulator,
     pub admin: AdminClient,
     pub config: ClientConfig,
     _dir: tempfile::TempDir,
 }
 
-pub fn start() -> Env {
+pub(crate) fn start() -> Env {
     start_with(|b| b)
 }
 
-pub fn start_with(
+pub(crate) fn start_with(
     f: impl FnOnce(maxstorage_emulator::EmulatorBuilder) -> maxstorage_emulator::EmulatorBuilder,
 ) -> Env {
     let dir = tempfile::tempdir().unwrap();
@@ -51,18 +51,18 @@ pub fn start_with(
 }
 
 impl Env {
-    pub fn v3(&self) -> ClientConfig {
+    pub(crate) fn v3(&self) -> ClientConfig {
         let mut c = self.config.clone();
         c.endpoint = c.endpoint.clone().with_api_version(ApiVersion::V3);
         c
     }
 
     /// Sends a call (with `body` for streaming bodies) and returns the raw response.
-    pub fn raw<C: Call>(&self, call: &C, token: Option<&str>, body: &[u8]) -> HttpResponse {
+    pub(crate) fn raw<C: Call>(&self, call: &C, token: Option<&str>, body: &[u8]) -> HttpResponse {
         self.raw_with(&self.config, call, token, body)
     }
 
-    pub fn raw_with<C: Call>(
+    pub(crate) fn raw_with<C: Call>(
         &self,
         config: &ClientConfig,
         call: &C,
@@ -79,11 +79,11 @@ impl Env {
     }
 
     /// Sends a call and parses the response.
-    pub fn call<C: Call>(&self, call: &C, body: &[u8]) -> Result<C::Output, Error> {
+    pub(crate) fn call<C: Call>(&self, call: &C, body: &[u8]) -> Result<C::Output, Error> {
         self.call_with(&self.config, call, body)
     }
 
-    pub fn call_with<C: Call>(
+    pub(crate) fn call_with<C: Call>(
         &self,
         config: &ClientConfig,
         call: &C,
@@ -95,7 +95,7 @@ impl Env {
     }
 }
 
-pub fn batch(a: &[i64], b: &[&str]) -> RecordBatch {
+pub(crate) fn batch(a: &[i64], b: &[&str]) -> RecordBatch {
     RecordBatch::try_from_iter(vec![
         ("a", Arc::new(Int64Array::from(a.to_vec())) as ArrayRef),
         ("b", Arc::new(StringArray::from(b.to_vec())) as ArrayRef),
@@ -103,22 +103,22 @@ pub fn batch(a: &[i64], b: &[&str]) -> RecordBatch {
     .unwrap()
 }
 
-pub fn ipc(batches: &[RecordBatch], compression: Compression) -> Vec<u8> {
+pub(crate) fn ipc(batches: &[RecordBatch], compression: Compression) -> Vec<u8> {
     encode_stream(batches[0].schema(), batches, compression).unwrap()
 }
 
-pub fn decode(body: &[u8]) -> Vec<RecordBatch> {
+pub(crate) fn decode(body: &[u8]) -> Vec<RecordBatch> {
     decode_body(body, DecoderOptions::default())
         .unwrap()
         .batches
 }
 
-pub fn rows(batches: &[RecordBatch]) -> usize {
+pub(crate) fn rows(batches: &[RecordBatch]) -> usize {
     batches.iter().map(|b| b.num_rows()).sum()
 }
 
 /// Column `a` of all batches.
-pub fn col_a(batches: &[RecordBatch]) -> Vec<i64> {
+pub(crate) fn col_a(batches: &[RecordBatch]) -> Vec<i64> {
     let mut out = Vec::new();
     for b in batches {
         let i = b.schema().index_of("a").unwrap();
@@ -129,7 +129,7 @@ pub fn col_a(batches: &[RecordBatch]) -> Vec<i64> {
 }
 
 /// Sends `body` to the v2 API with `query` as JSON (and the route token, when given).
-pub fn send_v2(
+pub(crate) fn send_v2(
     env: &Env,
     method: &str,
     query: &str,
@@ -154,7 +154,7 @@ pub fn send_v2(
 }
 
 /// The status of a response and its JSON body (`Null` when it is not JSON).
-pub fn status_json(r: &HttpResponse) -> (u16, serde_json::Value) {
+pub(crate) fn status_json(r: &HttpResponse) -> (u16, serde_json::Value) {
     (
         r.status,
         serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null),
@@ -162,6 +162,11 @@ pub fn status_json(r: &HttpResponse) -> (u16, serde_json::Value) {
 }
 
 /// A JSON request to the v2 API, without a route token: the status and JSON answer.
-pub fn raw_json(env: &Env, method: &str, query: &str, body: &str) -> (u16, serde_json::Value) {
+pub(crate) fn raw_json(
+    env: &Env,
+    method: &str,
+    query: &str,
+    body: &str,
+) -> (u16, serde_json::Value) {
     status_json(&send_v2(env, method, query, None, body.as_bytes()))
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use maxstorage::{Credentials, TableId};
 
 /// A service to run an example against.
-pub struct Service {
+pub(crate) struct Service {
     /// The tunnel endpoint.
     pub endpoint: String,
     /// The project.
@@ -32,7 +32,7 @@ impl Drop for Service {
 }
 
 /// The configured service, or an embedded emulator.
-pub fn service(example: &str) -> Service {
+pub(crate) fn service(example: &str) -> Service {
     if let Ok(endpoint) = std::env::var("MAXSTORAGE_ENDPOINT") {
         let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("set {k}"));
         let project = var("MAXSTORAGE_PROJECT");
@@ -82,7 +82,7 @@ pub fn service(example: &str) -> Service {
 }
 
 /// Rows `from..to` of the example table: `id`, `name-<id>`, `id / 2`.
-pub fn people(from: i64, to: i64) -> maxstorage::arrow_array::RecordBatch {
+pub(crate) fn people(from: i64, to: i64) -> arrow_array::RecordBatch {
     use maxstorage::arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
     use std::sync::Arc;
     let ids: Vec<i64> = (from..to).collect();
@@ -106,7 +106,7 @@ pub fn people(from: i64, to: i64) -> maxstorage::arrow_array::RecordBatch {
 
 impl Service {
     /// The admin client of the embedded emulator (`None` against a configured service).
-    pub fn admin(&self) -> Option<maxstorage_emulator::admin::AdminClient> {
+    pub(crate) fn admin(&self) -> Option<maxstorage_emulator::admin::AdminClient> {
         self.emulator.as_ref().map(|(e, _)| {
             maxstorage_emulator::admin::AdminClient::new(e.addr())
                 .with_credentials("example-id", "example-secret")
@@ -114,7 +114,7 @@ impl Service {
     }
 
     /// A blocking client for this service.
-    pub fn client(&self) -> maxstorage::blocking::Client {
+    pub(crate) fn client(&self) -> maxstorage::blocking::Client {
         maxstorage::blocking::Client::builder()
             .endpoint(&self.endpoint)
             .credentials(self.credentials.clone())
@@ -125,7 +125,7 @@ impl Service {
 
     /// Writes `rows` rows into each of the partitions `region=eu` and `region=us`
     /// (replacing what they held), as the write examples show.
-    pub fn fill(&self, rows: i64) {
+    pub(crate) fn fill(&self, rows: i64) {
         let table = self.client().table(self.table.clone());
         for (i, region) in ["eu", "us"].iter().enumerate() {
             let session = table

@@ -10,11 +10,11 @@ use maxstorage_emulator::admin::AdminClient;
 use maxstorage_emulator::store::{ColumnDef, TableDef};
 
 /// The project of every test table.
-pub const PROJECT: &str = "p";
+pub(crate) const PROJECT: &str = "p";
 
 /// An emulator on a temporary directory (credentials `id` / `secret`), shut down and
 /// removed when dropped.
-pub struct Local {
+pub(crate) struct Local {
     emulator: Option<Emulator>,
     /// Its admin client.
     pub admin: AdminClient,
@@ -23,7 +23,7 @@ pub struct Local {
 
 impl Local {
     /// A fresh emulator; `name` tells the tests' directories apart.
-    pub fn start(name: &str) -> Local {
+    pub(crate) fn start(name: &str) -> Local {
         let dir = std::env::temp_dir().join(format!("maxstorage-{name}-{}", std::process::id()));
         let emulator = Emulator::builder()
             .data_dir(&dir)
@@ -39,7 +39,7 @@ impl Local {
     }
 
     /// Creates table `name` of the project with `columns` (name, type).
-    pub fn table(&self, name: &str, columns: &[(&str, &str)]) {
+    pub(crate) fn table(&self, name: &str, columns: &[(&str, &str)]) {
         let columns = columns
             .iter()
             .map(|(n, t)| ColumnDef::new(*n, *t))
@@ -50,22 +50,22 @@ impl Local {
     }
 
     /// The tunnel endpoint.
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         self.emulator.as_ref().map(Emulator::endpoint).unwrap()
     }
 
     /// Its address (plain HTTP).
-    pub fn addr(&self) -> std::net::SocketAddr {
+    pub(crate) fn addr(&self) -> std::net::SocketAddr {
         self.emulator.as_ref().map(Emulator::addr).unwrap()
     }
 
     /// The credentials it accepts.
-    pub fn credentials(&self) -> Credentials {
+    pub(crate) fn credentials(&self) -> Credentials {
         Credentials::new("id", "secret")
     }
 
     /// A blocking client of it.
-    pub fn client(&self) -> maxstorage::blocking::Client {
+    pub(crate) fn client(&self) -> maxstorage::blocking::Client {
         maxstorage::blocking::Client::builder()
             .endpoint(self.endpoint())
             .credentials(self.credentials())
@@ -75,7 +75,7 @@ impl Local {
     }
 
     /// An async client of it.
-    pub async fn async_client(&self) -> maxstorage::asynchronous::Client {
+    pub(crate) async fn async_client(&self) -> maxstorage::asynchronous::Client {
         maxstorage::asynchronous::Client::builder()
             .endpoint(self.endpoint())
             .credentials(self.credentials())
@@ -89,7 +89,7 @@ impl Local {
 impl Local {
     /// Stops serving (the data directory stays until the drop): every request after this
     /// fails to connect.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(e) = self.emulator.take() {
             e.shutdown();
         }
