@@ -140,15 +140,15 @@ impl ConnectArgs {
             builder = builder.config_file(config);
         }
         match builder.from_env().build() {
-            Err(maxstorage_blocking::Error::Config(m)) if m.starts_with("no endpoint") => {
-                Err(CliError::Usage(
-                    "no service configured: pass --endpoint and --project, set \
+            Err(maxstorage_blocking::Error::Config(
+                maxstorage_client_core::ConfigError::NoEndpoint,
+            )) => Err(CliError::Usage(
+                "no service configured: pass --endpoint and --project, set \
                      MAXSTORAGE_ENDPOINT and MAXSTORAGE_PROJECT, or point --config \
                      (MAXSTORAGE_CONFIG) at an odps_config.ini; or try it locally with \
                      --emulator=DIR (an emulator inside the command, its tables kept in DIR)"
-                        .into(),
-                ))
-            }
+                    .into(),
+            )),
             other => Ok(Connection {
                 client: other?,
                 _embedded: None,

@@ -9,7 +9,7 @@ use maxstorage_protocol::frame::{
 };
 use maxstorage_protocol::{Compression, StreamingResponse};
 
-use crate::error::{Error, Result};
+use crate::error::{IntegrityError, Result};
 
 /// One downloaded blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +172,7 @@ impl BlobCursor {
                 Need::Ready(Some(BlobEvent::Data(_))) => {}
                 Need::Ready(Some(BlobEvent::ItemEnd(_))) => self.in_blob = false,
                 Need::Ready(Some(BlobEvent::ItemStart { .. }) | None) => {
-                    return Err(Error::Integrity("a blob ended without its footer".into()));
+                    return Err(IntegrityError::BlobWithoutFooter.into());
                 }
             }
         }
@@ -190,15 +190,16 @@ impl BlobCursor {
                 Ok(Need::Ready(Some(info)))
             }
             Need::Ready(Some(BlobEvent::Data(_) | BlobEvent::ItemEnd(_))) => {
-                Err(Error::Integrity("blob data outside a blob frame".into()))
+                Err(IntegrityError::BlobDataOutsideFrame.into())
             }
             Need::Ready(None) => {
                 self.current = None;
                 if self.seen != self.expected {
-                    return Err(Error::Integrity(format!(
-                        "BlobRead returned {} blobs for {} references",
-                        self.seen, self.expected
-                    )));
+                    return Err(IntegrityError::BlobCount {
+                        asked: self.expected,
+                        got: self.seen,
+                    }
+                    .into());
                 }
                 Ok(Need::Ready(None))
             }
@@ -226,7 +227,7 @@ impl BlobCursor {
                     return Ok(Need::Ready(0));
                 }
                 Need::Ready(Some(BlobEvent::ItemStart { .. }) | None) => {
-                    return Err(Error::Integrity("a blob ended without its footer".into()));
+                    return Err(IntegrityError::BlobWithoutFooter.into());
                 }
             }
         }
@@ -286,16 +287,18 @@ impl BlobUploadDigest {
             _ => String::new(),
         };
         if !result.md5_value.eq_ignore_ascii_case(&md5) {
-            return Err(Error::Integrity(format!(
-                "blob MD5 mismatch: sent {md5}, the service stored {:?}",
-                result.md5_value
-            )));
+            return Err(IntegrityError::BlobMd5 {
+                sent: md5,
+                stored: result.md5_value.clone(),
+            }
+            .into());
         }
         if result.size != self.written as i64 {
-            return Err(Error::Integrity(format!(
-                "blob size mismatch: sent {} bytes, the service stored {}",
-                self.written, result.size
-            )));
+            return Err(IntegrityError::BlobSize {
+                sent: self.written,
+                stored: result.size,
+            }
+            .into());
         }
         Ok(())
     }

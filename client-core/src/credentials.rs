@@ -97,7 +97,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Error;
+    use crate::error::ConfigError;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     #[test]
@@ -130,7 +130,7 @@ mod tests {
         );
         assert_eq!(fetches.load(Ordering::SeqCst), 2);
         let failing = RefreshingCredentials::new(
-            || Err(Error::Config("sts down".into())),
+            || Err(ConfigError::Other("sts down".into()).into()),
             Duration::from_secs(1),
         );
         assert!(failing.credentials(SystemTime::UNIX_EPOCH).is_err());
@@ -144,7 +144,7 @@ mod tests {
                         start + Duration::from_secs(3600),
                     ))
                 } else {
-                    Err(Error::Config("sts down".into()))
+                    Err(ConfigError::Other("sts down".into()).into())
                 }
             },
             Duration::from_secs(300),

@@ -30,7 +30,7 @@ pub enum Error {
     },
     /// The client was configured wrongly.
     #[error("invalid client configuration: {0}")]
-    Config(String),
+    Config(#[from] ConfigError),
     /// A root certificate or proxy setting cannot be used (what is wrong, and where it
     /// came from).
     #[error("invalid network configuration: {0}")]
@@ -49,9 +49,126 @@ pub enum Error {
         /// How long the client waited.
         waited: Duration,
     },
-    /// Data read back or acknowledged does not match what was sent.
+    /// Data read back or acknowledged does not match what was sent or announced.
     #[error("integrity check failed: {0}")]
-    Integrity(String),
+    Integrity(#[from] IntegrityError),
+    /// A bug or a misuse inside the client: a worker thread or task panicked, a lock was
+    /// poisoned, an object was used after it was finished.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+/// How a client's configuration is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Neither a tunnel endpoint nor a service endpoint was given.
+    #[error("no endpoint: set a tunnel endpoint or a service endpoint")]
+    NoEndpoint,
+    /// No credentials were given, found in the environment or in a config file.
+    #[error("no credentials: set them explicitly, from the environment or from a config file")]
+    NoCredentials,
+    /// `credentials_from_env` found no access key in the environment.
+    #[error("ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set")]
+    NoCredentialsInEnvironment,
+    /// Tunnel discovery from a service endpoint needs a project.
+    #[error("tunnel discovery needs a project")]
+    DiscoveryNeedsProject,
+    /// An endpoint URL cannot be used.
+    #[error("endpoint {url:?}: {reason}")]
+    BadEndpoint {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A file configuration names cannot be read.
+    #[error("cannot read {path}: {message}")]
+    UnreadableFile {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// Root certificates or a proxy were set, and a transport of one's own too (which
+    /// they cannot configure).
+    #[error(
+        "root certificates and proxies configure the default transport; a transport given \
+         to `transport(..)` must be configured itself"
+    )]
+    NetworkWithOwnTransport,
+    /// An async operation was polled outside a Tokio runtime.
+    #[error("{operation} must be polled inside a Tokio runtime: {message}")]
+    NoRuntime {
+        /// What was polled.
+        operation: &'static str,
+        /// The runtime's error.
+        message: String,
+    },
+    /// Anything else, e.g. what a credentials provider of one's own reports.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What does not match: data read back or acknowledged, against what was sent or
+/// announced.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IntegrityError {
+    /// A JSON answer is larger than the client accepts.
+    #[error("the {action} answer is larger than {limit} bytes")]
+    AnswerTooLarge {
+        /// The call answered.
+        action: maxstorage_protocol::Action,
+        /// The limit.
+        limit: usize,
+    },
+    /// A `BlobRead` body ended inside a blob.
+    #[error("a blob ended without its footer")]
+    BlobWithoutFooter,
+    /// A `BlobRead` body has bytes outside any blob frame.
+    #[error("blob data outside a blob frame")]
+    BlobDataOutsideFrame,
+    /// A `BlobRead` answer holds another number of blobs than references were asked for.
+    #[error("BlobRead returned {got} blobs for {asked} references")]
+    BlobCount {
+        /// References asked for.
+        asked: usize,
+        /// Blobs returned.
+        got: usize,
+    },
+    /// The service stored a blob with another MD5 than the one sent.
+    #[error("blob MD5 mismatch: sent {sent}, the service stored {stored:?}")]
+    BlobMd5 {
+        /// The MD5 of the bytes sent (hex).
+        sent: String,
+        /// The MD5 the service reports.
+        stored: String,
+    },
+    /// The service stored a blob of another size than the one sent.
+    #[error("blob size mismatch: sent {sent} bytes, the service stored {stored}")]
+    BlobSize {
+        /// Bytes sent.
+        sent: u64,
+        /// Bytes the service reports.
+        stored: i64,
+    },
+    /// A read's batches do not have the read session's columns.
+    #[error("the response's columns ({got}) are not the read session's ({expected}): {reason}")]
+    Columns {
+        /// The response's columns (`name type, …`).
+        got: String,
+        /// The session's columns.
+        expected: String,
+        /// What differs.
+        reason: String,
+    },
+    /// A read's response ended before its Arrow schema message.
+    #[error("the response ended before its schema message")]
+    NoSchema,
+    /// The task sending a body was lost: what the stream holds is unknown.
+    #[error("the task sending a body panicked or was cancelled: what the stream holds is unknown")]
+    SenderLost,
 }
 
 impl Error {

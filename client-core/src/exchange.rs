@@ -27,7 +27,7 @@ use maxstorage_protocol::route::RouteAffinity;
 use maxstorage_protocol::{Body, Call, ClientConfig, RequestContext};
 use tracing::{debug, warn};
 
-use crate::error::{Error, Result, TransportError};
+use crate::error::{Error, IntegrityError, Result, TransportError};
 
 /// The most of an error body read to build the service error.
 pub const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -235,7 +235,7 @@ impl CallCore {
         let mut jitter = self
             .jitter
             .lock()
-            .map_err(|_| Error::Config("retry jitter lock poisoned".into()))?;
+            .map_err(|_| Error::Internal("the retry jitter lock is poisoned"))?;
         Ok(self
             .retry
             .decide(attempt, class, idempotency, retry_after, &mut *jitter))
@@ -362,10 +362,9 @@ impl<S> Attempts<S> {
                     length: len.or(content_length),
                 },
                 None => {
-                    return Err(Error::Config(format!(
-                        "{} was sent without its request body",
-                        call.action()
-                    )));
+                    return Err(Error::Internal(
+                        "a call with a one-shot body was sent again without it",
+                    ));
                 }
             },
         };
@@ -415,9 +414,11 @@ impl<S> Attempts<S> {
 /// Fails when a complete answer is larger than [`MAX_JSON_BODY`].
 pub fn check_answer_size(action: maxstorage_protocol::Action, len: usize) -> Result<()> {
     if len > MAX_JSON_BODY {
-        return Err(Error::Integrity(format!(
-            "the {action} answer is larger than {MAX_JSON_BODY} bytes"
-        )));
+        return Err(IntegrityError::AnswerTooLarge {
+            action,
+            limit: MAX_JSON_BODY,
+        }
+        .into());
     }
     Ok(())
 }

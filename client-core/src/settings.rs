@@ -16,7 +16,7 @@ use maxstorage_protocol::{
     ApiVersion, ClientConfig, Compression, Credentials, Endpoint, SignatureVersion,
 };
 
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result};
 
 /// The tunnel endpoint ([`ClientSettings::from_env`]).
 pub const ENV_ENDPOINT: &str = "MAXSTORAGE_ENDPOINT";
@@ -51,7 +51,7 @@ pub struct ClientSettings {
     provider: Option<std::sync::Arc<dyn crate::credentials::CredentialsProvider>>,
     progress: crate::progress::ProgressHook,
     network: crate::network::NetworkSettings,
-    error: Option<String>,
+    error: Option<ConfigError>,
 }
 
 impl ClientSettings {
@@ -82,12 +82,7 @@ impl ClientSettings {
     pub fn credentials_from_env(&mut self, var: impl Fn(&str) -> Option<String>) {
         match credentials_from_env(var) {
             Some(c) => self.credentials = Some(c),
-            None => {
-                self.error = Some(
-                    "ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set"
-                        .into(),
-                )
-            }
+            None => self.error = Some(ConfigError::NoCredentialsInEnvironment),
         }
     }
 
@@ -148,7 +143,7 @@ impl ClientSettings {
                 match read(&path) {
                     Ok(bytes) => self.config_text(&String::from_utf8_lossy(&bytes)),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => self.error = Some(format!("cannot read {}: {e}", path.display())),
+                    Err(e) => self.error = Some(unreadable(&path, &e)),
                 }
             }
             (None, None) => {}
@@ -177,7 +172,7 @@ impl ClientSettings {
     pub fn config_file(&mut self, path: &Path, read: ReadFile<'_>) {
         match read(path) {
             Ok(bytes) => self.config_text(&String::from_utf8_lossy(&bytes)),
-            Err(e) => self.error = Some(format!("cannot read {}: {e}", path.display())),
+            Err(e) => self.error = Some(unreadable(path, &e)),
         }
     }
 
@@ -278,14 +273,19 @@ impl ClientSettings {
         if let Some(e) = self.error {
             return Err(Error::Config(e));
         }
-        let parse = |url: &str| Endpoint::parse(url).map_err(|e| Error::Config(e.to_string()));
+        let parse = |url: &str| {
+            Endpoint::parse(url).map_err(|e| ConfigError::BadEndpoint {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })
+        };
         let endpoint = match (self.endpoint, self.service_endpoint) {
             (Some(url), _) => EndpointPlan::Tunnel(parse(&url)?),
             (None, Some(service)) => {
                 let project = self
                     .project
                     .clone()
-                    .ok_or_else(|| Error::Config("tunnel discovery needs a project".into()))?;
+                    .ok_or(ConfigError::DiscoveryNeedsProject)?;
                 EndpointPlan::Discover {
                     service: parse(&service)?,
                     call: DiscoverTunnel {
@@ -295,9 +295,7 @@ impl ClientSettings {
                 }
             }
             (None, None) => {
-                return Err(Error::Config(
-                    "no endpoint: set a tunnel endpoint or a service endpoint".into(),
-                ));
+                return Err(ConfigError::NoEndpoint.into());
             }
         };
         let scheme = match &endpoint {
@@ -314,12 +312,7 @@ impl ClientSettings {
             Some(p) => Some(p.credentials(host.now)?),
             None => self.credentials,
         };
-        let credentials = credentials.ok_or_else(|| {
-            Error::Config(
-                "no credentials: set them explicitly, from the environment or from a config file"
-                    .into(),
-            )
-        })?;
+        let credentials = credentials.ok_or_else(|| Error::from(ConfigError::NoCredentials))?;
         Ok(Prepared {
             endpoint,
             credentials,
@@ -387,6 +380,14 @@ pub struct Defaults {
     pub progress: crate::progress::ProgressHook,
     /// The cores of the machine (what `encoding_threads: 0` means).
     pub cores: usize,
+}
+
+/// The error of a file configuration names that cannot be read.
+fn unreadable(path: &Path, e: &std::io::Error) -> ConfigError {
+    ConfigError::UnreadableFile {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
 }
 
 /// Reads a file that configuration names (a config file, a CA bundle). The clients pass
@@ -782,9 +783,10 @@ mod tests {
         // Nothing anywhere: build says what is missing.
         let mut s = ClientSettings::default();
         s.from_env(env(Vec::new()), None, &disk);
-        assert!(
-            matches!(s.prepare(test_host()), Err(Error::Config(m)) if m.starts_with("no endpoint"))
-        );
+        assert!(matches!(
+            s.prepare(test_host()),
+            Err(Error::Config(ConfigError::NoEndpoint))
+        ));
 
         // A home without a config file is fine; an unreadable named file is an error.
         let mut s = ClientSettings::default();
@@ -792,9 +794,9 @@ mod tests {
         assert!(s.error.is_none());
         s.from_env(env(vec![(ENV_CONFIG, "/missing.ini".into())]), None, &disk);
         assert!(
+            matches!(&s.error, Some(ConfigError::UnreadableFile { path, .. }) if path == "/missing.ini"),
+            "{:?}",
             s.error
-                .as_deref()
-                .is_some_and(|e| e.contains("/missing.ini"))
         );
     }
 

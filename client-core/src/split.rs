@@ -41,7 +41,7 @@ use maxstorage_protocol::state::split_reader::{SplitReader, SplitState};
 use std::time::Duration;
 use tracing::{Span, warn};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IntegrityError, Result};
 use crate::options::ReadOptions;
 use crate::progress::{Progress, ProgressHook};
 use crate::session::TableReadSession;
@@ -328,11 +328,11 @@ fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        Error::Integrity(format!(
-            "the response's columns ({}) are not the read session's ({}): {why}",
-            names(&got),
-            names(schema)
-        ))
+        Error::from(IntegrityError::Columns {
+            got: names(&got),
+            expected: names(schema),
+            reason: why,
+        })
     };
     if got.fields().len() != schema.fields().len() {
         return Err(mismatch("another number of columns".into()));

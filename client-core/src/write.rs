@@ -292,7 +292,7 @@ impl MessageEncoders {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.encode_with_spare(slice)
         }))
-        .unwrap_or_else(|_| Err(Error::Integrity("encoding a batch panicked".into())))
+        .unwrap_or_else(|_| Err(Error::Internal("encoding a batch panicked")))
     }
 
     fn encode_with_spare(&self, slice: &arrow_array::RecordBatch) -> Result<EncodedMessage> {
@@ -583,7 +583,7 @@ impl SessionCore {
     {
         self.state
             .lock()
-            .map_err(|_| Error::Integrity("write session state lock poisoned".into()))
+            .map_err(|_| Error::Internal("the write session's state lock is poisoned"))
     }
 }
 

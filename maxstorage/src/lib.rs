@@ -96,8 +96,9 @@ pub use maxstorage_protocol as protocol;
 pub use maxstorage_client_core::network::NetworkConfigError;
 pub use maxstorage_client_core::progress::{Progress, ProgressCounters, ProgressListener};
 pub use maxstorage_client_core::{
-    Blob, BlobInfo, BlobItem, BlobWriteOptions, CredentialsProvider, Error, ReadOptions,
-    RefreshingCredentials, Result, StreamOptions, StreamSummary, TableReadSession, WritePosition,
+    Blob, BlobInfo, BlobItem, BlobWriteOptions, ConfigError, CredentialsProvider, Error,
+    IntegrityError, ReadOptions, RefreshingCredentials, Result, StreamOptions, StreamSummary,
+    TableReadSession, WritePosition,
 };
 pub use maxstorage_protocol::instance::{InstanceReadOptions, InstanceReadSession};
 pub use maxstorage_protocol::read::{

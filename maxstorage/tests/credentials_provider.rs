@@ -25,9 +25,7 @@ impl CredentialsProvider for Rotating {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
         {
-            return Err(maxstorage::Error::Config(
-                "token service unavailable".into(),
-            ));
+            return Err(maxstorage::ConfigError::Other("token service unavailable".into()).into());
         }
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
         let secret = self.secret.lock().unwrap().clone();

@@ -110,7 +110,8 @@ fn a_split_reads_as_a_record_batch_reader() {
     });
 
     // A client error surfaces as an Arrow error that carries it.
-    let err: ArrowError = maxstorage::Error::Config("boom".into()).into();
+    let err: ArrowError =
+        maxstorage::Error::Config(maxstorage::ConfigError::Other("boom".into())).into();
     assert!(
         matches!(&err, ArrowError::ExternalError(e) if e.to_string().contains("boom")),
         "{err}"

@@ -252,9 +252,9 @@ impl SplitBatches {
                 first
             }
         };
-        let schema = self.schema().ok_or_else(|| {
-            Error::Integrity("the response ended before its schema message".into())
-        })?;
+        let schema = self
+            .schema()
+            .ok_or_else(|| Error::from(maxstorage_client_core::IntegrityError::NoSchema))?;
         Ok(SplitStream {
             batches: self,
             schema,
@@ -497,9 +497,10 @@ impl ParallelBatches {
     /// Spawns the workers on the current runtime.
     fn start(&mut self, plan: ParallelPlan) -> Result<()> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| {
-            Error::Config(format!(
-                "read_all must be polled inside a tokio runtime: {e}"
-            ))
+            Error::from(maxstorage_client_core::ConfigError::NoRuntime {
+                operation: "read_all",
+                message: e.to_string(),
+            })
         })?;
         let splits: Vec<RowSelection> = plan.session.splits();
         let queue = Arc::new(std::sync::Mutex::new(
@@ -641,7 +642,7 @@ impl Stream for ParallelBatches {
             {
                 this.failed = true;
                 this.tasks.abort_all();
-                return Poll::Ready(Some(Err(Error::Integrity("a read task panicked".into()))));
+                return Poll::Ready(Some(Err(Error::Internal("a read task panicked"))));
             }
         }
         Poll::Ready(None)

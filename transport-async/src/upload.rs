@@ -129,7 +129,7 @@ impl<T: Send + 'static> Upload<T> {
         }
         match self.request.take() {
             Some(request) => request.await,
-            None => Err(Error::Integrity("upload already finished".into())),
+            None => Err(Error::Internal("the upload is already finished")),
         }
     }
 }

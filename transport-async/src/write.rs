@@ -442,8 +442,8 @@ impl StreamWriter {
                 self.place_encoded(true).await?;
             }
             let Some((p, queue)) = &mut self.parallel else {
-                return Err(Error::Integrity(
-                    "slices wait for a pool this writer does not use".into(),
+                return Err(Error::Internal(
+                    "slices wait for a pool this writer does not use",
                 ));
             };
             let Some(slice) = self.backlog.pop_front() else {
@@ -478,8 +478,8 @@ impl StreamWriter {
                         Err(oneshot::error::TryRecvError::Closed) => None,
                     }
                 };
-                let message = message.ok_or_else(|| {
-                    Error::Integrity("a batch handed to the encoding pool never came back".into())
+                let message = message.ok_or({
+                    Error::Internal("a batch handed to the encoding pool never came back")
                 })??;
                 self.encoder.push_message(message, *rows);
                 queue.pop_front();
@@ -561,9 +561,8 @@ impl StreamWriter {
         outcome?;
         match &mut self.sender {
             SenderSlot::Idle(sender) => Ok(sender),
-            _ => Err(Error::Integrity(
-                "the task sending a body panicked or was cancelled: what the stream holds is unknown"
-                    .into(),
+            _ => Err(Error::from(
+                maxstorage_client_core::IntegrityError::SenderLost,
             )),
         }
     }
@@ -573,9 +572,7 @@ impl StreamWriter {
         self.session.state()?.check_writable("write")?;
         let SenderSlot::Idle(mut sender) = std::mem::replace(&mut self.sender, SenderSlot::Lost)
         else {
-            return Err(Error::Integrity(
-                "the stream's sender is still busy or gone".into(),
-            ));
+            return Err(Error::Internal("the stream's sender is still busy or gone"));
         };
         let session = self.session.clone();
         self.sender = SenderSlot::Busy(tokio::spawn(

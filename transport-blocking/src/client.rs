@@ -10,11 +10,7 @@ use crate::exec::{Core, Route, SendBody};
 use crate::instance::InstanceClient;
 use crate::table::TableClient;
 use crate::transport::{HttpTransport, TransportConfig, UreqTransport};
-use maxstorage_client_core::{Error, Result};
-
-/// The error of a builder given its own transport and root certificates or a proxy.
-const NETWORK_WITH_OWN_TRANSPORT: &str = "root certificates and proxies configure the default \
-     transport; a transport given to `transport(..)` must be configured itself";
+use maxstorage_client_core::{ConfigError, Result};
 
 /// A MaxCompute Storage API client. Cheap to clone; share it across threads.
 #[derive(Debug, Clone)]
@@ -116,7 +112,7 @@ impl ClientBuilder {
         })?;
         let transport: Arc<dyn HttpTransport> = match self.transport {
             Some(_) if prepared.network_explicit => {
-                return Err(Error::Config(NETWORK_WITH_OWN_TRANSPORT.into()));
+                return Err(ConfigError::NetworkWithOwnTransport.into());
             }
             Some(t) => t,
             None => Arc::new(UreqTransport::with_network(

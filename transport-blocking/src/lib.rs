@@ -45,8 +45,8 @@ pub use maxstorage_client_core::network::{
 };
 pub use maxstorage_client_core::progress::{Progress, ProgressCounters, ProgressListener};
 pub use maxstorage_client_core::{
-    Blob, BlobInfo, BlobItem, BlobWriteOptions, Error, ReadOptions, Result, StreamOptions,
-    StreamSummary, TableReadSession, WritePosition,
+    Blob, BlobInfo, BlobItem, BlobWriteOptions, ConfigError, Error, IntegrityError, ReadOptions,
+    Result, StreamOptions, StreamSummary, TableReadSession, WritePosition,
 };
 pub use read::{
     ParallelBatches, RawRowsReader, SplitBatches, SplitReader, StreamBatches, TableReader,

@@ -218,9 +218,9 @@ impl SplitBatches {
                 first
             }
         };
-        let schema = self.schema().ok_or_else(|| {
-            Error::Integrity("the response ended before its schema message".into())
-        })?;
+        let schema = self
+            .schema()
+            .ok_or_else(|| Error::from(maxstorage_client_core::IntegrityError::NoSchema))?;
         Ok(SplitReader {
             batches: self,
             schema,
@@ -507,7 +507,7 @@ impl Iterator for ParallelBatches {
                 for h in self.workers.drain(..) {
                     if h.join().is_err() {
                         self.failed = true;
-                        return Some(Err(Error::Integrity("a read worker panicked".into())));
+                        return Some(Err(Error::Internal("a read worker panicked")));
                     }
                 }
                 None

@@ -80,10 +80,10 @@ impl<T: Send + 'static> Upload<T> {
         let worker = self
             .worker
             .take()
-            .ok_or_else(|| Error::Integrity("upload already finished".into()))?;
+            .ok_or(Error::Internal("the upload is already finished"))?;
         worker
             .join()
-            .map_err(|_| Error::Integrity("the upload thread panicked".into()))?
+            .map_err(|_| Error::Internal("the upload thread panicked"))?
     }
 }
 

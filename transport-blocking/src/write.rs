@@ -419,9 +419,9 @@ impl StreamWriter {
                         Err(TryRecvError::Disconnected) => None,
                     }
                 };
-                let message = message.ok_or_else(|| {
-                    maxstorage_client_core::Error::Integrity(
-                        "a batch handed to the encoding pool never came back".into(),
+                let message = message.ok_or({
+                    maxstorage_client_core::Error::Internal(
+                        "a batch handed to the encoding pool never came back",
                     )
                 })??;
                 self.encoder.push_message(message, *rows);
@@ -494,8 +494,8 @@ impl StreamWriter {
         outcome?;
         match &mut self.sender {
             SenderSlot::Idle(sender) => Ok(sender),
-            _ => Err(maxstorage_client_core::Error::Integrity(
-                "the thread sending a body panicked: what the stream holds is unknown".into(),
+            _ => Err(maxstorage_client_core::Error::Internal(
+                "the thread sending a body panicked: what the stream holds is unknown",
             )),
         }
     }
@@ -506,8 +506,8 @@ impl StreamWriter {
         self.session.state()?.check_writable("write")?;
         let SenderSlot::Idle(mut sender) = std::mem::replace(&mut self.sender, SenderSlot::Lost)
         else {
-            return Err(maxstorage_client_core::Error::Integrity(
-                "the stream's sender is gone".into(),
+            return Err(maxstorage_client_core::Error::Internal(
+                "the stream's sender is gone",
             ));
         };
         let session = self.session.clone();
