@@ -29,10 +29,7 @@ use tracing::{debug, warn};
 
 use crate::error::{Error, IntegrityError, Result, TransportError};
 
-/// The most of an error body read to build the service error.
-pub const MAX_ERROR_BODY: usize = 64 * 1024;
-/// The most of a JSON answer read (answers are small; this bounds a hostile one).
-pub const MAX_JSON_BODY: usize = 64 * 1024 * 1024;
+pub use maxstorage_protocol::call::{MAX_ERROR_BODY, MAX_JSON_BODY};
 
 /// The route of a call: which session's route token it carries.
 #[derive(Debug, Clone, Copy, Default)]

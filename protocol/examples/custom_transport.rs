@@ -33,6 +33,7 @@ use maxstorage_codec::write::{ArrowStreamEncoder, EncodedBody, EncoderOptions};
 use maxstorage_emulator::admin::AdminClient;
 use maxstorage_emulator::fault::FaultSpec;
 use maxstorage_emulator::store::{ColumnDef, TableDef};
+use maxstorage_protocol::call::{MAX_ERROR_BODY, MAX_JSON_BODY};
 use maxstorage_protocol::error::parse_service_error;
 use maxstorage_protocol::read::{
     CreateReadSession, GetReadSession, ReadRowsOptions, ReadSessionOptions, RowSelection,
@@ -83,11 +84,6 @@ const READ_BATCH_ROWS: i64 = 500;
 const ATTEMPTS: u32 = 4;
 /// Times a failed write is recovered (re-sent or resynced) before the program gives up.
 const MAX_WRITE_RECOVERIES: u32 = 3;
-/// The most of an error answer read to build the service error (`Call::parse` only needs
-/// its first bytes).
-const MAX_ERROR_BODY: usize = 64 * 1024;
-/// The most of a complete (JSON) answer read.
-const MAX_ANSWER_BODY: usize = 64 * 1024 * 1024;
 /// Connect, read and write timeout of one exchange.
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a read session may stay `INIT` before the program gives up.
@@ -873,12 +869,12 @@ impl Transport {
         self.exchange(call, route, body, |call, head, mut answer| {
             let mut buf = Vec::new();
             match (&mut answer)
-                .take(MAX_ANSWER_BODY as u64 + 1)
+                .take(MAX_JSON_BODY as u64 + 1)
                 .read_to_end(&mut buf)
             {
-                Ok(_) if buf.len() > MAX_ANSWER_BODY => {
+                Ok(_) if buf.len() > MAX_JSON_BODY => {
                     Err(AttemptError::fatal(CallError::Invalid(format!(
-                        "the {} answer is larger than {MAX_ANSWER_BODY} bytes",
+                        "the {} answer is larger than {MAX_JSON_BODY} bytes",
                         call.action()
                     ))))
                 }

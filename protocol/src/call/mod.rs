@@ -21,6 +21,14 @@ pub mod instance;
 pub mod read;
 pub mod write;
 
+/// The most of an error answer's body a driver reads to build the service error
+/// ([`Call::parse`] needs only its first bytes; a hostile body cannot grow memory).
+pub const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// The most of a complete (JSON) answer a driver reads: answers are small, this bounds a
+/// hostile one; a larger answer is an error, not an allocation.
+pub const MAX_JSON_BODY: usize = 64 * 1024 * 1024;
+
 /// A Storage API call: its arguments, how to send it, and how to read the answer.
 pub trait Call {
     /// The typed result of a successful response.
@@ -37,8 +45,9 @@ pub trait Call {
     fn build(&self, ctx: &RequestContext<'_>) -> Result<http::Request<Body>, Error>;
 
     /// Parses a response. For calls with a streamed response body, `body` is consulted only
-    /// when the status is an error (pass the first bytes of the error body, e.g. up to
-    /// 64 KiB); on success only the head is read.
+    /// when the status is an error (pass the first [`MAX_ERROR_BODY`] bytes of the error
+    /// body); on success only the head is read. A complete answer is at most
+    /// [`MAX_JSON_BODY`] bytes.
     fn parse(&self, parts: &Parts, body: &[u8]) -> Result<Self::Output, Error>;
 }
 
