@@ -34,10 +34,8 @@ use bytes::Bytes;
 use maxstorage_codec::read::{ArrowStreamDecoder, BodyEncoding, DecoderOptions};
 use maxstorage_protocol::StreamingResponse;
 use maxstorage_protocol::read::{ReadRows, RowSelection};
-use maxstorage_protocol::retry::{
-    FailureClass, Idempotency, RetryDecision, RetryPolicy, SplitMix64,
-};
-use maxstorage_protocol::state::split_reader::{SplitReader, SplitState};
+use maxstorage_protocol::retry::{RetryPolicy, SplitMix64};
+use maxstorage_protocol::state::split_reader::{BreakOutcome, SplitReader, SplitState};
 use std::time::Duration;
 use tracing::{Span, warn};
 
@@ -237,12 +235,14 @@ impl SplitProgress {
     /// The request failed (after the executor's own retries): `Ok(delay)` to resume after
     /// `delay`, or the error.
     pub fn on_open_failed(&mut self, error: Error, retry: &RetryPolicy) -> Result<Duration> {
-        if error.is_retryable() && self.reader.state() == SplitState::Reading {
-            self.reader.on_broken();
-            self.resume_delay(error, retry)
-        } else {
-            Err(error)
+        if error.is_retryable()
+            && self.reader.state() == SplitState::Reading
+            && let BreakOutcome::ResumeAfter(delay) = self.on_break(&error, retry)
+        {
+            return Ok(delay);
         }
+        // (`Complete` cannot follow a failed request: nothing of it arrived.)
+        Err(error)
     }
 
     /// A batch arrived: counts it and returns it to hand to the caller, in the schema
@@ -281,35 +281,25 @@ impl SplitProgress {
 
     /// The body broke (connection lost, cut short): `Ok(None)` when every requested row
     /// had arrived anyway (the read is complete), `Ok(Some(delay))` to resume after
-    /// `delay`, or the error when resumes are exhausted.
+    /// `delay`, or the error when resumes are exhausted (the protocol's
+    /// [`SplitReader::on_break`] decides).
     pub fn on_broken(&mut self, cause: Error, retry: &RetryPolicy) -> Result<Option<Duration>> {
-        self.reader.on_broken();
-        if self.reader.is_exhausted() {
-            // Every requested row arrived; only the end marker was lost.
-            self.reader.on_end_of_stream();
-            return Ok(None);
+        match self.on_break(&cause, retry) {
+            BreakOutcome::Complete => Ok(None),
+            BreakOutcome::ResumeAfter(delay) => Ok(Some(delay)),
+            BreakOutcome::GiveUp(_) => Err(cause),
         }
-        self.resume_delay(cause, retry).map(Some)
     }
 
-    fn resume_delay(&mut self, cause: Error, retry: &RetryPolicy) -> Result<Duration> {
-        let resumes = self.reader.resumes();
-        if resumes > self.max_resumes {
-            return Err(cause);
+    /// The protocol's decision about a break, logged when the read resumes.
+    fn on_break(&mut self, cause: &Error, retry: &RetryPolicy) -> BreakOutcome {
+        let outcome = self
+            .reader
+            .on_break(retry, self.max_resumes, &mut self.jitter);
+        if let BreakOutcome::ResumeAfter(delay) = &outcome {
+            warn!(target = %self.target, delivered = self.reader.delivered(), resumes = self.reader.resumes(), ?delay, error = %cause, "split read broke; resuming");
         }
-        match retry.decide(
-            resumes,
-            FailureClass::Io,
-            Idempotency::Idempotent,
-            None,
-            &mut self.jitter,
-        ) {
-            RetryDecision::RetryAfter(delay) => {
-                warn!(target = %self.target, delivered = self.reader.delivered(), resumes, error = %cause, "split read broke; resuming");
-                Ok(delay)
-            }
-            RetryDecision::GiveUp(_) => Err(cause),
-        }
+        outcome
     }
 }
 

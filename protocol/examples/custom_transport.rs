@@ -43,7 +43,7 @@ use maxstorage_protocol::retry::{
     FailureClass, Idempotency, RetryDecision, RetryPolicy, SplitMix64, parse_retry_after,
 };
 use maxstorage_protocol::route::RouteAffinity;
-use maxstorage_protocol::state::split_reader::SplitReader;
+use maxstorage_protocol::state::split_reader::{BreakOutcome, SplitReader};
 use maxstorage_protocol::state::write_session::{SessionState, WriteSession};
 use maxstorage_protocol::state::write_stream::{
     Recovery, ResyncOutcome, WriteFailure, WriteStream,
@@ -82,6 +82,8 @@ const READ_SPLITS: i64 = 4;
 const READ_BATCH_ROWS: i64 = 500;
 /// Attempts per call (the retry policy's `max_attempts`).
 const ATTEMPTS: u32 = 4;
+/// Times a split read resumes after a break before the program gives up.
+const MAX_READ_RESUMES: u32 = 5;
 /// Times a failed write is recovered (re-sent or resynced) before the program gives up.
 const MAX_WRITE_RECOVERIES: u32 = 3;
 /// Connect, read and write timeout of one exchange.
@@ -574,20 +576,10 @@ fn read_split(
             reader.on_end_of_stream();
             return Ok(reader.delivered());
         };
-        reader.on_broken();
-        if reader.is_exhausted() {
+        match reader.on_break(&t.retry, MAX_READ_RESUMES, &mut t.jitter) {
             // Every requested row arrived; only the end marker was lost.
-            reader.on_end_of_stream();
-            return Ok(reader.delivered());
-        }
-        match t.retry.decide(
-            reader.resumes(),
-            FailureClass::Io,
-            Idempotency::Idempotent,
-            None,
-            &mut t.jitter,
-        ) {
-            RetryDecision::RetryAfter(delay) => {
+            BreakOutcome::Complete => return Ok(reader.delivered()),
+            BreakOutcome::ResumeAfter(delay) => {
                 println!(
                     "  split {} broke after {} rows ({cause}); resuming in {delay:?}",
                     selection.split_index.unwrap_or_default(),
@@ -596,7 +588,7 @@ fn read_split(
                 t.stats.resumes += 1;
                 t.sleep(delay);
             }
-            RetryDecision::GiveUp(reason) => {
+            BreakOutcome::GiveUp(reason) => {
                 return Err(format!("the split read broke ({cause}) and {reason}").into());
             }
         }

@@ -4,10 +4,29 @@
 //! row not yet delivered (protocol.md A8) instead of starting over or silently ending.
 //! [`SplitReader`] keeps the position and builds the request to send next.
 
+use std::time::Duration;
+
 use crate::compression::Compression;
 use crate::config::TableId;
 use crate::error::{Error, UsageError};
 use crate::read::{ReadRows, ReadRowsOptions, RowRange, RowSelection};
+use crate::retry::{
+    FailureClass, GiveUpReason, Idempotency, JitterSource, RetryDecision, RetryPolicy,
+};
+
+/// What to do after a split read broke (see [`SplitReader::on_break`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "resume, finish or fail as it says"]
+pub enum BreakOutcome {
+    /// Every requested row had arrived; only the end marker was lost: the read is
+    /// complete.
+    Complete,
+    /// Sleep this long, then send [`SplitReader::request`] again: it resumes at the next
+    /// row not delivered.
+    ResumeAfter(Duration),
+    /// Report the break as the read's error: resumes are exhausted or the policy gives up.
+    GiveUp(GiveUpReason),
+}
 
 /// Where a split read is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +159,38 @@ impl SplitReader {
         }
     }
 
+    /// The read broke (connection reset, truncated body, retryable status, or the resume
+    /// request failed): records it and decides. A bounded range whose rows all arrived is
+    /// complete; otherwise the read resumes after the policy's delay for an idempotent I/O
+    /// failure (attempt = resumes so far), at most `max_resumes` times.
+    pub fn on_break(
+        &mut self,
+        policy: &RetryPolicy,
+        max_resumes: u32,
+        jitter: &mut dyn JitterSource,
+    ) -> BreakOutcome {
+        self.on_broken();
+        if self.is_exhausted() {
+            self.on_end_of_stream();
+            return BreakOutcome::Complete;
+        }
+        if self.resumes > max_resumes {
+            return BreakOutcome::GiveUp(GiveUpReason::AttemptsExhausted {
+                attempts: self.resumes,
+            });
+        }
+        match policy.decide(
+            self.resumes,
+            FailureClass::Io,
+            Idempotency::Idempotent,
+            None,
+            jitter,
+        ) {
+            RetryDecision::RetryAfter(delay) => BreakOutcome::ResumeAfter(delay),
+            RetryDecision::GiveUp(reason) => BreakOutcome::GiveUp(reason),
+        }
+    }
+
     /// Whether a bounded range has been fully delivered although the stream did not end
     /// (the resume would ask for nothing).
     pub fn is_exhausted(&self) -> bool {
@@ -172,6 +223,31 @@ mod tests {
             options,
             Compression::Zstd,
         )
+    }
+
+    #[test]
+    fn a_break_resumes_completes_or_gives_up() {
+        let policy = RetryPolicy::default();
+        let mut jitter = crate::retry::SplitMix64::new(7);
+        // A whole split: resume after a delay, until the resumes are used up.
+        let mut r = reader(RowSelection::split(0), 0);
+        let _ = r.request().unwrap();
+        r.on_rows(10);
+        assert!(matches!(
+            r.on_break(&policy, 1, &mut jitter),
+            BreakOutcome::ResumeAfter(_)
+        ));
+        let _ = r.request().unwrap();
+        assert_eq!(
+            r.on_break(&policy, 1, &mut jitter),
+            BreakOutcome::GiveUp(GiveUpReason::AttemptsExhausted { attempts: 2 })
+        );
+        // A bounded range whose rows all arrived: complete, no resume.
+        let mut r = reader(RowSelection::range(100, 50), 0);
+        let _ = r.request().unwrap();
+        r.on_rows(50);
+        assert_eq!(r.on_break(&policy, 3, &mut jitter), BreakOutcome::Complete);
+        assert_eq!(r.state(), SplitState::Done);
     }
 
     #[test]
