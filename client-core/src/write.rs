@@ -50,9 +50,6 @@ pub fn body_schema(info: &WriteStreamInfo, partition_spec: &str) -> Result<arrow
     )?)
 }
 
-/// How many times a write is re-sent after the retry policy gave up on one attempt.
-pub const MAX_WRITE_RECOVERIES: u32 = 3;
-
 /// What a stream writer does next with the body in flight.
 #[derive(Debug)]
 pub enum WriteNext {
@@ -85,7 +82,6 @@ pub enum WriteNext {
 /// ```
 #[derive(Debug)]
 pub struct BodyWrite {
-    recoveries: u32,
     rows: u64,
     bytes: u64,
     hook: ProgressHook,
@@ -95,7 +91,6 @@ impl BodyWrite {
     /// The write of a body of `rows` rows and `bytes` bytes.
     pub fn new(rows: i64, bytes: u64, hook: &ProgressHook) -> BodyWrite {
         BodyWrite {
-            recoveries: 0,
             rows: rows.max(0) as u64,
             bytes,
             hook: hook.clone(),
@@ -114,14 +109,11 @@ impl BodyWrite {
         let Some(failure) = error.write_failure() else {
             return Err(error);
         };
-        self.recoveries += 1;
-        if self.recoveries > MAX_WRITE_RECOVERIES {
-            return Err(error);
-        }
         match machine.on_write_failed(failure) {
             Recovery::Resend(next) => Ok(WriteNext::Send(next)),
             Recovery::Resync(get) => Ok(WriteNext::Resync(get)),
             Recovery::Fail(e) => Err(e.into()),
+            Recovery::GiveUp => Err(error),
         }
     }
 

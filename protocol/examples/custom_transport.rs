@@ -84,8 +84,6 @@ const READ_BATCH_ROWS: i64 = 500;
 const ATTEMPTS: u32 = 4;
 /// Times a split read resumes after a break before the program gives up.
 const MAX_READ_RESUMES: u32 = 5;
-/// Times a failed write is recovered (re-sent or resynced) before the program gives up.
-const MAX_WRITE_RECOVERIES: u32 = 3;
 /// Connect, read and write timeout of one exchange.
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a read session may stay `INIT` before the program gives up.
@@ -339,7 +337,6 @@ fn send_body(
     let bytes = body.to_bytes();
     let rows = i64::try_from(body.rows())?;
     let mut call = stream.begin_write(rows, Some(bytes.len() as u64))?;
-    let mut recoveries = 0;
     loop {
         let error = match t.call_with_body(&call, route, &bytes) {
             Ok(result) => {
@@ -348,13 +345,9 @@ fn send_body(
             }
             Err(error) => error,
         };
-        recoveries += 1;
         let Some(failure) = error.write_failure() else {
             return Err(error.into());
         };
-        if recoveries > MAX_WRITE_RECOVERIES {
-            return Err(error.into());
-        }
         match stream.on_write_failed(failure) {
             Recovery::Resend(next) => call = next,
             Recovery::Resync(get) => {
@@ -372,6 +365,7 @@ fn send_body(
                 }
             }
             Recovery::Fail(e) => return Err(e.into()),
+            Recovery::GiveUp => return Err(error.into()),
         }
     }
 }

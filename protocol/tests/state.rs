@@ -386,3 +386,38 @@ fn assert_refused<T: std::fmt::Debug>(result: Result<T, Error>, what: &str) {
         other => panic!("expected a usage error about {what:?}, got {other:?}"),
     }
 }
+
+#[test]
+fn a_write_is_recovered_at_most_max_recoveries_times() {
+    let mut s = eo_stream().with_max_recoveries(2);
+    let _ = s.begin_write(3, Some(100)).unwrap();
+    for _ in 0..2 {
+        let Recovery::Resend(again) = s.on_write_failed(service(503, "ServiceUnavailable")) else {
+            panic!("expected a resend")
+        };
+        assert_eq!(again.row_offset, Some(0));
+    }
+    assert_eq!(
+        s.on_write_failed(service(503, "ServiceUnavailable")),
+        Recovery::GiveUp
+    );
+    assert_eq!(s.state(), StreamState::Failed);
+    // The count is per write: the next stream's write starts afresh.
+    let mut s = eo_stream();
+    let _ = s.begin_write(3, Some(100)).unwrap();
+    let Recovery::Resend(_) = s.on_write_failed(service(503, "ServiceUnavailable")) else {
+        panic!("expected a resend")
+    };
+    s.on_written(&ack(3)).unwrap();
+    let _ = s.begin_write(1, Some(10)).unwrap();
+    for _ in 0..maxstorage_protocol::state::write_stream::DEFAULT_MAX_RECOVERIES {
+        assert!(matches!(
+            s.on_write_failed(service(503, "ServiceUnavailable")),
+            Recovery::Resend(_)
+        ));
+    }
+    assert_eq!(
+        s.on_write_failed(service(503, "ServiceUnavailable")),
+        Recovery::GiveUp
+    );
+}

@@ -48,7 +48,14 @@ pub struct InFlight {
     pub content_length: Option<u64>,
     /// Attempts made so far.
     pub attempts: u32,
+    /// Failures recovered from so far (re-sends and resyncs after a failed attempt).
+    pub recoveries: u32,
 }
+
+/// How many times a write is recovered (re-sent or resynced after a failure the
+/// transport's own retries gave up on) before [`WriteStream::on_write_failed`] says
+/// [`Recovery::GiveUp`], unless [`WriteStream::with_max_recoveries`] sets another cap.
+pub const DEFAULT_MAX_RECOVERIES: u32 = 3;
 
 /// How a write failed, as the transport saw it.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +77,9 @@ pub enum Recovery {
     Resync(GetWriteStream),
     /// Give up: the error says why and whether rows may have been written.
     Fail(Error),
+    /// Give up: the write was recovered [`WriteStream::with_max_recoveries`] times
+    /// already; report the failure that led here. The stream is failed.
+    GiveUp,
 }
 
 /// What a resync found out.
@@ -97,6 +107,7 @@ pub struct WriteStream {
     in_flight: Option<InFlight>,
     rows_written: i64,
     route_token: Option<String>,
+    max_recoveries: u32,
 }
 
 impl WriteStream {
@@ -122,7 +133,16 @@ impl WriteStream {
             in_flight: None,
             rows_written: 0,
             route_token: None,
+            max_recoveries: DEFAULT_MAX_RECOVERIES,
         }
+    }
+
+    /// The same stream, recovering a failed write at most `max` times (default
+    /// [`DEFAULT_MAX_RECOVERIES`]).
+    #[must_use]
+    pub fn with_max_recoveries(mut self, max: u32) -> WriteStream {
+        self.max_recoveries = max;
+        self
     }
 
     /// The current state.
@@ -215,6 +235,7 @@ impl WriteStream {
             record_count,
             content_length,
             attempts: 1,
+            recoveries: 0,
         };
         self.in_flight = Some(flight);
         self.state = StreamState::Writing;
@@ -282,6 +303,11 @@ impl WriteStream {
         let Some(flight) = self.in_flight.as_mut() else {
             return Recovery::Fail(state_error("on_write_failed", "no write in flight"));
         };
+        flight.recoveries += 1;
+        if flight.recoveries > self.max_recoveries {
+            self.state = StreamState::Failed;
+            return Recovery::GiveUp;
+        }
         let conflict = matches!(&failure, WriteFailure::Service(e) if e.status == 409 || e.code == "RowOffsetConflict");
         let retryable_status = matches!(&failure, WriteFailure::Service(e) if e.is_retryable());
         match failure {
