@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod error;
 pub mod exchange;
 pub mod network;
+pub mod operation;
 pub mod options;
 pub mod progress;
 pub mod session;

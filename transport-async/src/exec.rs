@@ -13,6 +13,7 @@ use maxstorage_client_core::exchange::{
     Attempts, CallCore, Failure, MAX_ERROR_BODY, MAX_JSON_BODY, OutgoingBody, check_answer_size,
     chunks_len,
 };
+use maxstorage_client_core::operation::{Operation, Step};
 use maxstorage_protocol::{Call, StreamingResponse};
 use tracing::Instrument;
 
@@ -43,6 +44,24 @@ impl Deref for Core {
 impl Core {
     pub(crate) fn new(shared: CallCore, transport: Arc<dyn HttpTransport>) -> Core {
         Core { shared, transport }
+    }
+
+    /// Runs an operation of several calls and waits to its end: this client's one driver
+    /// of [`Operation`]s (calls on `route`, waits on the runtime's timer).
+    pub(crate) async fn drive<O: Operation>(
+        &self,
+        mut op: O,
+        route: Route<'_>,
+    ) -> Result<O::Output> {
+        let started = tokio::time::Instant::now();
+        let mut answer = None;
+        loop {
+            match op.next(started.elapsed(), answer.take())? {
+                Step::Call(call) => answer = Some(self.call(&call, route).await?),
+                Step::Sleep(delay) => tokio::time::sleep(delay).await,
+                Step::Done(output) => return Ok(output),
+            }
+        }
     }
 
     /// Sends a call with a complete (JSON) answer and parses it.

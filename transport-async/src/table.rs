@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use maxstorage_client_core::table::{TableCalls, Wait, read_session_wait};
+use maxstorage_client_core::operation::ReadSessionReady;
+use maxstorage_client_core::table::TableCalls;
 use maxstorage_client_core::{ReadOptions, Result, TableReadSession};
 use maxstorage_protocol::read::{PreviewOptions, ReadSessionOptions, RowSelection};
 use maxstorage_protocol::write::{WriteMode, WriteSessionOptions};
 use maxstorage_protocol::{Compression, TableId};
-use tokio::time::Instant;
 
 use crate::blob::{BlobReader, BlobStreamReader};
 use crate::client::Client;
@@ -58,18 +58,11 @@ impl TableClient {
             &Route::session(&self.target, &info.session_id),
             info.route_token.as_deref(),
         );
-        let mut session = self.calls.read_session(info, shape);
-        let started = Instant::now();
-        loop {
-            match read_session_wait(&self.client.defaults, &session, started.elapsed()) {
-                Wait::Ready => return Ok(session),
-                Wait::Fail(e) => return Err(e),
-                Wait::PollAfter(delay) => {
-                    tokio::time::sleep(delay).await;
-                    self.get_read_session(&mut session).await?;
-                }
-            }
-        }
+        let session_id = info.session_id.clone();
+        let session = self.calls.read_session(info, shape);
+        let wait = ReadSessionReady::new(session, self.calls.clone(), &self.client.defaults);
+        let route = Route::session(&self.target, &session_id);
+        self.client.core.drive(wait, route).await
     }
 
     /// Re-reads a session (e.g. its status and splits).

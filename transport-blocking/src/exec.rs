@@ -12,6 +12,7 @@ use maxstorage_client_core::exchange::{
     Attempts, CallCore, Failure, MAX_ERROR_BODY, MAX_JSON_BODY, OutgoingBody, check_answer_size,
     chunks_len,
 };
+use maxstorage_client_core::operation::{Operation, Step};
 use maxstorage_protocol::{Call, StreamingResponse};
 
 use crate::transport::{HttpTransport, RequestBody, ResponseBody};
@@ -41,6 +42,20 @@ impl Deref for Core {
 impl Core {
     pub(crate) fn new(shared: CallCore, transport: Arc<dyn HttpTransport>) -> Core {
         Core { shared, transport }
+    }
+
+    /// Runs an operation of several calls and waits to its end: this client's one driver
+    /// of [`Operation`]s (calls on `route`, waits with `thread::sleep`).
+    pub(crate) fn drive<O: Operation>(&self, mut op: O, route: Route<'_>) -> Result<O::Output> {
+        let started = Instant::now();
+        let mut answer = None;
+        loop {
+            match op.next(started.elapsed(), answer.take())? {
+                Step::Call(call) => answer = Some(self.call(&call, route)?),
+                Step::Sleep(delay) => std::thread::sleep(delay),
+                Step::Done(output) => return Ok(output),
+            }
+        }
     }
 
     /// Sends a call with a complete (JSON) answer and parses it.

@@ -2,14 +2,13 @@
 //! exist on [`InstanceClient`].
 
 use maxstorage_client_core::Result;
-use maxstorage_client_core::table::{Wait, instance_session_wait};
+use maxstorage_client_core::operation::InstanceSessionReady;
 use maxstorage_protocol::InstanceId;
 use maxstorage_protocol::instance::{
     CreateInstanceReadSession, GetInstanceReadSession, InstanceRead, InstanceReadOptions,
     InstanceReadSession,
 };
 use maxstorage_protocol::read::RowRange;
-use std::time::Instant;
 
 use crate::client::Client;
 use crate::exec::Route;
@@ -49,18 +48,9 @@ impl InstanceClient {
             instance: self.instance.clone(),
             enable_limit,
         };
-        let mut session = self.client.core.call(&call, Route::default())?;
-        let started = Instant::now();
-        loop {
-            match instance_session_wait(&self.client.defaults, &session, started.elapsed()) {
-                Wait::Ready => return Ok(session),
-                Wait::Fail(e) => return Err(e),
-                Wait::PollAfter(delay) => {
-                    std::thread::sleep(delay);
-                    session = self.get_read_session(&session.session_id)?;
-                }
-            }
-        }
+        let session = self.client.core.call(&call, Route::default())?;
+        let wait = InstanceSessionReady::new(session, self.instance.clone(), &self.client.defaults);
+        self.client.core.drive(wait, Route::default())
     }
 
     /// Re-reads a session.
