@@ -9,7 +9,7 @@
 //! let mut answer = None;
 //! loop {
 //!     match op.next(now() - started, answer.take())? {
-//!         Step::Call(call) => answer = Some(send(call)?),  // a failed call ends it
+//!         Step::Call(call) => answer = Some(send(call)), // its result, failed or not
 //!         Step::Sleep(delay) => sleep(delay),
 //!         Step::Done(output) => return Ok(output),
 //!     }
@@ -30,6 +30,8 @@ use crate::error::{Error, Result};
 use crate::session::TableReadSession;
 use crate::settings::Defaults;
 use crate::table::{TableCalls, Wait, instance_session_wait, read_session_wait};
+use crate::write::SessionCore;
+use maxstorage_protocol::write::{CommitWriteSession, GetWriteSession, WriteSessionInfo};
 
 /// What an operation asks its driver to do next.
 #[derive(Debug)]
@@ -50,12 +52,13 @@ pub trait Operation {
     /// What it gives when done.
     type Output;
 
-    /// The next step, given the time since the operation started and the answer to the
-    /// call of the previous step (if it was one).
+    /// The next step, given the time since the operation started and the outcome of the
+    /// call of the previous step (if it was one: its answer, or the error it failed with
+    /// after the driver's retries).
     fn next(
         &mut self,
         elapsed: Duration,
-        answer: Option<<Self::Call as Call>::Output>,
+        answer: Option<Result<<Self::Call as Call>::Output>>,
     ) -> Result<Step<Self::Call, Self::Output>>;
 }
 
@@ -88,14 +91,14 @@ impl Operation for ReadSessionReady {
     fn next(
         &mut self,
         elapsed: Duration,
-        answer: Option<maxstorage_protocol::read::ReadSession>,
+        answer: Option<Result<maxstorage_protocol::read::ReadSession>>,
     ) -> Result<Step<GetReadSession, TableReadSession>> {
         let session = self
             .session
             .as_mut()
             .ok_or(Error::Internal("a finished session wait was polled again"))?;
         if let Some(info) = answer {
-            session.replace_info(info);
+            session.replace_info(info?);
         }
         if std::mem::take(&mut self.poll_due) {
             return Ok(Step::Call(self.calls.get_read_session(session.id(), false)));
@@ -144,10 +147,10 @@ impl Operation for InstanceSessionReady {
     fn next(
         &mut self,
         elapsed: Duration,
-        answer: Option<InstanceReadSession>,
+        answer: Option<Result<InstanceReadSession>>,
     ) -> Result<Step<GetInstanceReadSession, InstanceReadSession>> {
         if let Some(info) = answer {
-            self.session = Some(info);
+            self.session = Some(info?);
         }
         let session = self
             .session
@@ -170,6 +173,118 @@ impl Operation for InstanceSessionReady {
                 .take()
                 .map(Step::Done)
                 .ok_or(Error::Internal("a finished session wait was polled again")),
+        }
+    }
+}
+
+/// The calls of a commit: the commit, and the status question that settles a failed one.
+#[derive(Debug, Clone)]
+pub enum CommitCall {
+    /// `TableCommitWriteSession`.
+    Commit(CommitWriteSession),
+    /// `TableGetWriteSession`, after the commit failed.
+    Status(GetWriteSession),
+}
+
+impl Call for CommitCall {
+    type Output = WriteSessionInfo;
+
+    fn action(&self) -> maxstorage_protocol::Action {
+        match self {
+            CommitCall::Commit(c) => c.action(),
+            CommitCall::Status(c) => c.action(),
+        }
+    }
+
+    fn is_idempotent(&self) -> bool {
+        match self {
+            CommitCall::Commit(c) => c.is_idempotent(),
+            CommitCall::Status(c) => c.is_idempotent(),
+        }
+    }
+
+    fn build(
+        &self,
+        ctx: &maxstorage_protocol::RequestContext<'_>,
+    ) -> std::result::Result<http::Request<maxstorage_protocol::Body>, maxstorage_protocol::Error>
+    {
+        match self {
+            CommitCall::Commit(c) => c.build(ctx),
+            CommitCall::Status(c) => c.build(ctx),
+        }
+    }
+
+    fn parse(
+        &self,
+        parts: &http::response::Parts,
+        body: &[u8],
+    ) -> std::result::Result<WriteSessionInfo, maxstorage_protocol::Error> {
+        match self {
+            CommitCall::Commit(c) => c.parse(parts, body),
+            CommitCall::Status(c) => c.parse(parts, body),
+        }
+    }
+}
+
+/// A commit that settles its own failure: a commit whose answer was lost may have
+/// happened, so a failed commit asks the service for the session's status, and the write
+/// session's state machine decides (committed after all, not committed, or unknown).
+#[derive(Debug)]
+pub struct CommitSettle<'a> {
+    session: &'a SessionCore,
+    commit: Option<CommitWriteSession>,
+    commit_error: Option<Error>,
+}
+
+impl<'a> CommitSettle<'a> {
+    /// The commit `call` (from the session's `commit_call`) of `session`.
+    pub fn new(session: &'a SessionCore, call: CommitWriteSession) -> CommitSettle<'a> {
+        CommitSettle {
+            session,
+            commit: Some(call),
+            commit_error: None,
+        }
+    }
+}
+
+impl Operation for CommitSettle<'_> {
+    type Call = CommitCall;
+    type Output = WriteSessionInfo;
+
+    fn next(
+        &mut self,
+        _elapsed: Duration,
+        answer: Option<Result<WriteSessionInfo>>,
+    ) -> Result<Step<CommitCall, WriteSessionInfo>> {
+        if let Some(call) = self.commit.take() {
+            return Ok(Step::Call(CommitCall::Commit(call)));
+        }
+        let answer = answer.ok_or(Error::Internal(
+            "a commit step came back without its answer",
+        ))?;
+        let mut state = self.session.state()?;
+        match (self.commit_error.take(), answer) {
+            // The commit's own answer.
+            (None, Ok(info)) => {
+                state.on_committed();
+                Ok(Step::Done(info))
+            }
+            (None, Err(error)) => {
+                self.commit_error = Some(error);
+                Ok(Step::Call(CommitCall::Status(state.on_commit_failed())))
+            }
+            // The answer to the status question after a failed commit.
+            (Some(error), Ok(info)) => match state.on_commit_status(&info) {
+                Ok(true) => {
+                    tracing::warn!(session = %info.session_id, error = %error, "the commit's answer was lost; the service reports the session committed");
+                    Ok(Step::Done(info))
+                }
+                Ok(false) => Err(error),
+                Err(unknown) => Err(unknown.into()),
+            },
+            (Some(error), Err(status_error)) => {
+                Err(state.commit_unresolved(&error, &status_error).into())
+            }
         }
     }
 }
@@ -235,12 +350,12 @@ mod tests {
         };
         assert_eq!(get.session_id, "s1");
         assert!(matches!(
-            op.next(delay, Some(info("INIT"))).unwrap(),
+            op.next(delay, Some(Ok(info("INIT")))).unwrap(),
             Step::Sleep(_)
         ));
         assert!(matches!(op.next(2 * delay, None).unwrap(), Step::Call(_)));
         assert!(matches!(
-            op.next(2 * delay, Some(info("NORMAL"))).unwrap(),
+            op.next(2 * delay, Some(Ok(info("NORMAL")))).unwrap(),
             Step::Done(_)
         ));
     }
@@ -283,11 +398,91 @@ mod tests {
         };
         assert_eq!(get.session_id, "d1");
         let Step::Done(ready) = op
-            .next(Duration::from_secs(1), Some(session("normal")))
+            .next(Duration::from_secs(1), Some(Ok(session("normal"))))
             .unwrap()
         else {
             panic!("expected done")
         };
         assert_eq!(ready.record_count, 3);
+    }
+
+    fn committed(status: &str) -> WriteSessionInfo {
+        serde_json::from_value(serde_json::json!({
+            "SessionId": "w1",
+            "SessionStatus": status,
+        }))
+        .unwrap()
+    }
+
+    fn commit_of(core: &SessionCore) -> CommitSettle<'_> {
+        let call = core.state().unwrap().commit_call().unwrap();
+        CommitSettle::new(core, call)
+    }
+
+    fn core() -> SessionCore {
+        SessionCore::new(
+            TableId::new("p", "t"),
+            "w1".into(),
+            maxstorage_protocol::write::WriteMode::Batch,
+            String::new(),
+        )
+    }
+
+    fn lost() -> Error {
+        Error::Internal("the commit's connection broke")
+    }
+
+    #[test]
+    fn a_commit_that_is_answered_commits() {
+        let core = core();
+        let mut op = commit_of(&core);
+        assert!(matches!(
+            op.next(Duration::ZERO, None).unwrap(),
+            Step::Call(CommitCall::Commit(_))
+        ));
+        let Step::Done(info) = op
+            .next(Duration::ZERO, Some(Ok(committed("COMMITTED"))))
+            .unwrap()
+        else {
+            panic!("expected done")
+        };
+        assert_eq!(info.session_id, "w1");
+        assert!(core.state().unwrap().commit_call().is_err(), "committed");
+    }
+
+    #[test]
+    fn a_failed_commit_is_settled_by_the_sessions_status() {
+        // The service committed although the answer was lost: success.
+        let core = core();
+        let mut op = commit_of(&core);
+        let _ = op.next(Duration::ZERO, None).unwrap();
+        let Step::Call(CommitCall::Status(_)) = op.next(Duration::ZERO, Some(Err(lost()))).unwrap()
+        else {
+            panic!("expected the status question")
+        };
+        assert!(matches!(
+            op.next(Duration::ZERO, Some(Ok(committed("COMMITTED"))))
+                .unwrap(),
+            Step::Done(_)
+        ));
+
+        // It did not commit: the commit's own error, and the session is open again.
+        let core = self::core();
+        let mut op = commit_of(&core);
+        let _ = op.next(Duration::ZERO, None).unwrap();
+        let _ = op.next(Duration::ZERO, Some(Err(lost()))).unwrap();
+        let err = op
+            .next(Duration::ZERO, Some(Ok(committed("NORMAL"))))
+            .unwrap_err();
+        assert!(err.to_string().contains("connection broke"), "{err}");
+        assert!(core.state().unwrap().commit_call().is_ok(), "open again");
+
+        // Nobody knows: an outcome-unknown error, never a plain failure.
+        let core = self::core();
+        let mut op = commit_of(&core);
+        let _ = op.next(Duration::ZERO, None).unwrap();
+        let _ = op.next(Duration::ZERO, Some(Err(lost()))).unwrap();
+        let err = op.next(Duration::ZERO, Some(Err(lost()))).unwrap_err();
+        assert!(err.is_outcome_unknown(), "{err}");
     }
 }

@@ -57,7 +57,7 @@ impl Core {
         let mut answer = None;
         loop {
             match op.next(started.elapsed(), answer.take())? {
-                Step::Call(call) => answer = Some(self.call(&call, route).await?),
+                Step::Call(call) => answer = Some(self.call(&call, route).await),
                 Step::Sleep(delay) => tokio::time::sleep(delay).await,
                 Step::Done(output) => return Ok(output),
             }

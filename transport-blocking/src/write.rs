@@ -23,6 +23,7 @@ use crate::client::Client;
 use crate::exec::{Route, SendBody};
 use crate::upload::Upload;
 use maxstorage_client_core::Result;
+use maxstorage_client_core::operation::CommitSettle;
 use maxstorage_client_core::progress::ProgressHook;
 use maxstorage_client_core::write::{
     BodyWrite, BudgetShare, ParallelEncoding, SessionCore, WriteNext, broken_writer, open_stream,
@@ -190,28 +191,8 @@ impl WriteSessionHandle {
     /// Sends a commit; if it fails, asks the service whether an attempt whose answer was
     /// lost committed anyway (the session's state machine decides what the answers mean).
     fn send_commit(&self, call: CommitWriteSession) -> Result<WriteSessionInfo> {
-        let error = match self.client.core.call(&call, self.route()) {
-            Ok(info) => {
-                self.state()?.on_committed();
-                return Ok(info);
-            }
-            Err(e) => e,
-        };
-        let ask = self.state()?.on_commit_failed();
-        match self.client.core.call(&ask, self.route()) {
-            Ok(info) => match self.state()?.on_commit_status(&info) {
-                Ok(true) => {
-                    tracing::warn!(session = %info.session_id, error = %error, "the commit's answer was lost; the service reports the session committed");
-                    Ok(info)
-                }
-                Ok(false) => Err(error),
-                Err(unknown) => Err(unknown.into()),
-            },
-            Err(status_error) => Err(self
-                .state()?
-                .commit_unresolved(&error, &status_error)
-                .into()),
-        }
+        let commit = CommitSettle::new(&self.core, call);
+        self.client.core.drive(commit, self.route())
     }
 
     /// Aborts the session: nothing written in it becomes visible.
