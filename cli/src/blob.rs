@@ -15,6 +15,7 @@ use maxstorage_protocol::write::{StreamKind, StreamRef, WriteSessionOptions};
 use crate::CliError;
 use crate::bench::Codec;
 use crate::connect::ConnectArgs;
+use crate::format::create_output;
 use crate::report::JsonArg;
 use crate::session::commit_all_or_nothing;
 
@@ -248,7 +249,7 @@ fn get(args: &GetArgs) -> Result<(), CliError> {
         .with_compression(args.compression.compression());
     if let Some(reference) = &args.reference {
         let bytes = download(&table, std::slice::from_ref(reference), |_| {
-            open_output(&args.output)
+            create_output(&args.output)
         })?;
         return args.json.report(
             serde_json::json!({"reference": reference, "output": args.output, "bytes": bytes}),
@@ -286,7 +287,7 @@ fn get(args: &GetArgs) -> Result<(), CliError> {
         .chunks(REFERENCES_PER_REQUEST)
         .zip(paths.chunks(REFERENCES_PER_REQUEST))
     {
-        bytes += download(&table, chunk, |i| open_output(&chunk_paths[i]))?;
+        bytes += download(&table, chunk, |i| create_output(&chunk_paths[i]))?;
     }
     args.json.report(
         serde_json::json!({
@@ -385,7 +386,7 @@ fn references(args: &GetArgs, table: &TableClient) -> Result<(Vec<String>, Vec<S
 fn download(
     table: &TableClient,
     references: &[String],
-    mut open: impl FnMut(usize) -> Result<Box<dyn std::io::Write>, CliError>,
+    mut open: impl FnMut(usize) -> Result<Box<dyn std::io::Write + Send>, CliError>,
 ) -> Result<u64, CliError> {
     let mut reader = table.read_blobs_stream(references.to_vec())?;
     let mut bytes = 0;
@@ -397,14 +398,4 @@ fn download(
         index += 1;
     }
     Ok(bytes)
-}
-
-/// A file to write, or standard output for `-`.
-fn open_output(path: &Path) -> Result<Box<dyn std::io::Write>, CliError> {
-    if path == Path::new("-") {
-        return Ok(Box::new(std::io::stdout().lock()));
-    }
-    let file = std::fs::File::create(path)
-        .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", path.display())))?;
-    Ok(Box::new(std::io::BufWriter::new(file)))
 }

@@ -63,6 +63,19 @@ pub(crate) enum Sink {
     Jsonl(arrow_json::LineDelimitedWriter<Box<dyn Write + Send>>),
 }
 
+/// A buffered writer of the file `path`, created (or standard output for `-`).
+pub(crate) fn create_output(path: &Path) -> Result<Box<dyn Write + Send>, CliError> {
+    if path == Path::new("-") {
+        return Ok(Box::new(BufWriter::with_capacity(
+            1 << 20,
+            std::io::stdout(),
+        )));
+    }
+    let file = File::create(path)
+        .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", path.display())))?;
+    Ok(Box::new(BufWriter::with_capacity(1 << 20, file)))
+}
+
 impl Sink {
     /// A sink writing `format` with `schema` to `path` (`-`: standard output).
     pub(crate) fn create(
@@ -70,13 +83,7 @@ impl Sink {
         path: &Path,
         schema: &SchemaRef,
     ) -> Result<Sink, CliError> {
-        let out: Box<dyn Write + Send> = if path == Path::new("-") {
-            Box::new(BufWriter::with_capacity(1 << 20, std::io::stdout()))
-        } else {
-            let file = File::create(path)
-                .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", path.display())))?;
-            Box::new(BufWriter::with_capacity(1 << 20, file))
-        };
+        let out = create_output(path)?;
         Ok(match format {
             Format::Parquet => Sink::Parquet(
                 parquet::arrow::ArrowWriter::try_new(out, schema.clone(), None)

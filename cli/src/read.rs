@@ -70,7 +70,9 @@ pub(crate) fn run(args: &ReadArgs) -> Result<(), CliError> {
         None => session.record_count().max(0) as u64,
     };
     let progress = Progress::rows(expected, "reading");
-    let mut sink: Option<Sink> = None;
+    // The batches carry the session's schema (data columns, then partition columns): the
+    // file has its columns even when no row comes.
+    let mut sink = Sink::create(format, &args.output, &session.arrow_schema()?)?;
     let mut rows = 0u64;
     let limit = args.limit.unwrap_or(u64::MAX);
     for item in table.read_all(&session, &ReadOptions::default(), workers) {
@@ -80,19 +82,10 @@ pub(crate) fn run(args: &ReadArgs) -> Result<(), CliError> {
         let (_, batch) = item?;
         let take = (batch.num_rows() as u64).min(limit - rows) as usize;
         let batch = batch.slice(0, take);
-        let out = match &mut sink {
-            Some(s) => s,
-            None => sink.insert(Sink::create(format, &args.output, &batch.schema())?),
-        };
-        out.write(&batch)?;
+        sink.write(&batch)?;
         rows += take as u64;
         progress.advance(take as u64);
     }
-    let sink = match sink {
-        Some(s) => s,
-        // No rows: the file still has the columns, as the session describes them.
-        None => Sink::create(format, &args.output, &session.arrow_schema()?)?,
-    };
     sink.finish()?;
     progress.done();
     let seconds = started.elapsed().as_secs_f64();

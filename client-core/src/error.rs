@@ -166,8 +166,10 @@ pub enum IntegrityError {
     /// A read's response ended before its Arrow schema message.
     #[error("the response ended before its schema message")]
     NoSchema,
-    /// The task sending a body was lost: what the stream holds is unknown.
-    #[error("the task sending a body panicked or was cancelled: what the stream holds is unknown")]
+    /// The thread or task sending a body was lost: what the stream holds is unknown.
+    #[error(
+        "the thread or task sending a body panicked or was cancelled: what the stream holds is unknown"
+    )]
     SenderLost,
 }
 

@@ -62,117 +62,111 @@ pub trait Operation {
     ) -> Result<Step<Self::Call, Self::Output>>;
 }
 
-/// Waiting for a table read session to leave `INIT`: polled with `TableGetReadSession`
-/// every [`Defaults::session_poll_interval`], up to [`Defaults::session_ready_timeout`].
+/// A session a client waits for: whether it is ready, and how to look at it again.
+pub trait Awaited: Sized {
+    /// The call that reads the session again.
+    type Poll: Call;
+    /// The wait decision after waiting `elapsed` so far.
+    fn decide(&self, defaults: &Defaults, elapsed: Duration) -> Wait;
+    /// The call that reads the session again.
+    fn poll(&self) -> Self::Poll;
+    /// Takes the answer to [`poll`](Self::poll).
+    fn update(&mut self, answer: <Self::Poll as Call>::Output);
+}
+
+/// A table read session: ready when `NORMAL`, read again with `TableGetReadSession`.
+impl Awaited for TableReadSession {
+    type Poll = GetReadSession;
+
+    fn decide(&self, defaults: &Defaults, elapsed: Duration) -> Wait {
+        read_session_wait(defaults, self, elapsed)
+    }
+
+    fn poll(&self) -> GetReadSession {
+        TableCalls {
+            table: self.table().clone(),
+        }
+        .get_read_session(self.id(), false)
+    }
+
+    fn update(&mut self, answer: maxstorage_protocol::read::ReadSession) {
+        self.replace_info(answer);
+    }
+}
+
+/// An instance read session (which does not name its instance) with its instance: ready
+/// when no longer `initiating`, read again with `InstanceGetReadSession`.
 #[derive(Debug)]
-pub struct ReadSessionReady {
-    session: Option<TableReadSession>,
-    calls: TableCalls,
+pub struct InstanceSession {
+    /// The instance.
+    pub instance: InstanceId,
+    /// Its read session.
+    pub session: InstanceReadSession,
+}
+
+impl Awaited for InstanceSession {
+    type Poll = GetInstanceReadSession;
+
+    fn decide(&self, defaults: &Defaults, elapsed: Duration) -> Wait {
+        instance_session_wait(defaults, &self.session, elapsed)
+    }
+
+    fn poll(&self) -> GetInstanceReadSession {
+        GetInstanceReadSession {
+            instance: self.instance.clone(),
+            session_id: self.session.session_id.clone(),
+        }
+    }
+
+    fn update(&mut self, answer: InstanceReadSession) {
+        self.session = answer;
+    }
+}
+
+/// Waiting for a session to become ready: polled every
+/// [`Defaults::session_poll_interval`], up to [`Defaults::session_ready_timeout`].
+#[derive(Debug)]
+pub struct SessionReady<S> {
+    session: Option<S>,
     defaults: Defaults,
     poll_due: bool,
 }
 
-impl ReadSessionReady {
+impl<S: Awaited> SessionReady<S> {
     /// The wait for `session`, just created.
-    pub fn new(session: TableReadSession, calls: TableCalls, defaults: &Defaults) -> Self {
-        ReadSessionReady {
+    pub fn new(session: S, defaults: &Defaults) -> Self {
+        SessionReady {
             session: Some(session),
-            calls,
             defaults: defaults.clone(),
             poll_due: false,
         }
     }
 }
 
-impl Operation for ReadSessionReady {
-    type Call = GetReadSession;
-    type Output = TableReadSession;
+impl<S: Awaited> Operation for SessionReady<S> {
+    type Call = S::Poll;
+    type Output = S;
 
     fn next(
         &mut self,
         elapsed: Duration,
-        answer: Option<Result<maxstorage_protocol::read::ReadSession>>,
-    ) -> Result<Step<GetReadSession, TableReadSession>> {
-        let session = self
-            .session
-            .as_mut()
-            .ok_or(Error::Internal("a finished session wait was polled again"))?;
-        if let Some(info) = answer {
-            session.replace_info(info?);
+        answer: Option<Result<<S::Poll as Call>::Output>>,
+    ) -> Result<Step<S::Poll, S>> {
+        const FINISHED: Error = Error::Internal("a finished session wait was polled again");
+        let session = self.session.as_mut().ok_or(FINISHED)?;
+        if let Some(answer) = answer {
+            session.update(answer?);
         }
         if std::mem::take(&mut self.poll_due) {
-            return Ok(Step::Call(self.calls.get_read_session(session.id(), false)));
+            return Ok(Step::Call(session.poll()));
         }
-        match read_session_wait(&self.defaults, session, elapsed) {
+        match session.decide(&self.defaults, elapsed) {
             Wait::PollAfter(delay) => {
                 self.poll_due = true;
                 Ok(Step::Sleep(delay))
             }
             Wait::Fail(e) => Err(e),
-            Wait::Ready => self
-                .session
-                .take()
-                .map(Step::Done)
-                .ok_or(Error::Internal("a finished session wait was polled again")),
-        }
-    }
-}
-
-/// Waiting for an instance read session to leave `initiating`: polled with
-/// `InstanceGetReadSession`, as [`ReadSessionReady`] polls a table's.
-#[derive(Debug)]
-pub struct InstanceSessionReady {
-    session: Option<InstanceReadSession>,
-    instance: InstanceId,
-    defaults: Defaults,
-    poll_due: bool,
-}
-
-impl InstanceSessionReady {
-    /// The wait for `session` of `instance`, just created.
-    pub fn new(session: InstanceReadSession, instance: InstanceId, defaults: &Defaults) -> Self {
-        InstanceSessionReady {
-            session: Some(session),
-            instance,
-            defaults: defaults.clone(),
-            poll_due: false,
-        }
-    }
-}
-
-impl Operation for InstanceSessionReady {
-    type Call = GetInstanceReadSession;
-    type Output = InstanceReadSession;
-
-    fn next(
-        &mut self,
-        elapsed: Duration,
-        answer: Option<Result<InstanceReadSession>>,
-    ) -> Result<Step<GetInstanceReadSession, InstanceReadSession>> {
-        if let Some(info) = answer {
-            self.session = Some(info?);
-        }
-        let session = self
-            .session
-            .as_ref()
-            .ok_or(Error::Internal("a finished session wait was polled again"))?;
-        if std::mem::take(&mut self.poll_due) {
-            return Ok(Step::Call(GetInstanceReadSession {
-                instance: self.instance.clone(),
-                session_id: session.session_id.clone(),
-            }));
-        }
-        match instance_session_wait(&self.defaults, session, elapsed) {
-            Wait::PollAfter(delay) => {
-                self.poll_due = true;
-                Ok(Step::Sleep(delay))
-            }
-            Wait::Fail(e) => Err(e),
-            Wait::Ready => self
-                .session
-                .take()
-                .map(Step::Done)
-                .ok_or(Error::Internal("a finished session wait was polled again")),
+            Wait::Ready => self.session.take().map(Step::Done).ok_or(FINISHED),
         }
     }
 }
@@ -318,13 +312,13 @@ mod tests {
         .unwrap()
     }
 
-    fn waiting(status: &str) -> ReadSessionReady {
+    fn waiting(status: &str) -> SessionReady<TableReadSession> {
         let calls = TableCalls {
             table: TableId::new("p", "t"),
         };
         let (_, shape) = calls.create_read_session(ReadSessionOptions::default());
         let session = calls.read_session(info(status), shape);
-        ReadSessionReady::new(session, calls, &defaults())
+        SessionReady::new(session, &defaults())
     }
 
     #[test]
@@ -384,9 +378,11 @@ mod tests {
             }))
             .unwrap()
         };
-        let mut op = InstanceSessionReady::new(
-            session("initiating"),
-            InstanceId::new("p", "i1"),
+        let mut op = SessionReady::new(
+            InstanceSession {
+                instance: InstanceId::new("p", "i1"),
+                session: session("initiating"),
+            },
             &defaults(),
         );
         assert!(matches!(
@@ -403,7 +399,7 @@ mod tests {
         else {
             panic!("expected done")
         };
-        assert_eq!(ready.record_count, 3);
+        assert_eq!(ready.session.record_count, 3);
     }
 
     fn committed(status: &str) -> WriteSessionInfo {

@@ -151,9 +151,10 @@ impl SplitProgress {
         defaults: &Defaults,
     ) -> SplitProgress {
         let default_compression = defaults.compression;
+        let target = session.table().target();
         let span = tracing::debug_span!(
             "maxstorage.split_read",
-            target = %session.table().target(),
+            target = %target,
             session = %session.id(),
             split = selection.split_index,
             offset = selection.row_range.map(|r| r.offset),
@@ -169,7 +170,7 @@ impl SplitProgress {
         );
         let schema = session.batch_schema(options);
         SplitProgress {
-            target: session.table().target(),
+            target,
             reader,
             decoder_options: session.decoder_options(),
             max_resumes: options.max_resumes,

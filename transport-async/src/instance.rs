@@ -2,7 +2,7 @@
 //! exist on [`InstanceClient`].
 
 use maxstorage_client_core::Result;
-use maxstorage_client_core::operation::InstanceSessionReady;
+use maxstorage_client_core::operation::{InstanceSession, SessionReady};
 use maxstorage_protocol::InstanceId;
 use maxstorage_protocol::instance::{
     CreateInstanceReadSession, GetInstanceReadSession, InstanceRead, InstanceReadOptions,
@@ -49,8 +49,17 @@ impl InstanceClient {
             enable_limit,
         };
         let session = self.client.core.call(&call, Route::default()).await?;
-        let wait = InstanceSessionReady::new(session, self.instance.clone(), &self.client.defaults);
-        self.client.core.drive(wait, Route::default()).await
+        let session = InstanceSession {
+            instance: self.instance.clone(),
+            session,
+        };
+        let wait = SessionReady::new(session, &self.client.defaults);
+        Ok(self
+            .client
+            .core
+            .drive(wait, Route::default())
+            .await?
+            .session)
     }
 
     /// Re-reads a session.

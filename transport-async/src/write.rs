@@ -459,9 +459,9 @@ impl StreamWriter {
                         Err(oneshot::error::TryRecvError::Closed) => None,
                     }
                 };
-                let message = message.ok_or({
-                    Error::Internal("a batch handed to the encoding pool never came back")
-                })??;
+                let message = message.ok_or(Error::Internal(
+                    "a batch handed to the encoding pool never came back",
+                ))??;
                 self.encoder.push_message(message, *rows);
                 queue.pop_front();
                 wait = false;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use maxstorage_client_core::operation::ReadSessionReady;
+use maxstorage_client_core::operation::SessionReady;
 use maxstorage_client_core::table::TableCalls;
 use maxstorage_client_core::{ReadOptions, Result, TableReadSession};
 use maxstorage_protocol::read::{PreviewOptions, ReadSessionOptions, RowSelection};
@@ -57,7 +57,7 @@ impl TableClient {
         );
         let session_id = info.session_id.clone();
         let session = self.calls.read_session(info, shape);
-        let wait = ReadSessionReady::new(session, self.calls.clone(), &self.client.defaults);
+        let wait = SessionReady::new(session, &self.client.defaults);
         let route = Route::session(&self.target, &session_id);
         self.client.core.drive(wait, route)
     }

@@ -400,11 +400,9 @@ impl StreamWriter {
                         Err(TryRecvError::Disconnected) => None,
                     }
                 };
-                let message = message.ok_or({
-                    maxstorage_client_core::Error::Internal(
-                        "a batch handed to the encoding pool never came back",
-                    )
-                })??;
+                let message = message.ok_or(maxstorage_client_core::Error::Internal(
+                    "a batch handed to the encoding pool never came back",
+                ))??;
                 self.encoder.push_message(message, *rows);
                 queue.pop_front();
                 wait = false;
@@ -475,9 +473,7 @@ impl StreamWriter {
         outcome?;
         match &mut self.sender {
             SenderSlot::Idle(sender) => Ok(sender),
-            _ => Err(maxstorage_client_core::Error::Internal(
-                "the thread sending a body panicked: what the stream holds is unknown",
-            )),
+            _ => Err(maxstorage_client_core::IntegrityError::SenderLost.into()),
         }
     }
 
