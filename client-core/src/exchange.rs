@@ -1,18 +1,21 @@
 //! Sending a call, without the I/O: which route token to send, which body an attempt
 //! carries, how a failed attempt is classified, and whether (and after how long) to try
-//! again. Both clients run the same loop around these pieces:
+//! again. Each client's driver is this loop around [`Attempts`]:
 //!
 //! ```text
 //! let mut attempts = Attempts::new(&call, body);
 //! loop {
-//!     let request = attempts.request(&core, &call, &route, now)?;
+//!     let request = match attempts.next(&core, &call, &route, now())? { // Err: give up
+//!         Attempt::Send(request) => request,
+//!         Attempt::Wait(delay) => { sleep(delay); continue }
+//!     };
 //!     match transport.send(request) {
-//!         success head      => { core.on_success(&route, &head); return it }
-//!         error head + body => failure = Failure::from_status(action, &head, &body, now),
-//!         transport error   => failure = Failure::from_transport(e),
+//!         Ok(head + body) => {
+//!             if attempts.on_answer(&core, &route, &head, latency) { return (head, body) }
+//!             attempts.on_error_answer(&core, &call, &head, first_bytes(body), now())?;
+//!         }
+//!         Err(e) => attempts.on_transport_error(&core, &call, e)?,
 //!     }
-//!     let delay = attempts.on_failure(&core, &call, failure)?; // Err: give up
-//!     sleep(delay)
 //! }
 //! ```
 
@@ -239,9 +242,21 @@ impl CallCore {
     }
 }
 
+/// What the driver of a call does next (see the module docs).
+#[must_use = "send the request, or wait and ask again"]
+pub enum Attempt<S> {
+    /// Send this request, then report how it went: [`Attempts::on_answer`] (and, for an
+    /// error status, [`Attempts::on_error_answer`]) or [`Attempts::on_transport_error`].
+    Send(Box<http::Request<OutgoingBody<S>>>),
+    /// Wait this long before the next attempt, then ask again.
+    Wait(Duration),
+}
+
 /// The attempts of one call: the body each attempt sends, and whether another attempt
 /// follows a failure.
 pub struct Attempts<S> {
+    /// The wait decided after the last failure, not yet handed out.
+    pending: Option<Duration>,
     fixed: Option<Vec<Bytes>>,
     stream: Option<(S, Option<u64>)>,
     one_shot: bool,
@@ -286,6 +301,7 @@ impl<S> Attempts<S> {
             latency_ms = tracing::field::Empty,
         );
         Attempts {
+            pending: None,
             one_shot: stream.is_some(),
             fixed,
             stream,
@@ -302,8 +318,40 @@ impl<S> Attempts<S> {
         &self.span
     }
 
-    /// Records the answer to the current attempt (after `elapsed`) on the call's span.
-    pub fn on_answer(&self, parts: &http::response::Parts, elapsed: Duration) {
+    /// What to do next: send the next attempt's request (built and signed at `now` with
+    /// the route's token), or wait first; `Err` when the call gives up.
+    pub fn next<C: Call>(
+        &mut self,
+        core: &CallCore,
+        call: &C,
+        route: &Route<'_>,
+        now: SystemTime,
+    ) -> Result<Attempt<S>> {
+        if let Some(delay) = self.pending.take() {
+            return Ok(Attempt::Wait(delay));
+        }
+        match self.request(core, call, route, now) {
+            Ok(request) => Ok(Attempt::Send(Box::new(request))),
+            Err(e @ Error::Credentials(_)) => Ok(Attempt::Wait(self.on_failure(
+                core,
+                call,
+                Failure::not_sent(e),
+            )?)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Takes the answer to the current attempt (its head, after `elapsed`): true when it
+    /// succeeded (its route token is recorded) — the call is done, its body is the
+    /// caller's; false for an error status, which goes on to
+    /// [`on_error_answer`](Self::on_error_answer).
+    pub fn on_answer(
+        &mut self,
+        core: &CallCore,
+        route: &Route<'_>,
+        parts: &http::response::Parts,
+        elapsed: Duration,
+    ) -> bool {
         let request_id = parts
             .headers
             .get(maxstorage_protocol::header::REQUEST_ID)
@@ -314,6 +362,39 @@ impl<S> Attempts<S> {
         self.span.record("request_id", request_id);
         self.span.record("latency_ms", latency_ms);
         debug!(parent: &self.span, status = parts.status.as_u16(), request_id, latency_ms, "answer");
+        let success = parts.status.is_success();
+        if success {
+            core.on_success(route, parts);
+        }
+        success
+    }
+
+    /// Takes an error answer (its head and the first [`MAX_ERROR_BODY`] bytes of its
+    /// body; `now` resolves a `Retry-After` date): `Ok` when another attempt follows,
+    /// the service's error when the call gives up.
+    pub fn on_error_answer<C: Call>(
+        &mut self,
+        core: &CallCore,
+        call: &C,
+        parts: &http::response::Parts,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<()> {
+        let failure = Failure::from_status(call.action(), parts, body, now);
+        self.pending = Some(self.on_failure(core, call, failure)?);
+        Ok(())
+    }
+
+    /// Takes the failure of the exchange itself: `Ok` when another attempt follows, the
+    /// error when the call gives up.
+    pub fn on_transport_error<C: Call>(
+        &mut self,
+        core: &CallCore,
+        call: &C,
+        error: TransportError,
+    ) -> Result<()> {
+        self.pending = Some(self.on_failure(core, call, Failure::from_transport(error))?);
+        Ok(())
     }
 
     /// The number of the attempt about to be made (1-based).
@@ -322,7 +403,7 @@ impl<S> Attempts<S> {
     }
 
     /// Builds the next attempt's request, signed at `now` with the route's token.
-    pub fn request<C: Call>(
+    fn request<C: Call>(
         &mut self,
         core: &CallCore,
         call: &C,
@@ -379,7 +460,7 @@ impl<S> Attempts<S> {
 
     /// Decides after a failed attempt: `Ok(delay)` to try again after `delay`, or the
     /// error to report. A streamed body is consumed by its attempt: never retried.
-    pub fn on_failure<C: Call>(
+    fn on_failure<C: Call>(
         &mut self,
         core: &CallCore,
         call: &C,
@@ -443,18 +524,12 @@ mod tests {
         }
     }
 
-    fn status(code: u16, retry_after: Option<&str>) -> Failure {
+    fn head(code: u16, headers: &[(&str, &str)]) -> http::response::Parts {
         let mut b = http::Response::builder().status(code);
-        if let Some(v) = retry_after {
-            b = b.header("retry-after", v);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
         }
-        let (parts, ()) = b.body(()).unwrap().into_parts();
-        Failure::from_status(
-            maxstorage_protocol::Action::TableGetReadSession,
-            &parts,
-            b"{}",
-            SystemTime::UNIX_EPOCH,
-        )
+        b.body(()).unwrap().into_parts().0
     }
 
     #[test]
@@ -463,26 +538,55 @@ mod tests {
             max_attempts: 2,
             ..RetryPolicy::default()
         });
+        let route = Route::default();
+        let now = SystemTime::UNIX_EPOCH;
         let mut a = Attempts::<()>::new(&call(), SendBody::Call);
-        let delay = a
-            .on_failure(&core, &call(), status(503, Some("7")))
+        assert!(matches!(
+            a.next(&core, &call(), &route, now).unwrap(),
+            Attempt::Send(_)
+        ));
+        let busy = head(503, &[("retry-after", "7")]);
+        assert!(!a.on_answer(&core, &route, &busy, Duration::ZERO));
+        a.on_error_answer(&core, &call(), &busy, b"{}", now)
             .unwrap();
+        let Attempt::Wait(delay) = a.next(&core, &call(), &route, now).unwrap() else {
+            panic!("expected a wait")
+        };
         assert_eq!(delay, Duration::from_secs(7));
+        assert!(matches!(
+            a.next(&core, &call(), &route, now).unwrap(),
+            Attempt::Send(_)
+        ));
         assert_eq!(a.attempt(), 2);
-        let err = a.on_failure(&core, &call(), status(503, None)).unwrap_err();
+        let err = a
+            .on_error_answer(&core, &call(), &head(503, &[]), b"{}", now)
+            .unwrap_err();
         assert_eq!(err.service_code(), Some("ServiceUnavailable"));
+    }
+
+    #[test]
+    fn a_success_records_the_route_token_of_its_session() {
+        let core = core(RetryPolicy::default());
+        let route = Route::session("t", "s1");
+        let mut a = Attempts::<()>::new(&call(), SendBody::Call);
+        let ok = head(
+            200,
+            &[(maxstorage_protocol::header::ROUTE_TOKEN, "rt;s1;2")],
+        );
+        assert!(a.on_answer(&core, &route, &ok, Duration::from_millis(3)));
+        assert_eq!(core.token(&route).as_deref(), Some("rt;s1;2"));
     }
 
     #[test]
     fn a_streamed_body_is_never_resent() {
         let core = core(RetryPolicy::default());
         let mut a = Attempts::new(&call(), SendBody::Stream((), None));
-        let failure = Failure::from_transport(TransportError {
+        let refused = TransportError {
             kind: crate::error::TransportErrorKind::Connect,
             host: "h".into(),
             message: "refused".into(),
-        });
-        assert!(a.on_failure(&core, &call(), failure).is_err());
+        };
+        assert!(a.on_transport_error(&core, &call(), refused).is_err());
     }
 
     #[test]

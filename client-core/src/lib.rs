@@ -34,9 +34,11 @@ pub use session::TableReadSession;
 pub use settings::{ClientSettings, Defaults, EndpointPlan, Host, Prepared};
 pub use split::{BodyDecoder, SplitProgress, Step};
 
-/// Types the [`client_settings_methods!`] macro names.
+/// Types the [`client_settings_methods!`] and [`client_handle_methods!`] macros name.
 #[doc(hidden)]
 pub mod reexport {
     pub use maxstorage_protocol::retry::RetryPolicy;
-    pub use maxstorage_protocol::{ApiVersion, Compression, Credentials};
+    pub use maxstorage_protocol::{
+        ApiVersion, ClientConfig, Compression, Credentials, InstanceId, TableId,
+    };
 }

@@ -10,6 +10,7 @@
 //! loop {
 //!     match op.next(now() - started, answer.take())? {
 //!         Step::Call(call) => answer = Some(send(call)), // its result, failed or not
+//!         Step::CallWithBody(call, body) => answer = Some(send_with(call, body)),
 //!         Step::Sleep(delay) => sleep(delay),
 //!         Step::Done(output) => return Ok(output),
 //!     }
@@ -39,6 +40,10 @@ use maxstorage_protocol::write::{CommitWriteSession, GetWriteSession, WriteSessi
 pub enum Step<C, T> {
     /// Send this call and hand its answer to the next [`Operation::next`].
     Call(C),
+    /// Send this call with this request body (replayable pieces, sent one after another
+    /// without being joined; the driver may retry it as the call's idempotency allows)
+    /// and hand its answer to the next [`Operation::next`].
+    CallWithBody(C, Vec<bytes::Bytes>),
     /// Wait this long, then call [`Operation::next`] again without an answer.
     Sleep(Duration),
     /// The operation is complete.

@@ -679,6 +679,70 @@ macro_rules! client_settings_methods {
     };
 }
 
+/// The methods of a client that make no call: handles on tables and instances, the
+/// configuration, and copies with other defaults — one definition for both clients,
+/// whose `Client` has `core` (dereferencing to a [`CallCore`](crate::exchange::CallCore))
+/// and `defaults` (a [`Defaults`]) fields and whose `TableClient::new` and
+/// `InstanceClient::new` take the client and the table or instance.
+#[macro_export]
+macro_rules! client_handle_methods {
+    () => {
+        /// Operations on a table.
+        pub fn table(&self, table: $crate::reexport::TableId) -> TableClient {
+            TableClient::new(self.clone(), table)
+        }
+
+        /// Operations on the table `name` names: `table`, `schema.table` or
+        /// `project.schema.table`, completed with the client's project and default schema
+        /// (`schema`, `MAXSTORAGE_SCHEMA`, or `schema_name` of a config file).
+        pub fn table_named(&self, name: &str) -> $crate::Result<TableClient> {
+            let table = $crate::table::resolve_table(
+                name,
+                self.project(),
+                self.defaults.schema.as_deref(),
+            )?;
+            Ok(self.table(table))
+        }
+
+        /// Operations on a query result (read-only).
+        pub fn instance(&self, instance: $crate::reexport::InstanceId) -> InstanceClient {
+            InstanceClient::new(self.clone(), instance)
+        }
+
+        /// The configuration requests are made with.
+        pub fn config(&self) -> &$crate::reexport::ClientConfig {
+            &self.core.config
+        }
+
+        /// The project of the client (`curr_project`), if configured.
+        pub fn project(&self) -> Option<&str> {
+            self.core.config.project.as_deref()
+        }
+
+        /// The same client (sharing connections, credentials and the write budget) with
+        /// another default compression: what reads, previews, instance reads and blob
+        /// transfers ask for, and what stream writers and blob uploads send, unless their
+        /// options say otherwise.
+        pub fn with_compression(&self, compression: $crate::reexport::Compression) -> Self {
+            let mut client = self.clone();
+            client.defaults.compression = compression;
+            client
+        }
+
+        /// The same client telling `listener` about the progress of its reads and writes
+        /// (instead of the builder's listener, if any), e.g. a fresh
+        /// [`ProgressCounters`]($crate::ProgressCounters) per job.
+        pub fn with_progress(
+            &self,
+            listener: ::std::sync::Arc<dyn $crate::ProgressListener>,
+        ) -> Self {
+            let mut client = self.clone();
+            client.defaults.progress = $crate::progress::ProgressHook::new(listener);
+            client
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

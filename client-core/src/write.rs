@@ -12,10 +12,14 @@ use maxstorage_protocol::write::{
     CloseWriteStream, CreateWriteStream, GetWriteSession, GetWriteStream, StreamKind, StreamRef,
     WriteMode, WriteRows, WriteRowsResult, WriteStreamInfo,
 };
-use maxstorage_protocol::{Compression, TableId};
+use std::time::Duration;
+
+use bytes::Bytes;
+use maxstorage_protocol::{Call, Compression, TableId};
 
 use crate::blob::{BlobItem, blob_batch_body};
 use crate::error::{Error, Result};
+use crate::operation::{Operation, Step};
 use crate::options::{StreamOptions, WritePosition};
 use crate::progress::{Progress, ProgressHook};
 use crate::settings::Defaults;
@@ -50,96 +54,165 @@ pub fn body_schema(info: &WriteStreamInfo, partition_spec: &str) -> Result<arrow
     )?)
 }
 
-/// What a stream writer does next with the body in flight.
-#[derive(Debug)]
-pub enum WriteNext {
-    /// Send the (identical) body with this request.
-    Send(WriteRows),
-    /// Ask the service where the stream is, then call [`BodyWrite::on_resync`].
+/// The calls of one body's write: the write itself, or asking the service where the
+/// stream is after a failure whose outcome is unknown.
+#[derive(Debug, Clone)]
+pub enum StreamCall {
+    /// `TableWrite` with the body.
+    Write(WriteRows),
+    /// `TableGetWriteStream`.
     Resync(GetWriteStream),
-    /// The body is acknowledged: go on with the next one.
-    Done,
 }
 
-/// The write of one request body of a stream, without the I/O: the acknowledgement
-/// (reported to the client's progress listener) and the recovery after failures, driving
-/// the exactly-once state machine ([`WriteStream`]): re-send identical bytes, resync, or
-/// fail — never write a row twice nor lose one.
-///
-/// ```text
-/// let mut call = machine.begin_write(rows, Some(bytes))?;
-/// let write = BodyWrite::new(rows, bytes, &defaults.progress);
-/// loop {
-///     match send(call, body) {
-///         Ok(result) => return write.on_written(&mut machine, &result),
-///         Err(e) => match write.on_error(&mut machine, e)? {   // then, until Send or Done:
-///             WriteNext::Send(resend) => call = resend,
-///             WriteNext::Resync(get) => next = write.on_resync(&mut machine, &send(get)?)?,
-///             WriteNext::Done => return Ok(()),
-///         },
-///     }
-/// }
-/// ```
+/// The answer to a [`StreamCall`].
+#[derive(Debug, Clone)]
+pub enum StreamAnswer {
+    /// The write was acknowledged.
+    Written(WriteRowsResult),
+    /// Where the stream is.
+    Position(Box<WriteStreamInfo>),
+}
+
+impl Call for StreamCall {
+    type Output = StreamAnswer;
+
+    fn action(&self) -> maxstorage_protocol::Action {
+        match self {
+            StreamCall::Write(c) => c.action(),
+            StreamCall::Resync(c) => c.action(),
+        }
+    }
+
+    fn is_idempotent(&self) -> bool {
+        match self {
+            StreamCall::Write(c) => c.is_idempotent(),
+            StreamCall::Resync(c) => c.is_idempotent(),
+        }
+    }
+
+    fn build(
+        &self,
+        ctx: &maxstorage_protocol::RequestContext<'_>,
+    ) -> std::result::Result<http::Request<maxstorage_protocol::Body>, maxstorage_protocol::Error>
+    {
+        match self {
+            StreamCall::Write(c) => c.build(ctx),
+            StreamCall::Resync(c) => c.build(ctx),
+        }
+    }
+
+    fn parse(
+        &self,
+        parts: &http::response::Parts,
+        body: &[u8],
+    ) -> std::result::Result<StreamAnswer, maxstorage_protocol::Error> {
+        Ok(match self {
+            StreamCall::Write(c) => StreamAnswer::Written(c.parse(parts, body)?),
+            StreamCall::Resync(c) => StreamAnswer::Position(Box::new(c.parse(parts, body)?)),
+        })
+    }
+}
+
+/// The write of one request body of a stream, as an [`Operation`]: send the body, and
+/// after a failure recover as the exactly-once state machine ([`WriteStream`]) says —
+/// re-send the identical bytes, ask where the stream is, or fail — so that no row is
+/// written twice nor lost. The acknowledgement is reported to the client's progress
+/// listener. Done with the service's answer, or `None` when a resync showed that an
+/// attempt whose answer was lost had been applied.
 #[derive(Debug)]
-pub struct BodyWrite {
+pub struct BodySend<'m> {
+    machine: &'m mut WriteStream,
+    body: Vec<Bytes>,
     rows: u64,
     bytes: u64,
     hook: ProgressHook,
+    /// The first write, until it is sent.
+    first: Option<WriteRows>,
+    /// Whether the call in flight is a resync (whose failure fails the write).
+    resyncing: bool,
 }
 
-impl BodyWrite {
-    /// The write of a body of `rows` rows and `bytes` bytes.
-    pub fn new(rows: i64, bytes: u64, hook: &ProgressHook) -> BodyWrite {
-        BodyWrite {
+impl<'m> BodySend<'m> {
+    /// The write of `body` (`rows` rows, sent in these pieces) at the stream's next row.
+    pub fn new(
+        machine: &'m mut WriteStream,
+        body: Vec<Bytes>,
+        rows: i64,
+        hook: &ProgressHook,
+    ) -> Result<BodySend<'m>> {
+        let bytes = body.iter().map(|b| b.len() as u64).sum();
+        let first = machine.begin_write(rows, Some(bytes))?;
+        Ok(BodySend {
+            machine,
+            body,
             rows: rows.max(0) as u64,
             bytes,
             hook: hook.clone(),
-        }
-    }
-
-    /// The service acknowledged the body with `result`.
-    pub fn on_written(&self, machine: &mut WriteStream, result: &WriteRowsResult) -> Result<()> {
-        machine.on_written(result)?;
-        self.acknowledged(machine);
-        Ok(())
-    }
-
-    /// The write failed (after the executor's own retries) with `error`.
-    pub fn on_error(&mut self, machine: &mut WriteStream, error: Error) -> Result<WriteNext> {
-        let Some(failure) = error.write_failure() else {
-            return Err(error);
-        };
-        match machine.on_write_failed(failure) {
-            Recovery::Resend(next) => Ok(WriteNext::Send(next)),
-            Recovery::Resync(get) => Ok(WriteNext::Resync(get)),
-            Recovery::Fail(e) => Err(e.into()),
-            Recovery::GiveUp => Err(error),
-        }
-    }
-
-    /// The service said where the stream is.
-    pub fn on_resync(
-        &self,
-        machine: &mut WriteStream,
-        info: &WriteStreamInfo,
-    ) -> Result<WriteNext> {
-        Ok(match machine.on_resync(info)? {
-            ResyncOutcome::Applied => {
-                self.acknowledged(machine);
-                WriteNext::Done
-            }
-            ResyncOutcome::Resend(next) => WriteNext::Send(*next),
+            first: Some(first),
+            resyncing: false,
         })
     }
 
-    fn acknowledged(&self, machine: &WriteStream) {
+    fn acknowledged(&self) {
         self.hook.emit(&Progress::BodyWritten {
-            target: &machine.table().target(),
-            session: machine.session_id(),
-            stream: machine.stream(),
+            target: &self.machine.table().target(),
+            session: self.machine.session_id(),
+            stream: self.machine.stream(),
             rows: self.rows,
             bytes: self.bytes,
         });
+    }
+
+    fn write(&mut self, call: WriteRows) -> Step<StreamCall, Option<WriteRowsResult>> {
+        self.resyncing = false;
+        Step::CallWithBody(StreamCall::Write(call), self.body.clone())
+    }
+}
+
+impl Operation for BodySend<'_> {
+    type Call = StreamCall;
+    type Output = Option<WriteRowsResult>;
+
+    fn next(
+        &mut self,
+        _elapsed: Duration,
+        answer: Option<Result<StreamAnswer>>,
+    ) -> Result<Step<StreamCall, Option<WriteRowsResult>>> {
+        let Some(answer) = answer else {
+            let first = self.first.take().ok_or(Error::Internal(
+                "a body write went on without the answer to its call",
+            ))?;
+            return Ok(self.write(first));
+        };
+        match answer {
+            Ok(StreamAnswer::Written(result)) => {
+                self.machine.on_written(&result)?;
+                self.acknowledged();
+                Ok(Step::Done(Some(result)))
+            }
+            Ok(StreamAnswer::Position(info)) => match self.machine.on_resync(&info)? {
+                ResyncOutcome::Applied => {
+                    self.acknowledged();
+                    Ok(Step::Done(None))
+                }
+                ResyncOutcome::Resend(call) => Ok(self.write(*call)),
+            },
+            Err(error) if self.resyncing => Err(error),
+            Err(error) => {
+                let Some(failure) = error.write_failure() else {
+                    return Err(error);
+                };
+                match self.machine.on_write_failed(failure) {
+                    Recovery::Resend(call) => Ok(self.write(call)),
+                    Recovery::Resync(get) => {
+                        self.resyncing = true;
+                        Ok(Step::Call(StreamCall::Resync(get)))
+                    }
+                    Recovery::Fail(e) => Err(e.into()),
+                    Recovery::GiveUp => Err(error),
+                }
+            }
+        }
     }
 }
 
@@ -160,7 +233,7 @@ pub struct OpenedStream {
     /// [`BudgetShare::body_bytes`] with [`ArrowStreamEncoder::set_target_body_bytes`]
     /// before each write.
     pub budget: BudgetShare,
-    /// The client's progress listener (for [`BodyWrite::new`]).
+    /// The client's progress listener (for [`BodySend::new`]).
     pub progress: ProgressHook,
     /// The span of the stream's write (`maxstorage.stream_write`: target, session,
     /// stream, version, mode, compression; `rows` when finished): send its bodies in it.
@@ -478,7 +551,7 @@ impl SessionCalls {
         items: &[BlobItem],
         v3: bool,
         compression: Compression,
-    ) -> Result<(WriteBlobBatch, bytes::Bytes)> {
+    ) -> Result<(WriteBlobBatch, Bytes)> {
         let body = blob_batch_body(items, v3, compression)?;
         Ok((
             WriteBlobBatch {
@@ -603,5 +676,177 @@ mod tests {
         drop((many, more, small));
         assert_eq!(budget.writers(), 1);
         assert_eq!(first.body_bytes(), 8 * mib);
+    }
+
+    mod body_send {
+        use super::super::*;
+        use crate::progress::ProgressCounters;
+        use maxstorage_protocol::error::ServiceError;
+        use std::sync::Arc;
+
+        fn stream(kind: StreamKind) -> WriteStream {
+            let mut s = WriteStream::new(
+                TableId::new("p", "t"),
+                "sess",
+                WriteMode::Batch,
+                StreamRef::new("0", 1),
+                kind,
+            );
+            s.on_created(&WriteStreamInfo {
+                access_token: Some("tok".into()),
+                ..Default::default()
+            })
+            .unwrap();
+            s
+        }
+
+        fn body() -> Vec<Bytes> {
+            vec![Bytes::from_static(b"abc"), Bytes::from_static(b"de")]
+        }
+
+        fn ack(offset: i64) -> Result<StreamAnswer> {
+            Ok(StreamAnswer::Written(WriteRowsResult {
+                exactly_once_row_offset: Some(offset),
+                ..Default::default()
+            }))
+        }
+
+        fn at(offset: i64) -> Result<StreamAnswer> {
+            Ok(StreamAnswer::Position(Box::new(WriteStreamInfo {
+                row_offset: Some(offset),
+                ..Default::default()
+            })))
+        }
+
+        fn broken() -> Result<StreamAnswer> {
+            Err(Error::io(
+                "sending",
+                std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset"),
+            ))
+        }
+
+        fn service(status: u16) -> Result<StreamAnswer> {
+            Err(Error::Protocol(maxstorage_protocol::Error::Service(
+                ServiceError {
+                    action: maxstorage_protocol::Action::TableWrite,
+                    status,
+                    code: "Code".into(),
+                    message: "m".into(),
+                    request_id: None,
+                    retry_after: None,
+                },
+            )))
+        }
+
+        /// The row offset of a write step carrying the whole body, or a panic.
+        fn write_at(step: Step<StreamCall, Option<WriteRowsResult>>) -> Option<i64> {
+            match step {
+                Step::CallWithBody(StreamCall::Write(w), sent) => {
+                    assert_eq!(sent, body(), "the identical body every time");
+                    w.row_offset
+                }
+                other => panic!("expected a write with the body, got {other:?}"),
+            }
+        }
+
+        fn counters() -> (Arc<ProgressCounters>, ProgressHook) {
+            let counters = Arc::new(ProgressCounters::default());
+            let hook = ProgressHook::new(counters.clone());
+            (counters, hook)
+        }
+
+        #[test]
+        fn an_acknowledged_body_is_done_with_the_answer_and_reported() {
+            let mut machine = stream(StreamKind::ExactlyOnce);
+            let (counters, hook) = counters();
+            let mut op = BodySend::new(&mut machine, body(), 3, &hook).unwrap();
+            assert_eq!(write_at(op.next(Duration::ZERO, None).unwrap()), Some(0));
+            let Step::Done(Some(result)) = op.next(Duration::ZERO, Some(ack(3))).unwrap() else {
+                panic!("expected done with the answer")
+            };
+            assert_eq!(result.exactly_once_row_offset, Some(3));
+            assert_eq!((counters.rows_written(), counters.bytes_written()), (3, 5));
+            assert_eq!(machine.rows_written(), 3);
+        }
+
+        #[test]
+        fn a_lost_answer_is_resynced_and_a_write_applied_is_not_sent_again() {
+            let mut machine = stream(StreamKind::ExactlyOnce);
+            let (counters, hook) = counters();
+            let mut op = BodySend::new(&mut machine, body(), 3, &hook).unwrap();
+            let _ = write_at(op.next(Duration::ZERO, None).unwrap());
+            let Step::Call(StreamCall::Resync(_)) =
+                op.next(Duration::ZERO, Some(broken())).unwrap()
+            else {
+                panic!("expected a resync")
+            };
+            assert!(matches!(
+                op.next(Duration::ZERO, Some(at(3))).unwrap(),
+                Step::Done(None)
+            ));
+            assert_eq!(counters.rows_written(), 3, "applied once, reported once");
+            assert_eq!(machine.rows_written(), 3);
+        }
+
+        #[test]
+        fn a_write_not_applied_is_sent_again_at_the_same_offset() {
+            let mut machine = stream(StreamKind::ExactlyOnce);
+            let hook = ProgressHook::default();
+            let mut op = BodySend::new(&mut machine, body(), 3, &hook).unwrap();
+            let _ = write_at(op.next(Duration::ZERO, None).unwrap());
+            let _ = op.next(Duration::ZERO, Some(broken())).unwrap();
+            assert_eq!(
+                write_at(op.next(Duration::ZERO, Some(at(0))).unwrap()),
+                Some(0)
+            );
+            // A retryable service error re-sends the same bytes at the same offset too.
+            assert_eq!(
+                write_at(op.next(Duration::ZERO, Some(service(503))).unwrap()),
+                Some(0)
+            );
+            assert!(matches!(
+                op.next(Duration::ZERO, Some(ack(3))).unwrap(),
+                Step::Done(Some(_))
+            ));
+        }
+
+        #[test]
+        fn a_failed_resync_or_a_plain_stream_broken_mid_write_fails_loudly() {
+            let mut machine = stream(StreamKind::ExactlyOnce);
+            let hook = ProgressHook::default();
+            let mut op = BodySend::new(&mut machine, body(), 3, &hook).unwrap();
+            let _ = write_at(op.next(Duration::ZERO, None).unwrap());
+            let _ = op.next(Duration::ZERO, Some(broken())).unwrap();
+            assert!(matches!(
+                op.next(Duration::ZERO, Some(broken())),
+                Err(Error::Io { .. })
+            ));
+
+            let mut machine = stream(StreamKind::Plain);
+            let mut op = BodySend::new(&mut machine, body(), 3, &hook).unwrap();
+            let _ = write_at(op.next(Duration::ZERO, None).unwrap());
+            let err = op.next(Duration::ZERO, Some(broken())).unwrap_err();
+            assert!(
+                err.to_string().contains("duplicate rows"),
+                "a plain stream cannot retry an unknown outcome: {err}"
+            );
+            // A write the service refused is not sent again.
+            let mut machine = stream(StreamKind::ExactlyOnce);
+            let mut op = BodySend::new(&mut machine, body(), 3, &hook).unwrap();
+            let _ = write_at(op.next(Duration::ZERO, None).unwrap());
+            assert!(op.next(Duration::ZERO, Some(service(400))).is_err());
+        }
+
+        #[test]
+        fn recoveries_are_capped() {
+            let mut machine = stream(StreamKind::ExactlyOnce).with_max_recoveries(2);
+            let hook = ProgressHook::default();
+            let mut op = BodySend::new(&mut machine, body(), 3, &hook).unwrap();
+            let _ = write_at(op.next(Duration::ZERO, None).unwrap());
+            let _ = write_at(op.next(Duration::ZERO, Some(service(503))).unwrap());
+            let _ = write_at(op.next(Duration::ZERO, Some(service(503))).unwrap());
+            let err = op.next(Duration::ZERO, Some(service(503))).unwrap_err();
+            assert!(matches!(err, Error::Protocol(_)), "the last error: {err}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use maxstorage_client_core::exchange::{
-    Attempts, CallCore, Failure, MAX_ERROR_BODY, MAX_JSON_BODY, OutgoingBody, check_answer_size,
+    Attempt, Attempts, CallCore, MAX_ERROR_BODY, MAX_JSON_BODY, OutgoingBody, check_answer_size,
     chunks_len,
 };
 use maxstorage_client_core::operation::{Operation, Step};
@@ -58,6 +58,12 @@ impl Core {
         loop {
             match op.next(started.elapsed(), answer.take())? {
                 Step::Call(call) => answer = Some(self.call(&call, route).await),
+                Step::CallWithBody(call, body) => {
+                    answer = Some(
+                        self.call_with_body(&call, route, SendBody::Chunks(body))
+                            .await,
+                    );
+                }
                 Step::Sleep(delay) => tokio::time::sleep(delay).await,
                 Step::Done(output) => return Ok(output),
             }
@@ -117,54 +123,45 @@ impl Core {
         let span = attempts.span().clone();
         async move {
             loop {
-                let request = match attempts.request(&self.shared, call, &route, SystemTime::now())
-                {
-                    Ok(request) => request,
-                    Err(e @ Error::Credentials(_)) => {
-                        let delay =
-                            attempts.on_failure(&self.shared, call, Failure::not_sent(e))?;
+                let now = SystemTime::now();
+                let request = match attempts.next(&self.shared, call, &route, now)? {
+                    Attempt::Send(request) => (*request).map(request_body),
+                    Attempt::Wait(delay) => {
                         tokio::time::sleep(delay).await;
                         continue;
                     }
-                    Err(e) => return Err(e),
-                };
-                let (parts, body) = request.into_parts();
-                let body = match body {
-                    OutgoingBody::Empty => RequestBody::Empty,
-                    OutgoingBody::Bytes(b) => RequestBody::Bytes(b),
-                    OutgoingBody::Chunks(chunks) => RequestBody::Stream {
-                        length: Some(chunks_len(&chunks)),
-                        stream: Box::pin(futures_util::stream::iter(chunks.into_iter().map(Ok))),
-                    },
-                    OutgoingBody::Stream { stream, length } => {
-                        RequestBody::Stream { stream, length }
-                    }
                 };
                 let started = std::time::Instant::now();
-                let failure = match self
-                    .transport
-                    .send(http::Request::from_parts(parts, body))
-                    .await
-                {
+                match self.transport.send(request).await {
                     Ok(response) => {
                         let (parts, body) = response.into_parts();
-                        attempts.on_answer(&parts, started.elapsed());
-                        if parts.status.is_success() {
-                            self.shared.on_success(&route, &parts);
+                        if attempts.on_answer(&self.shared, &route, &parts, started.elapsed()) {
                             return Ok((parts, body));
                         }
                         // The error body is best effort: a broken one still yields the status.
                         let buf = read_bounded(body, MAX_ERROR_BODY).await.unwrap_or_default();
-                        Failure::from_status(call.action(), &parts, &buf, SystemTime::now())
+                        let now = SystemTime::now();
+                        attempts.on_error_answer(&self.shared, call, &parts, &buf, now)?;
                     }
-                    Err(e) => Failure::from_transport(e),
-                };
-                let delay = attempts.on_failure(&self.shared, call, failure)?;
-                tokio::time::sleep(delay).await;
+                    Err(e) => attempts.on_transport_error(&self.shared, call, e)?,
+                }
             }
         }
         .instrument(span)
         .await
+    }
+}
+
+/// The request body of an attempt, as hyper sends it.
+fn request_body(body: OutgoingBody<ByteStream>) -> RequestBody {
+    match body {
+        OutgoingBody::Empty => RequestBody::Empty,
+        OutgoingBody::Bytes(b) => RequestBody::Bytes(b),
+        OutgoingBody::Chunks(chunks) => RequestBody::Stream {
+            length: Some(chunks_len(&chunks)),
+            stream: Box::pin(futures_util::stream::iter(chunks.into_iter().map(Ok))),
+        },
+        OutgoingBody::Stream { stream, length } => RequestBody::Stream { stream, length },
     }
 }
 

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use maxstorage_client_core::settings::{ClientSettings, Defaults, EndpointPlan, Host};
-use maxstorage_protocol::{ClientConfig, Compression, InstanceId, TableId};
 
 use crate::exec::{Core, Route, SendBody};
 use crate::instance::InstanceClient;
@@ -25,59 +24,7 @@ impl Client {
         ClientBuilder::default()
     }
 
-    /// Operations on a table.
-    pub fn table(&self, table: TableId) -> TableClient {
-        TableClient::new(self.clone(), table)
-    }
-
-    /// Operations on the table `name` names: `table`, `schema.table` or
-    /// `project.schema.table`, completed with the client's project and default schema
-    /// (`schema`, `MAXSTORAGE_SCHEMA`, or `schema_name` of a config file).
-    pub fn table_named(&self, name: &str) -> Result<TableClient> {
-        let table = maxstorage_client_core::table::resolve_table(
-            name,
-            self.project(),
-            self.defaults.schema.as_deref(),
-        )?;
-        Ok(self.table(table))
-    }
-
-    /// Operations on a query result (read-only).
-    pub fn instance(&self, instance: InstanceId) -> InstanceClient {
-        InstanceClient::new(self.clone(), instance)
-    }
-
-    /// The configuration requests are made with.
-    pub fn config(&self) -> &ClientConfig {
-        &self.core.config
-    }
-
-    /// The project of the client (`curr_project`), if configured.
-    pub fn project(&self) -> Option<&str> {
-        self.core.config.project.as_deref()
-    }
-
-    /// The same client (sharing connections, credentials and the write budget) with
-    /// another default compression: what reads, previews, instance reads and blob
-    /// transfers ask for, and what stream writers and blob uploads send, unless their
-    /// options say otherwise.
-    pub fn with_compression(&self, compression: Compression) -> Client {
-        let mut client = self.clone();
-        client.defaults.compression = compression;
-        client
-    }
-
-    /// The same client telling `listener` about the progress of its reads and writes
-    /// (instead of the builder's listener, if any), e.g. a fresh
-    /// [`ProgressCounters`](crate::ProgressCounters) per job.
-    pub fn with_progress(
-        &self,
-        listener: Arc<dyn maxstorage_client_core::ProgressListener>,
-    ) -> Client {
-        let mut client = self.clone();
-        client.defaults.progress = maxstorage_client_core::progress::ProgressHook::new(listener);
-        client
-    }
+    maxstorage_client_core::client_handle_methods!();
 }
 
 /// Builds a [`Client`].

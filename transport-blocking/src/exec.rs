@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 
 use maxstorage_client_core::exchange::{
-    Attempts, CallCore, Failure, MAX_ERROR_BODY, MAX_JSON_BODY, OutgoingBody, check_answer_size,
+    Attempt, Attempts, CallCore, MAX_ERROR_BODY, MAX_JSON_BODY, OutgoingBody, check_answer_size,
     chunks_len,
 };
 use maxstorage_client_core::operation::{Operation, Step};
@@ -52,6 +52,9 @@ impl Core {
         loop {
             match op.next(started.elapsed(), answer.take())? {
                 Step::Call(call) => answer = Some(self.call(&call, route)),
+                Step::CallWithBody(call, body) => {
+                    answer = Some(self.call_with_body(&call, route, SendBody::Chunks(body)));
+                }
                 Step::Sleep(delay) => std::thread::sleep(delay),
                 Step::Done(output) => return Ok(output),
             }
@@ -112,37 +115,18 @@ impl Core {
         let mut attempts = Attempts::new(call, body);
         let _in_span = attempts.span().clone().entered();
         loop {
-            let request = match attempts.request(&self.shared, call, &route, SystemTime::now()) {
-                Ok(request) => request,
-                Err(e @ Error::Credentials(_)) => {
-                    let delay = attempts.on_failure(&self.shared, call, Failure::not_sent(e))?;
+            let request = match attempts.next(&self.shared, call, &route, SystemTime::now())? {
+                Attempt::Send(request) => (*request).map(request_body),
+                Attempt::Wait(delay) => {
                     std::thread::sleep(delay);
                     continue;
                 }
-                Err(e) => return Err(e),
-            };
-            let (parts, body) = request.into_parts();
-            let body = match body {
-                OutgoingBody::Empty => RequestBody::Empty,
-                OutgoingBody::Bytes(b) => RequestBody::Bytes(b),
-                OutgoingBody::Chunks(chunks) => RequestBody::Reader {
-                    length: Some(chunks_len(&chunks)),
-                    reader: Box::new(ChunksReader {
-                        chunks: chunks.into(),
-                    }),
-                },
-                OutgoingBody::Stream { stream, length } => RequestBody::Reader {
-                    reader: stream,
-                    length,
-                },
             };
             let started = Instant::now();
-            let failure = match self.transport.send(http::Request::from_parts(parts, body)) {
+            match self.transport.send(request) {
                 Ok(response) => {
                     let (parts, mut body) = response.into_parts();
-                    attempts.on_answer(&parts, started.elapsed());
-                    if parts.status.is_success() {
-                        self.shared.on_success(&route, &parts);
+                    if attempts.on_answer(&self.shared, &route, &parts, started.elapsed()) {
                         return Ok((parts, body));
                     }
                     let mut buf = Vec::new();
@@ -150,13 +134,35 @@ impl Core {
                     let _ = (&mut body)
                         .take(MAX_ERROR_BODY as u64)
                         .read_to_end(&mut buf);
-                    Failure::from_status(call.action(), &parts, &buf, SystemTime::now())
+                    attempts.on_error_answer(
+                        &self.shared,
+                        call,
+                        &parts,
+                        &buf,
+                        SystemTime::now(),
+                    )?;
                 }
-                Err(e) => Failure::from_transport(e),
-            };
-            let delay = attempts.on_failure(&self.shared, call, failure)?;
-            std::thread::sleep(delay);
+                Err(e) => attempts.on_transport_error(&self.shared, call, e)?,
+            }
         }
+    }
+}
+
+/// The request body of an attempt, as ureq sends it.
+fn request_body(body: OutgoingBody<Box<dyn Read + Send>>) -> RequestBody {
+    match body {
+        OutgoingBody::Empty => RequestBody::Empty,
+        OutgoingBody::Bytes(b) => RequestBody::Bytes(b),
+        OutgoingBody::Chunks(chunks) => RequestBody::Reader {
+            length: Some(chunks_len(&chunks)),
+            reader: Box::new(ChunksReader {
+                chunks: chunks.into(),
+            }),
+        },
+        OutgoingBody::Stream { stream, length } => RequestBody::Reader {
+            reader: stream,
+            length,
+        },
     }
 }
 

@@ -26,7 +26,7 @@ use maxstorage_client_core::Result;
 use maxstorage_client_core::operation::CommitSettle;
 use maxstorage_client_core::progress::ProgressHook;
 use maxstorage_client_core::write::{
-    BodyWrite, BudgetShare, ParallelEncoding, SessionCore, WriteNext, broken_writer, open_stream,
+    BodySend, BudgetShare, ParallelEncoding, SessionCore, broken_writer, open_stream,
 };
 use maxstorage_client_core::{
     BlobItem, BlobWriteOptions, StreamOptions, StreamSummary, WritePosition,
@@ -512,34 +512,12 @@ impl Sender {
     fn send(&mut self, session: &WriteSessionHandle, body: EncodedBody) -> Result<()> {
         let span = self.span.clone();
         let _in_span = span.enter();
-        let (rows, len) = (body.rows() as i64, body.len());
-        let chunks = body.into_chunks();
-        let core = session.client.core.clone();
-        let mut call = self.machine.begin_write(rows, Some(len))?;
-        let mut write = BodyWrite::new(rows, len, &self.progress);
-        loop {
-            let error =
-                match core.call_with_body(&call, session.route(), SendBody::Chunks(chunks.clone()))
-                {
-                    Ok(result) => {
-                        write.on_written(&mut self.machine, &result)?;
-                        self.last = Some(result);
-                        return Ok(());
-                    }
-                    Err(e) => e,
-                };
-            let mut next = write.on_error(&mut self.machine, error)?;
-            call = loop {
-                match next {
-                    WriteNext::Send(resend) => break resend,
-                    WriteNext::Resync(get) => {
-                        let info = core.call(&get, session.route())?;
-                        next = write.on_resync(&mut self.machine, &info)?;
-                    }
-                    WriteNext::Done => return Ok(()),
-                }
-            };
+        let rows = body.rows() as i64;
+        let write = BodySend::new(&mut self.machine, body.into_chunks(), rows, &self.progress)?;
+        if let Some(result) = session.client.core.drive(write, session.route())? {
+            self.last = Some(result);
         }
+        Ok(())
     }
 }
 
