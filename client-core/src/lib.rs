@@ -23,7 +23,9 @@ pub mod write;
 pub use blob::{Blob, BlobCursor, BlobInfo, BlobItem, BlobUploadDigest, Need};
 pub use credentials::{CredentialsProvider, RefreshingCredentials};
 pub use error::{ConfigError, Error, IntegrityError, Result, TransportError, TransportErrorKind};
-pub use exchange::{Attempts, CallCore, Failure, OutgoingBody, Route, SendBody, chunks_len};
+pub use exchange::{
+    Attempt, Attempts, CallCore, Failure, OutgoingBody, Route, SendBody, chunks_len,
+};
 pub use network::{
     NetworkConfig, NetworkConfigError, NetworkSettings, NoProxy, ProxyConfig, ProxyUrl,
     RootCertificates,
