@@ -17,6 +17,7 @@ pub mod progress;
 pub mod session;
 pub mod settings;
 pub mod split;
+pub mod surface;
 pub mod table;
 pub mod write;
 
