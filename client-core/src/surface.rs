@@ -379,3 +379,212 @@ macro_rules! instance_client {
         }
     };
 }
+
+/// The write session handle, `WriteSessionHandle`: streams and their writers, raw and
+/// blob uploads, commit and abort. Expanded like [`table_client!`]; each client has its
+/// own `StreamWriter::start(handle, opened)` and `start_raw_writer`, which run its
+/// pipelines.
+#[macro_export]
+macro_rules! write_session_handle {
+    ($($async:ident)? ; $($aw:tt)*) => {
+        /// A write session. Cheap to clone; share it with the threads or tasks that write its
+        /// streams.
+        #[derive(Debug, Clone)]
+        pub struct WriteSessionHandle {
+            client: Client,
+            core: SessionCore,
+        }
+
+        impl WriteSessionHandle {
+            pub(crate) fn new(
+                client: Client,
+                table: TableId,
+                session_id: String,
+                mode: WriteMode,
+                partition_spec: String,
+            ) -> WriteSessionHandle {
+                WriteSessionHandle {
+                    client,
+                    core: SessionCore::new(table, session_id, mode, partition_spec),
+                }
+            }
+
+            /// The session id.
+            pub fn id(&self) -> &str {
+                self.core.id()
+            }
+
+            /// The write mode.
+            pub fn mode(&self) -> WriteMode {
+                self.core.mode()
+            }
+
+            /// The same handle sending `token` as the route token on every call instead of the one
+            /// learned from the service.
+            pub fn with_route_token(mut self, token: impl Into<String>) -> WriteSessionHandle {
+                self.core.route_override = Some(token.into());
+                self
+            }
+
+            fn route(&self) -> Route<'_> {
+                self.core.route()
+            }
+
+            fn state(&self) -> Result<std::sync::MutexGuard<'_, WriteSession>> {
+                self.core.state()
+            }
+
+            /// Creates a stream (or replaces it with a higher version) and returns its state as the
+            /// service reports it.
+            pub $($async)? fn create_stream(
+                &self,
+                stream: &StreamRef,
+                kind: StreamKind,
+            ) -> Result<WriteStreamInfo> {
+                let registration = self.state()?.register_stream(stream)?;
+                let call = self.core.calls.create_stream(stream, kind);
+                let created = self.client.core.call(&call, self.route())$($aw)*;
+                self.core.settle_stream(registration, &created)?;
+                created
+            }
+
+            /// Creates a stream and returns a writer of Arrow record batches for it.
+            pub $($async)? fn stream_writer(
+                &self,
+                stream: StreamRef,
+                options: StreamOptions,
+            ) -> Result<StreamWriter> {
+                let info = self.create_stream(&stream, options.kind())$($aw)*?;
+                let machine = self.core.calls.stream_machine(stream, options.kind());
+                let opened = open_stream(
+                    machine,
+                    &info,
+                    &self.core.partition_spec,
+                    &options,
+                    &self.client.defaults,
+                )?;
+                Ok(StreamWriter::start(self.clone(), opened))
+            }
+
+            /// Closes a stream created with [`create_stream`](Self::create_stream) (streams of
+            /// [`StreamWriter`]s are closed by [`StreamWriter::finish`]).
+            pub $($async)? fn close_stream(&self, stream: &StreamRef) -> Result<()> {
+                let call = self.core.calls.close_stream(stream);
+                self.client.core.call(&call, self.route())$($aw)*?;
+                self.state()?.stream_closed(stream)?;
+                Ok(())
+            }
+
+            /// A writer of raw Arrow IPC bytes (a complete stream with `record_count` rows) for one
+            /// `TableWrite` request on a plain stream; [`RawRowsWriter::finish`] returns the
+            /// service's answer.
+            pub fn raw_writer(&self, stream: &StreamRef, record_count: i64) -> Result<RawRowsWriter> {
+                self.start_raw_writer(stream, record_count, None)
+            }
+
+            /// A writer of raw Arrow IPC bytes for one exactly-once `TableWrite` at `position` (the
+            /// row offset of its first row and the stream's access token).
+            pub fn raw_writer_at(
+                &self,
+                stream: &StreamRef,
+                record_count: i64,
+                position: WritePosition,
+            ) -> Result<RawRowsWriter> {
+                self.start_raw_writer(stream, record_count, Some(position))
+            }
+
+            /// Commits every closed stream. Refused while a stream is open.
+            pub $($async)? fn commit(&self) -> Result<WriteSessionInfo> {
+                let call = self.state()?.commit_call()?;
+                self.send_commit(call)$($aw)*
+            }
+
+            /// Commits exactly the streams of this handle, named by id and version (as
+            /// transactional tables need). Refused while a stream is open.
+            pub $($async)? fn commit_listing_streams(&self) -> Result<WriteSessionInfo> {
+                let call = self.state()?.commit_listing_streams_call()?;
+                self.send_commit(call)$($aw)*
+            }
+
+            /// Commits exactly these streams (ids and versions), e.g. streams written by other
+            /// processes.
+            pub $($async)? fn commit_streams(&self, streams: Vec<StreamRef>) -> Result<WriteSessionInfo> {
+                let call = self.state()?.commit_streams_call(streams)?;
+                self.send_commit(call)$($aw)*
+            }
+
+            /// Sends a commit; if it fails, asks the service whether an attempt whose answer was
+            /// lost committed anyway (the session's state machine decides what the answers mean).
+            $($async)? fn send_commit(&self, call: CommitWriteSession) -> Result<WriteSessionInfo> {
+                let commit = CommitSettle::new(&self.core, call);
+                self.client.core.drive(commit, self.route())$($aw)*
+            }
+
+            /// Aborts the session: nothing written in it becomes visible.
+            pub $($async)? fn abort(&self) -> Result<()> {
+                let call = self.state()?.abort_call()?;
+                self.client.core.call(&call, self.route())$($aw)*?;
+                self.state()?.on_aborted();
+                Ok(())
+            }
+
+            /// The session's streams and status as the service reports them.
+            pub $($async)? fn status(&self) -> Result<WriteSessionInfo> {
+                let call = self.core.calls.get_session();
+                self.client.core.call(&call, self.route())$($aw)*
+            }
+
+            /// A stream's state as the service reports it (in exactly-once mode: its row offset
+            /// and access token).
+            pub $($async)? fn stream_status(
+                &self,
+                stream: &StreamRef,
+                kind: StreamKind,
+            ) -> Result<WriteStreamInfo> {
+                let call = self.core.calls.get_stream(stream, kind);
+                self.client.core.call(&call, self.route())$($aw)*
+            }
+
+            /// Starts a streaming upload of one blob for `stream`; write its bytes and call
+            /// [`BlobWriter::finish`].
+            pub fn blob_writer(&self, stream: &StreamRef, options: BlobWriteOptions) -> Result<BlobWriter> {
+                self.state()?.check_writable("blob upload")?;
+                let call = self.core.calls.write_blob(
+                    stream,
+                    options.partition_values,
+                    options.column_index,
+                    options
+                        .compression
+                        .unwrap_or(self.client.defaults.compression),
+                );
+                BlobWriter::start(
+                    self.client.clone(),
+                    call,
+                    self.core.target.clone(),
+                    self.core.route_override.clone(),
+                )
+            }
+
+            /// Uploads several blobs in one request (each with its own checksum), the body
+            /// compressed with `compression` (`Compression::Uncompressed` sends it as is); the
+            /// references come back in item order.
+            pub $($async)? fn write_blob_batch(
+                &self,
+                stream: &StreamRef,
+                items: &[BlobItem],
+                compression: Compression,
+            ) -> Result<WriteBlobBatchResult> {
+                self.state()?.check_writable("blob upload")?;
+                let v3 = self.client.core.config.endpoint.api_version() == ApiVersion::V3;
+                let (call, body) = self
+                    .core
+                    .calls
+                    .write_blob_batch(stream, items, v3, compression)?;
+                self.client
+                    .core
+                    .call_with_body(&call, Route::default(), SendBody::Bytes(body))
+                    $($aw)*
+            }
+        }
+    };
+}
