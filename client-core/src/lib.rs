@@ -37,11 +37,13 @@ pub use session::TableReadSession;
 pub use settings::{ClientSettings, Defaults, EndpointPlan, Host, Prepared};
 pub use split::{BodyDecoder, SplitProgress, Step};
 
-/// Types the [`client_settings_methods!`] and [`client_handle_methods!`] macros name.
+/// Types the macros of [`surface`] and [`client_settings_methods!`] name.
 #[doc(hidden)]
 pub mod reexport {
+    pub use http;
     pub use maxstorage_protocol::retry::RetryPolicy;
     pub use maxstorage_protocol::{
-        ApiVersion, ClientConfig, Compression, Credentials, InstanceId, TableId,
+        ApiVersion, Call, ClientConfig, Compression, Credentials, InstanceId, StreamingResponse,
+        TableId,
     };
 }

@@ -5,66 +5,141 @@
 //! name the client's own types (`Client`, `Route`, `SplitBatches`, …), which each crate
 //! imports where it expands them.
 
-/// The methods of a client that make no call: handles on tables and instances, the
-/// configuration, and copies with other defaults — one definition for both clients,
-/// whose `Client` has `core` (dereferencing to a [`CallCore`](crate::exchange::CallCore))
-/// and `defaults` (a [`Defaults`](crate::settings::Defaults)) fields and whose `TableClient::new` and
-/// `InstanceClient::new` take the client and the table or instance.
+/// The client, `Client`, and its builder, `ClientBuilder`: configuration, credentials,
+/// endpoint discovery, and the handles every operation starts from. Expanded like
+/// [`table_client!`](crate::table_client!); the client provides `DefaultTransport` (its HTTP stack, with
+/// `with_network(&TransportConfig, &Network)`), `TransportConfig` and `HttpTransport`.
 #[macro_export]
-macro_rules! client_handle_methods {
-    () => {
-        /// Operations on a table.
-        pub fn table(&self, table: $crate::reexport::TableId) -> TableClient {
-            TableClient::new(self.clone(), table)
+macro_rules! client {
+    ($($async:ident)? ; $($aw:tt)*) => {
+        /// A MaxCompute Storage API client. Cheap to clone; share it across threads and
+        /// tasks.
+        #[derive(Debug, Clone)]
+        pub struct Client {
+            pub(crate) core: ::std::sync::Arc<Core>,
+            pub(crate) defaults: $crate::settings::Defaults,
         }
 
-        /// Operations on the table `name` names: `table`, `schema.table` or
-        /// `project.schema.table`, completed with the client's project and default schema
-        /// (`schema`, `MAXSTORAGE_SCHEMA`, or `schema_name` of a config file).
-        pub fn table_named(&self, name: &str) -> $crate::Result<TableClient> {
-            let table = $crate::table::resolve_table(
-                name,
-                self.project(),
-                self.defaults.schema.as_deref(),
-            )?;
-            Ok(self.table(table))
+        impl Client {
+            /// A builder.
+            pub fn builder() -> ClientBuilder {
+                ClientBuilder::default()
+            }
+
+            /// Operations on a table.
+            pub fn table(&self, table: $crate::reexport::TableId) -> TableClient {
+                TableClient::new(self.clone(), table)
+            }
+
+            /// Operations on the table `name` names: `table`, `schema.table` or
+            /// `project.schema.table`, completed with the client's project and default schema
+            /// (`schema`, `MAXSTORAGE_SCHEMA`, or `schema_name` of a config file).
+            pub fn table_named(&self, name: &str) -> $crate::Result<TableClient> {
+                let table = $crate::table::resolve_table(
+                    name,
+                    self.project(),
+                    self.defaults.schema.as_deref(),
+                )?;
+                Ok(self.table(table))
+            }
+
+            /// Operations on a query result (read-only).
+            pub fn instance(&self, instance: $crate::reexport::InstanceId) -> InstanceClient {
+                InstanceClient::new(self.clone(), instance)
+            }
+
+            /// The configuration requests are made with.
+            pub fn config(&self) -> &$crate::reexport::ClientConfig {
+                &self.core.config
+            }
+
+            /// The project of the client (`curr_project`), if configured.
+            pub fn project(&self) -> Option<&str> {
+                self.core.config.project.as_deref()
+            }
+
+            /// The same client (sharing connections, credentials and the write budget) with
+            /// another default compression: what reads, previews, instance reads and blob
+            /// transfers ask for, and what stream writers and blob uploads send, unless their
+            /// options say otherwise.
+            pub fn with_compression(&self, compression: $crate::reexport::Compression) -> Self {
+                let mut client = self.clone();
+                client.defaults.compression = compression;
+                client
+            }
+
+            /// The same client telling `listener` about the progress of its reads and writes
+            /// (instead of the builder's listener, if any), e.g. a fresh
+            /// [`ProgressCounters`]($crate::ProgressCounters) per job.
+            pub fn with_progress(
+                &self,
+                listener: ::std::sync::Arc<dyn $crate::ProgressListener>,
+            ) -> Self {
+                let mut client = self.clone();
+                client.defaults.progress = $crate::progress::ProgressHook::new(listener);
+                client
+            }
         }
 
-        /// Operations on a query result (read-only).
-        pub fn instance(&self, instance: $crate::reexport::InstanceId) -> InstanceClient {
-            InstanceClient::new(self.clone(), instance)
+        /// Builds a [`Client`].
+        #[derive(Debug, Default)]
+        pub struct ClientBuilder {
+            settings: $crate::settings::ClientSettings,
+            transport_config: TransportConfig,
+            transport: Option<::std::sync::Arc<dyn HttpTransport>>,
         }
 
-        /// The configuration requests are made with.
-        pub fn config(&self) -> &$crate::reexport::ClientConfig {
-            &self.core.config
-        }
+        impl ClientBuilder {
+            $crate::client_settings_methods!(::std::fs::read);
 
-        /// The project of the client (`curr_project`), if configured.
-        pub fn project(&self) -> Option<&str> {
-            self.core.config.project.as_deref()
-        }
+            /// Timeouts and pooling of the default transport.
+            pub fn transport_config(mut self, config: TransportConfig) -> Self {
+                self.transport_config = config;
+                self
+            }
 
-        /// The same client (sharing connections, credentials and the write budget) with
-        /// another default compression: what reads, previews, instance reads and blob
-        /// transfers ask for, and what stream writers and blob uploads send, unless their
-        /// options say otherwise.
-        pub fn with_compression(&self, compression: $crate::reexport::Compression) -> Self {
-            let mut client = self.clone();
-            client.defaults.compression = compression;
-            client
-        }
+            /// Another HTTP stack instead of the default one (ureq in the blocking client,
+            /// hyper in the async one). Root certificates and proxies set on the builder
+            /// apply to the default transport only: with them, `build` fails.
+            pub fn transport(mut self, transport: ::std::sync::Arc<dyn HttpTransport>) -> Self {
+                self.transport = Some(transport);
+                self
+            }
 
-        /// The same client telling `listener` about the progress of its reads and writes
-        /// (instead of the builder's listener, if any), e.g. a fresh
-        /// [`ProgressCounters`]($crate::ProgressCounters) per job.
-        pub fn with_progress(
-            &self,
-            listener: ::std::sync::Arc<dyn $crate::ProgressListener>,
-        ) -> Self {
-            let mut client = self.clone();
-            client.defaults.progress = $crate::progress::ProgressHook::new(listener);
-            client
+            /// Builds the client, discovering the tunnel endpoint if only a service endpoint
+            /// is set.
+            pub $($async)? fn build(self) -> $crate::Result<Client> {
+                use $crate::settings::EndpointPlan;
+                let prepared = self.settings.prepare($crate::settings::Host {
+                    now: ::std::time::SystemTime::now(),
+                    cores: ::std::thread::available_parallelism().map_or(1, |n| n.get()),
+                })?;
+                let transport: ::std::sync::Arc<dyn HttpTransport> = match self.transport {
+                    Some(_) if prepared.network_explicit => {
+                        return Err($crate::ConfigError::NetworkWithOwnTransport.into());
+                    }
+                    Some(t) => t,
+                    None => ::std::sync::Arc::new(DefaultTransport::with_network(
+                        &self.transport_config,
+                        &prepared.network,
+                    )?),
+                };
+                let tunnel = match &prepared.endpoint {
+                    EndpointPlan::Tunnel(endpoint) => endpoint.clone(),
+                    EndpointPlan::Discover { service, call } => {
+                        let config = prepared.call_core(prepared.config(service.clone()));
+                        let core = Core::new(config, transport.clone());
+                        let route = Route::default();
+                        let (parts, body) = core.fetch(call, route, SendBody::Call) $($aw)* ?;
+                        call.parse_with_scheme(&parts, &body, service.scheme())?
+                    }
+                };
+                let shared = prepared.call_core(prepared.tunnel_config(tunnel));
+                Ok(Client {
+                    core: ::std::sync::Arc::new(Core::new(shared, transport)),
+                    defaults: prepared.defaults,
+                })
+            }
         }
     };
 }
@@ -275,7 +350,7 @@ macro_rules! table_client {
 }
 
 /// The instance handle, `InstanceClient`: read sessions over a query result and their
-/// reads. Expanded like [`table_client!`].
+/// reads. Expanded like [`table_client!`](crate::table_client!).
 #[macro_export]
 macro_rules! instance_client {
     ($($async:ident)? ; $($aw:tt)*) => {
@@ -381,7 +456,7 @@ macro_rules! instance_client {
 }
 
 /// The write session handle, `WriteSessionHandle`: streams and their writers, raw and
-/// blob uploads, commit and abort. Expanded like [`table_client!`]; each client has its
+/// blob uploads, commit and abort. Expanded like [`table_client!`](crate::table_client!); each client has its
 /// own `StreamWriter::start(handle, opened)` and `start_raw_writer`, which run its
 /// pipelines.
 #[macro_export]
@@ -584,6 +659,113 @@ macro_rules! write_session_handle {
                     .core
                     .call_with_body(&call, Route::default(), SendBody::Bytes(body))
                     $($aw)*
+            }
+        }
+    };
+}
+
+/// A client's `Core` (the [`CallCore`](crate::exchange::CallCore) and the transport) and
+/// its one driver of operations (`drive`) with the call helpers on top of its own
+/// `exchange` (one call with its attempts). Expanded like [`table_client!`](crate::table_client!); the client
+/// provides `Instant` (its clock), `sleep(Duration)`, `read_bounded(body, limit)` and
+/// `exchange(call, route, body)`.
+#[macro_export]
+macro_rules! call_driver {
+    ($($async:ident)? ; $($aw:tt)*) => {
+        /// What every request needs: configuration, retry policy and route tokens (shared
+        /// by both clients), and the transport.
+        #[derive(Debug)]
+        pub(crate) struct Core {
+            shared: $crate::exchange::CallCore,
+            pub transport: ::std::sync::Arc<dyn HttpTransport>,
+        }
+
+        impl ::std::ops::Deref for Core {
+            type Target = $crate::exchange::CallCore;
+
+            fn deref(&self) -> &$crate::exchange::CallCore {
+                &self.shared
+            }
+        }
+
+        impl Core {
+            pub(crate) fn new(
+                shared: $crate::exchange::CallCore,
+                transport: ::std::sync::Arc<dyn HttpTransport>,
+            ) -> Core {
+                Core { shared, transport }
+            }
+
+            /// Runs an operation of several calls and waits to its end: this client's one
+            /// driver of [`Operation`]($crate::operation::Operation)s (calls on `route`,
+            /// waits with this client's `sleep`).
+            pub(crate) $($async)? fn drive<O: $crate::operation::Operation>(
+                &self,
+                mut op: O,
+                route: Route<'_>,
+            ) -> $crate::Result<O::Output> {
+                use $crate::operation::Step;
+                let started = Instant::now();
+                let mut answer = None;
+                loop {
+                    match op.next(started.elapsed(), answer.take())? {
+                        Step::Call(call) => answer = Some(self.call(&call, route) $($aw)*),
+                        Step::CallWithBody(call, body) => {
+                            let body = SendBody::Chunks(body);
+                            answer = Some(self.call_with_body(&call, route, body) $($aw)*);
+                        }
+                        Step::Sleep(delay) => sleep(delay) $($aw)*,
+                        Step::Done(output) => return Ok(output),
+                    }
+                }
+            }
+
+            /// Sends a call with a complete (JSON) answer and parses it.
+            pub(crate) $($async)? fn call<C: $crate::reexport::Call>(
+                &self,
+                call: &C,
+                route: Route<'_>,
+            ) -> $crate::Result<C::Output> {
+                self.call_with_body(call, route, SendBody::Call) $($aw)*
+            }
+
+            /// Sends a call with an explicit request body and parses its complete answer.
+            pub(crate) $($async)? fn call_with_body<C: $crate::reexport::Call>(
+                &self,
+                call: &C,
+                route: Route<'_>,
+                body: SendBody,
+            ) -> $crate::Result<C::Output> {
+                let (parts, buf) = self.fetch(call, route, body) $($aw)* ?;
+                Ok(call.parse(&parts, &buf)?)
+            }
+
+            /// Sends a call and reads its complete (bounded) answer without parsing it.
+            pub(crate) $($async)? fn fetch<C: $crate::reexport::Call>(
+                &self,
+                call: &C,
+                route: Route<'_>,
+                body: SendBody,
+            ) -> $crate::Result<($crate::reexport::http::response::Parts, Vec<u8>)> {
+                let (parts, response) = self.exchange(call, route, body) $($aw)* ?;
+                let action = call.action();
+                let buf = read_bounded(response, $crate::exchange::MAX_JSON_BODY + 1) $($aw)*
+                    .map_err(|e| $crate::Error::io(format!("reading the {action} answer"), e))?;
+                $crate::exchange::check_answer_size(action, buf.len())?;
+                Ok((parts, buf))
+            }
+
+            /// Sends a call whose answer body is a stream and returns the head and the body.
+            pub(crate) $($async)? fn open<
+                C: $crate::reexport::Call<Output = $crate::reexport::StreamingResponse>,
+            >(
+                &self,
+                call: &C,
+                route: Route<'_>,
+            ) -> $crate::Result<($crate::reexport::StreamingResponse, ResponseBody)> {
+                let (parts, body) = self.exchange(call, route, SendBody::Call) $($aw)* ?;
+                let head = call.parse(&parts, &[])?;
+                Ok((head, body))
             }
         }
     };

@@ -3,115 +3,33 @@
 //! decisions are client-core's, shared with the blocking client.
 
 use std::io;
-use std::ops::Deref;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use maxstorage_client_core::exchange::{
-    Attempt, Attempts, CallCore, MAX_ERROR_BODY, MAX_JSON_BODY, OutgoingBody, check_answer_size,
-    chunks_len,
+    Attempt, Attempts, MAX_ERROR_BODY, OutgoingBody, chunks_len,
 };
-use maxstorage_client_core::operation::{Operation, Step};
-use maxstorage_protocol::{Call, StreamingResponse};
+use maxstorage_protocol::Call;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::transport::{ByteStream, HttpTransport, RequestBody, ResponseBody};
-use maxstorage_client_core::{Error, Result};
+use maxstorage_client_core::Result;
 
 pub(crate) use maxstorage_client_core::exchange::Route;
 
 /// A body to send with a call: the call's own, bytes, or a one-shot stream.
 pub(crate) type SendBody = maxstorage_client_core::exchange::SendBody<ByteStream>;
 
-/// What every request needs: configuration, retry policy and route tokens (shared with
-/// the blocking client), and the transport.
-#[derive(Debug)]
-pub(crate) struct Core {
-    shared: CallCore,
-    pub transport: Arc<dyn HttpTransport>,
-}
+maxstorage_client_core::call_driver!(async; .await);
 
-impl Deref for Core {
-    type Target = CallCore;
-
-    fn deref(&self) -> &CallCore {
-        &self.shared
-    }
+/// Waits on the runtime's timer (this client's wait between attempts and in operations).
+async fn sleep(delay: std::time::Duration) {
+    tokio::time::sleep(delay).await;
 }
 
 impl Core {
-    pub(crate) fn new(shared: CallCore, transport: Arc<dyn HttpTransport>) -> Core {
-        Core { shared, transport }
-    }
-
-    /// Runs an operation of several calls and waits to its end: this client's one driver
-    /// of [`Operation`]s (calls on `route`, waits on the runtime's timer).
-    pub(crate) async fn drive<O: Operation>(
-        &self,
-        mut op: O,
-        route: Route<'_>,
-    ) -> Result<O::Output> {
-        let started = tokio::time::Instant::now();
-        let mut answer = None;
-        loop {
-            match op.next(started.elapsed(), answer.take())? {
-                Step::Call(call) => answer = Some(self.call(&call, route).await),
-                Step::CallWithBody(call, body) => {
-                    answer = Some(
-                        self.call_with_body(&call, route, SendBody::Chunks(body))
-                            .await,
-                    );
-                }
-                Step::Sleep(delay) => tokio::time::sleep(delay).await,
-                Step::Done(output) => return Ok(output),
-            }
-        }
-    }
-
-    /// Sends a call with a complete (JSON) answer and parses it.
-    pub(crate) async fn call<C: Call>(&self, call: &C, route: Route<'_>) -> Result<C::Output> {
-        self.call_with_body(call, route, SendBody::Call).await
-    }
-
-    /// Sends a call with an explicit request body and parses its complete answer.
-    pub(crate) async fn call_with_body<C: Call>(
-        &self,
-        call: &C,
-        route: Route<'_>,
-        body: SendBody,
-    ) -> Result<C::Output> {
-        let (parts, buf) = self.fetch(call, route, body).await?;
-        Ok(call.parse(&parts, &buf)?)
-    }
-
-    /// Sends a call and reads its complete (bounded) answer without parsing it.
-    pub(crate) async fn fetch<C: Call>(
-        &self,
-        call: &C,
-        route: Route<'_>,
-        body: SendBody,
-    ) -> Result<(http::response::Parts, Vec<u8>)> {
-        let (parts, response) = self.exchange(call, route, body).await?;
-        let buf = read_bounded(response, MAX_JSON_BODY + 1)
-            .await
-            .map_err(|e| Error::io(format!("reading the {} answer", call.action()), e))?;
-        check_answer_size(call.action(), buf.len())?;
-        Ok((parts, buf))
-    }
-
-    /// Sends a call whose answer body is a stream and returns the head and the body.
-    pub(crate) async fn open<C: Call<Output = StreamingResponse>>(
-        &self,
-        call: &C,
-        route: Route<'_>,
-    ) -> Result<(StreamingResponse, ResponseBody)> {
-        let (parts, body) = self.exchange(call, route, SendBody::Call).await?;
-        let head = call.parse(&parts, &[])?;
-        Ok((head, body))
-    }
-
     /// One exchange with retries: returns a success head and its unread body, or the error.
     async fn exchange<C: Call>(
         &self,
@@ -127,7 +45,7 @@ impl Core {
                 let request = match attempts.next(&self.shared, call, &route, now)? {
                     Attempt::Send(request) => (*request).map(request_body),
                     Attempt::Wait(delay) => {
-                        tokio::time::sleep(delay).await;
+                        sleep(delay).await;
                         continue;
                     }
                 };
