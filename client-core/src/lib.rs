@@ -47,3 +47,16 @@ pub mod reexport {
         TableId,
     };
 }
+
+/// The types both clients re-export at their roots, beside their own: options, results,
+/// errors, progress and network configuration.
+pub mod client_exports {
+    pub use crate::network::{
+        NetworkConfig, NetworkConfigError, NoProxy, ProxyConfig, ProxyUrl, RootCertificates,
+    };
+    pub use crate::progress::{Progress, ProgressCounters, ProgressListener};
+    pub use crate::{
+        Blob, BlobInfo, BlobItem, BlobWriteOptions, ConfigError, Error, IntegrityError,
+        ReadOptions, Result, StreamOptions, StreamSummary, TableReadSession, WritePosition,
+    };
+}

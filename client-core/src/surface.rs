@@ -145,8 +145,7 @@ macro_rules! client {
 }
 
 /// The table handle, `TableClient`: read sessions and reads, preview, write sessions,
-/// blobs. Expanded by each client with `(;)` or `(async; .await)` (see the module docs);
-/// `read_all`, which runs workers, is each client's own.
+/// blobs. Expanded by each client with `(;)` or `(async; .await)` (see the module docs).
 #[macro_export]
 macro_rules! table_client {
     ($($async:ident)? ; $($aw:tt)*) => {
@@ -268,6 +267,24 @@ macro_rules! table_client {
                 let route = Route::session(&self.target, session.id());
                 let (head, body) = self.client.core.open(&call, route)$($aw)*?;
                 RawRowsReader::new(&head, body)
+            }
+
+            /// Reads every split of the session, `workers` at once (threads in the blocking
+            /// client, tasks in the async one); batches arrive in completion order, tagged
+            /// with their split's position in [`TableReadSession::splits`].
+            pub fn read_all(
+                &self,
+                session: &TableReadSession,
+                options: &ReadOptions,
+                workers: usize,
+            ) -> ParallelBatches {
+                ParallelBatches::start(
+                    self.client.core.clone(),
+                    ::std::sync::Arc::new(session.clone()),
+                    options.clone(),
+                    self.client.defaults.clone(),
+                    workers,
+                )
             }
 
             /// The first rows of the table, without a session (the service may return fewer than

@@ -52,14 +52,7 @@ pub mod write;
 pub use blob::{BlobReader, BlobStreamReader, BlobWriter};
 pub use client::{Client, ClientBuilder};
 pub use instance::InstanceClient;
-pub use maxstorage_client_core::network::{
-    NetworkConfig, NetworkConfigError, NoProxy, ProxyConfig, ProxyUrl, RootCertificates,
-};
-pub use maxstorage_client_core::progress::{Progress, ProgressCounters, ProgressListener};
-pub use maxstorage_client_core::{
-    Blob, BlobInfo, BlobItem, BlobWriteOptions, ConfigError, Error, IntegrityError, ReadOptions,
-    Result, StreamOptions, StreamSummary, TableReadSession, WritePosition,
-};
+pub use maxstorage_client_core::client_exports::*;
 pub use read::{
     ParallelBatches, RawRowsReader, SplitBatches, SplitStream, StreamBatches, TableStream,
 };

@@ -472,7 +472,7 @@ impl std::fmt::Debug for ParallelBatches {
 }
 
 impl ParallelBatches {
-    pub(crate) fn new(
+    pub(crate) fn start(
         core: Arc<Core>,
         session: Arc<TableReadSession>,
         options: ReadOptions,
@@ -495,7 +495,7 @@ impl ParallelBatches {
     }
 
     /// Spawns the workers on the current runtime.
-    fn start(&mut self, plan: ParallelPlan) -> Result<()> {
+    fn spawn_workers(&mut self, plan: ParallelPlan) -> Result<()> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| {
             Error::from(maxstorage_client_core::ConfigError::NoRuntime {
                 operation: "read_all",
@@ -618,7 +618,7 @@ impl Stream for ParallelBatches {
             return Poll::Ready(None);
         }
         if let Some(plan) = this.plan.take()
-            && let Err(e) = this.start(plan)
+            && let Err(e) = this.spawn_workers(plan)
         {
             this.failed = true;
             return Poll::Ready(Some(Err(e)));

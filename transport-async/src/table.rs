@@ -1,7 +1,5 @@
 //! Operations on one table: read sessions and reads, preview, write sessions, blobs.
 
-use std::sync::Arc;
-
 use maxstorage_client_core::operation::SessionReady;
 use maxstorage_client_core::table::TableCalls;
 use maxstorage_client_core::{ReadOptions, Result, TableReadSession};
@@ -16,23 +14,3 @@ use crate::read::{DecodingBody, ParallelBatches, RawRowsReader, SplitBatches, St
 use crate::write::WriteSessionHandle;
 
 maxstorage_client_core::table_client!(async; .await);
-
-impl TableClient {
-    /// Reads every split of the session with up to `workers` concurrent tasks; batches
-    /// arrive in completion order, tagged with their split's position in
-    /// [`TableReadSession::splits`].
-    pub fn read_all(
-        &self,
-        session: &TableReadSession,
-        options: &ReadOptions,
-        workers: usize,
-    ) -> ParallelBatches {
-        ParallelBatches::new(
-            self.client.core.clone(),
-            Arc::new(session.clone()),
-            options.clone(),
-            self.client.defaults.clone(),
-            workers,
-        )
-    }
-}
