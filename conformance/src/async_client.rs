@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
+use futures_util::Stream;
 use futures_util::TryStreamExt;
-use maxstorage_async::{Client, ClientBuilder, WriteSessionHandle};
+use maxstorage_async::{BlobWriter, Client, ClientBuilder, RawRowsWriter, WriteSessionHandle};
 use maxstorage_client_core::{
     Blob, BlobItem, Error, ReadOptions, Result, StreamOptions, StreamSummary, TableReadSession,
 };
@@ -19,8 +20,6 @@ use maxstorage_protocol::write::{
 use maxstorage_protocol::{Compression, Credentials, InstanceId, TableId};
 use tokio::io::AsyncReadExt;
 use tokio::runtime::Runtime;
-
-use crate::client::{StorageClient, WriteSession, blob_options};
 
 /// The async client and the runtime its calls run on.
 #[derive(Clone)]
@@ -85,309 +84,65 @@ impl std::fmt::Debug for AsyncSession {
     }
 }
 
-impl StorageClient for Async {
-    type Session = AsyncSession;
-
-    fn name(&self) -> &'static str {
-        "async"
+impl Async {
+    fn client(&self) -> &Client {
+        &self.client
     }
 
-    fn create_read_session(
-        &self,
-        table: &TableId,
-        options: ReadSessionOptions,
-    ) -> Result<TableReadSession> {
-        self.rt.block_on(
-            self.client
-                .table(table.clone())
-                .create_read_session(options),
-        )
-    }
-
-    fn get_read_session(&self, session: &mut TableReadSession, refresh: bool) -> Result<()> {
-        let table = self.client.table(session.table().clone());
-        if refresh {
-            self.rt.block_on(table.refresh_read_session(session))
-        } else {
-            self.rt.block_on(table.get_read_session(session))
-        }
-    }
-
-    fn read(
-        &self,
-        session: &TableReadSession,
-        selection: RowSelection,
-        options: &ReadOptions,
-    ) -> Result<Vec<RecordBatch>> {
-        self.rt.block_on(
-            self.client
-                .table(session.table().clone())
-                .read_rows(session, selection, options)
-                .try_collect(),
-        )
-    }
-
-    fn read_raw(
-        &self,
-        session: &TableReadSession,
-        selection: RowSelection,
-        options: &ReadOptions,
-    ) -> Result<Vec<u8>> {
-        self.rt.block_on(async {
-            let mut raw = self
-                .client
-                .table(session.table().clone())
-                .read_rows_stream(session, selection, options)
-                .await?;
-            let mut out = Vec::new();
-            raw.read_to_end(&mut out)
-                .await
-                .map_err(|e| Error::io("reading the raw stream", e))?;
-            Ok(out)
-        })
-    }
-
-    fn read_all(
-        &self,
-        session: &TableReadSession,
-        options: &ReadOptions,
-        workers: usize,
-    ) -> Result<Vec<(usize, RecordBatch)>> {
-        self.rt.block_on(
-            self.client
-                .table(session.table().clone())
-                .read_all(session, options, workers)
-                .try_collect(),
-        )
-    }
-
-    fn preview(&self, table: &TableId, options: PreviewOptions) -> Result<Vec<RecordBatch>> {
-        self.rt.block_on(async {
-            self.client
-                .table(table.clone())
-                .preview(options)
-                .await?
-                .try_collect()
-                .await
-        })
-    }
-
-    fn create_write_session(
-        &self,
-        table: &TableId,
-        options: WriteSessionOptions,
-    ) -> Result<AsyncSession> {
-        let handle = self.rt.block_on(
-            self.client
-                .table(table.clone())
-                .create_write_session(options),
-        )?;
-        Ok(AsyncSession {
-            handle,
-            rt: self.rt.clone(),
-        })
-    }
-
-    fn write_session(
-        &self,
-        table: &TableId,
-        session_id: &str,
-        mode: WriteMode,
-        partition: &str,
-    ) -> Result<AsyncSession> {
-        let handle = self.rt.block_on(
-            self.client
-                .table(table.clone())
-                .write_session(session_id, mode, partition),
-        )?;
-        Ok(AsyncSession {
-            handle,
-            rt: self.rt.clone(),
-        })
-    }
-
-    fn read_instance(
-        &self,
-        instance: &InstanceId,
-        range: Option<RowRange>,
-        columns: Vec<String>,
-    ) -> Result<(InstanceReadSession, Vec<RecordBatch>)> {
-        self.rt.block_on(async {
-            let client = self.client.instance(instance.clone());
-            let session = client.create_read_session().await?;
-            let options = InstanceReadOptions {
-                columns,
-                ..InstanceReadOptions::default()
-            };
-            let batches = match range {
-                Some(range) => client.read_range(&session, range, &options).await?,
-                None => client.read(&session, &options).await?,
-            }
-            .try_collect()
-            .await?;
-            Ok((session, batches))
-        })
-    }
-
-    fn read_blobs(
-        &self,
-        table: &TableId,
-        references: Vec<String>,
-        compression: Option<Compression>,
-    ) -> Result<Vec<Blob>> {
-        let client = match compression {
-            Some(c) => self.client.with_compression(c),
-            None => self.client.clone(),
-        };
-        self.rt.block_on(async {
-            client
-                .table(table.clone())
-                .read_blobs(references)
-                .await?
-                .try_collect()
-                .await
-        })
-    }
-
-    fn read_blobs_streaming(
-        &self,
-        table: &TableId,
-        references: Vec<String>,
-        chunk: usize,
-    ) -> Result<Vec<Blob>> {
-        self.rt.block_on(async {
-            let mut reader = self
-                .client
-                .table(table.clone())
-                .read_blobs_stream(references)
-                .await?;
-            let mut out = Vec::new();
-            while let Some(info) = reader.next_blob().await? {
-                let mut data = Vec::new();
-                let mut buf = vec![0u8; chunk.max(1)];
-                loop {
-                    let n = reader
-                        .read(&mut buf)
-                        .await
-                        .map_err(|e| Error::io("reading a blob", e))?;
-                    if n == 0 {
-                        break;
-                    }
-                    data.extend_from_slice(&buf[..n]);
-                }
-                out.push(Blob {
-                    data,
-                    content_type: info.content_type,
-                    file_name: info.file_name,
-                });
-            }
-            Ok(out)
-        })
-    }
-}
-
-impl WriteSession for AsyncSession {
-    fn id(&self) -> String {
-        self.handle.id().to_string()
-    }
-
-    fn with_route_token(&self, token: &str) -> Self {
+    fn session(&self, handle: WriteSessionHandle) -> AsyncSession {
         AsyncSession {
-            handle: self.handle.clone().with_route_token(token),
+            handle,
             rt: self.rt.clone(),
         }
     }
+}
 
-    fn write_stream(
-        &self,
-        stream: StreamRef,
-        options: StreamOptions,
-        batches: &[RecordBatch],
-    ) -> Result<StreamSummary> {
-        self.rt.block_on(async {
-            let mut writer = self.handle.stream_writer(stream, options).await?;
-            for b in batches {
-                writer.write(b).await?;
-            }
-            writer.finish().await
-        })
+impl AsyncSession {
+    fn handle(&self) -> &WriteSessionHandle {
+        &self.handle
     }
 
-    fn create_stream(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
-        self.rt.block_on(
-            self.handle
-                .create_stream(stream, StreamKind::from_exactly_once(exactly_once)),
-        )
-    }
-
-    fn write_raw(&self, stream: &StreamRef, rows: i64, body: &[u8]) -> Result<WriteRowsResult> {
-        self.rt.block_on(async {
-            let mut w = self.handle.raw_writer(stream, rows)?;
-            w.write(body).await?;
-            w.finish().await
-        })
-    }
-
-    fn close_stream(&self, stream: &StreamRef) -> Result<()> {
-        self.rt.block_on(self.handle.close_stream(stream))
-    }
-
-    fn commit(&self) -> Result<WriteSessionInfo> {
-        self.rt.block_on(self.handle.commit())
-    }
-
-    fn commit_listing_streams(&self) -> Result<WriteSessionInfo> {
-        self.rt.block_on(self.handle.commit_listing_streams())
-    }
-
-    fn commit_streams(&self, streams: Vec<StreamRef>) -> Result<WriteSessionInfo> {
-        self.rt.block_on(self.handle.commit_streams(streams))
-    }
-
-    fn abort(&self) -> Result<()> {
-        self.rt.block_on(self.handle.abort())
-    }
-
-    fn status(&self) -> Result<WriteSessionInfo> {
-        self.rt.block_on(self.handle.status())
-    }
-
-    fn stream_status(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
-        self.rt.block_on(
-            self.handle
-                .stream_status(stream, StreamKind::from_exactly_once(exactly_once)),
-        )
-    }
-
-    fn upload_blob(
-        &self,
-        stream: &StreamRef,
-        partition_values: Vec<String>,
-        column: i64,
-        compression: Option<Compression>,
-        data: &[u8],
-    ) -> Result<WriteBlobResult> {
-        self.rt.block_on(async {
-            let mut w = self
-                .handle
-                .blob_writer(stream, blob_options(partition_values, column, compression))?;
-            for chunk in data.chunks(1000) {
-                w.write(chunk).await?;
-            }
-            w.finish().await
-        })
-    }
-
-    fn upload_blob_batch(
-        &self,
-        stream: &StreamRef,
-        items: &[BlobItem],
-        compression: Option<Compression>,
-    ) -> Result<WriteBlobBatchResult> {
-        self.rt.block_on(self.handle.write_blob_batch(
-            stream,
-            items,
-            compression.unwrap_or(Compression::Uncompressed),
-        ))
+    fn with_handle(&self, handle: WriteSessionHandle) -> AsyncSession {
+        AsyncSession {
+            handle,
+            rt: self.rt.clone(),
+        }
     }
 }
+
+/// Runs an adapter body on the adapter's runtime.
+macro_rules! run {
+    ($adapter:expr, $body:block) => {
+        $adapter.rt.block_on(async $body)
+    };
+}
+
+/// Collects the items of a read.
+async fn gather<T>(items: impl Stream<Item = Result<T>>) -> Result<Vec<T>> {
+    items.try_collect().await
+}
+
+/// An upload the scenarios write bytes to.
+trait Upload {
+    /// Sends `bytes`.
+    async fn send(&mut self, bytes: &[u8]) -> Result<()>;
+}
+
+impl Upload for RawRowsWriter {
+    async fn send(&mut self, bytes: &[u8]) -> Result<()> {
+        self.write(bytes).await
+    }
+}
+
+impl Upload for BlobWriter {
+    async fn send(&mut self, bytes: &[u8]) -> Result<()> {
+        self.write(bytes).await
+    }
+}
+
+/// Writes bytes to an upload.
+async fn put(writer: &mut impl Upload, bytes: &[u8]) -> Result<()> {
+    writer.send(bytes).await
+}
+
+crate::adapter::adapter!(Async, AsyncSession, "async"; .await);

@@ -6,7 +6,7 @@ use std::io::Read;
 use arrow_array::RecordBatch;
 use maxstorage_blocking::{Client, WriteSessionHandle};
 use maxstorage_client_core::{
-    Blob, BlobItem, BlobWriteOptions, ReadOptions, Result, StreamOptions, StreamSummary,
+    Blob, BlobItem, BlobWriteOptions, Error, ReadOptions, Result, StreamOptions, StreamSummary,
     TableReadSession,
 };
 use maxstorage_codec::read::{ArrowStreamReader, DecoderOptions};
@@ -147,251 +147,50 @@ pub trait WriteSession: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct Blocking(pub Client);
 
-impl StorageClient for Blocking {
-    type Session = WriteSessionHandle;
+/// A write session of the blocking client.
+#[derive(Debug, Clone)]
+pub struct BlockingSession(pub WriteSessionHandle);
 
-    fn name(&self) -> &'static str {
-        "blocking"
+impl Blocking {
+    fn client(&self) -> &Client {
+        &self.0
     }
 
-    fn create_read_session(
-        &self,
-        table: &TableId,
-        options: ReadSessionOptions,
-    ) -> Result<TableReadSession> {
-        self.0.table(table.clone()).create_read_session(options)
-    }
-
-    fn get_read_session(&self, session: &mut TableReadSession, refresh: bool) -> Result<()> {
-        let table = self.0.table(session.table().clone());
-        if refresh {
-            table.refresh_read_session(session)
-        } else {
-            table.get_read_session(session)
-        }
-    }
-
-    fn read(
-        &self,
-        session: &TableReadSession,
-        selection: RowSelection,
-        options: &ReadOptions,
-    ) -> Result<Vec<RecordBatch>> {
-        self.0
-            .table(session.table().clone())
-            .read_rows(session, selection, options)
-            .collect()
-    }
-
-    fn read_raw(
-        &self,
-        session: &TableReadSession,
-        selection: RowSelection,
-        options: &ReadOptions,
-    ) -> Result<Vec<u8>> {
-        let mut raw = self
-            .0
-            .table(session.table().clone())
-            .read_rows_stream(session, selection, options)?;
-        let mut out = Vec::new();
-        raw.read_to_end(&mut out)
-            .map_err(|e| maxstorage_client_core::Error::io("reading the raw stream", e))?;
-        Ok(out)
-    }
-
-    fn read_all(
-        &self,
-        session: &TableReadSession,
-        options: &ReadOptions,
-        workers: usize,
-    ) -> Result<Vec<(usize, RecordBatch)>> {
-        self.0
-            .table(session.table().clone())
-            .read_all(session, options, workers)
-            .collect()
-    }
-
-    fn preview(&self, table: &TableId, options: PreviewOptions) -> Result<Vec<RecordBatch>> {
-        self.0.table(table.clone()).preview(options)?.collect()
-    }
-
-    fn create_write_session(
-        &self,
-        table: &TableId,
-        options: WriteSessionOptions,
-    ) -> Result<WriteSessionHandle> {
-        self.0.table(table.clone()).create_write_session(options)
-    }
-
-    fn write_session(
-        &self,
-        table: &TableId,
-        session_id: &str,
-        mode: WriteMode,
-        partition: &str,
-    ) -> Result<WriteSessionHandle> {
-        self.0
-            .table(table.clone())
-            .write_session(session_id, mode, partition)
-    }
-
-    fn read_instance(
-        &self,
-        instance: &InstanceId,
-        range: Option<RowRange>,
-        columns: Vec<String>,
-    ) -> Result<(InstanceReadSession, Vec<RecordBatch>)> {
-        let client = self.0.instance(instance.clone());
-        let session = client.create_read_session()?;
-        let options = InstanceReadOptions {
-            columns,
-            ..InstanceReadOptions::default()
-        };
-        let batches = match range {
-            Some(range) => client.read_range(&session, range, &options)?,
-            None => client.read(&session, &options)?,
-        }
-        .collect::<Result<Vec<_>>>()?;
-        Ok((session, batches))
-    }
-
-    fn read_blobs(
-        &self,
-        table: &TableId,
-        references: Vec<String>,
-        compression: Option<Compression>,
-    ) -> Result<Vec<Blob>> {
-        let client = match compression {
-            Some(c) => self.0.with_compression(c),
-            None => self.0.clone(),
-        };
-        client
-            .table(table.clone())
-            .read_blobs(references)?
-            .collect()
-    }
-
-    fn read_blobs_streaming(
-        &self,
-        table: &TableId,
-        references: Vec<String>,
-        chunk: usize,
-    ) -> Result<Vec<Blob>> {
-        let mut reader = self.0.table(table.clone()).read_blobs_stream(references)?;
-        let mut out = Vec::new();
-        while let Some(info) = reader.next_blob()? {
-            let mut data = Vec::new();
-            let mut buf = vec![0u8; chunk.max(1)];
-            loop {
-                let n = reader
-                    .read(&mut buf)
-                    .map_err(|e| maxstorage_client_core::Error::io("reading a blob", e))?;
-                if n == 0 {
-                    break;
-                }
-                data.extend_from_slice(&buf[..n]);
-            }
-            out.push(Blob {
-                data,
-                content_type: info.content_type,
-                file_name: info.file_name,
-            });
-        }
-        Ok(out)
+    fn session(&self, handle: WriteSessionHandle) -> BlockingSession {
+        BlockingSession(handle)
     }
 }
 
-impl WriteSession for WriteSessionHandle {
-    fn id(&self) -> String {
-        WriteSessionHandle::id(self).to_string()
+impl BlockingSession {
+    fn handle(&self) -> &WriteSessionHandle {
+        &self.0
     }
 
-    fn with_route_token(&self, token: &str) -> Self {
-        self.clone().with_route_token(token)
-    }
-
-    fn write_stream(
-        &self,
-        stream: StreamRef,
-        options: StreamOptions,
-        batches: &[RecordBatch],
-    ) -> Result<StreamSummary> {
-        let mut writer = self.stream_writer(stream, options)?;
-        for b in batches {
-            writer.write(b)?;
-        }
-        writer.finish()
-    }
-
-    fn create_stream(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
-        WriteSessionHandle::create_stream(self, stream, StreamKind::from_exactly_once(exactly_once))
-    }
-
-    fn write_raw(&self, stream: &StreamRef, rows: i64, body: &[u8]) -> Result<WriteRowsResult> {
-        let mut w = self.raw_writer(stream, rows)?;
-        std::io::Write::write_all(&mut w, body)
-            .map_err(|e| maxstorage_client_core::Error::io("writing a raw body", e))?;
-        w.finish()
-    }
-
-    fn close_stream(&self, stream: &StreamRef) -> Result<()> {
-        WriteSessionHandle::close_stream(self, stream)
-    }
-
-    fn commit(&self) -> Result<WriteSessionInfo> {
-        WriteSessionHandle::commit(self)
-    }
-
-    fn commit_listing_streams(&self) -> Result<WriteSessionInfo> {
-        WriteSessionHandle::commit_listing_streams(self)
-    }
-
-    fn commit_streams(&self, streams: Vec<StreamRef>) -> Result<WriteSessionInfo> {
-        WriteSessionHandle::commit_streams(self, streams)
-    }
-
-    fn abort(&self) -> Result<()> {
-        WriteSessionHandle::abort(self)
-    }
-
-    fn status(&self) -> Result<WriteSessionInfo> {
-        WriteSessionHandle::status(self)
-    }
-
-    fn stream_status(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo> {
-        WriteSessionHandle::stream_status(self, stream, StreamKind::from_exactly_once(exactly_once))
-    }
-
-    fn upload_blob(
-        &self,
-        stream: &StreamRef,
-        partition_values: Vec<String>,
-        column: i64,
-        compression: Option<Compression>,
-        data: &[u8],
-    ) -> Result<WriteBlobResult> {
-        let mut w =
-            self.blob_writer(stream, blob_options(partition_values, column, compression))?;
-        for chunk in data.chunks(1000) {
-            std::io::Write::write_all(&mut w, chunk)
-                .map_err(|e| maxstorage_client_core::Error::io("writing a blob", e))?;
-        }
-        w.finish()
-    }
-
-    fn upload_blob_batch(
-        &self,
-        stream: &StreamRef,
-        items: &[BlobItem],
-        compression: Option<Compression>,
-    ) -> Result<WriteBlobBatchResult> {
-        self.write_blob_batch(
-            stream,
-            items,
-            compression.unwrap_or(Compression::Uncompressed),
-        )
+    fn with_handle(&self, handle: WriteSessionHandle) -> BlockingSession {
+        BlockingSession(handle)
     }
 }
+
+/// Runs an adapter body in place.
+macro_rules! run {
+    ($adapter:expr, $body:block) => {
+        $body
+    };
+}
+
+/// Collects the items of a read.
+fn gather<T>(items: impl IntoIterator<Item = Result<T>>) -> Result<Vec<T>> {
+    items.into_iter().collect()
+}
+
+/// Writes bytes to an upload.
+fn put(writer: &mut impl std::io::Write, bytes: &[u8]) -> Result<()> {
+    writer
+        .write_all(bytes)
+        .map_err(|e| Error::io("writing an upload", e))
+}
+
+crate::adapter::adapter!(Blocking, BlockingSession, "blocking";);
 
 /// The options of a blob upload as the scenarios give them.
 pub fn blob_options(

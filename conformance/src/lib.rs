@@ -7,6 +7,7 @@
 //! transport) and calling [`scenarios::all`].
 #![warn(missing_docs)]
 
+mod adapter;
 pub mod async_client;
 pub mod client;
 pub mod data;
