@@ -17,7 +17,6 @@ pub mod progress;
 pub mod session;
 pub mod settings;
 pub mod split;
-pub mod surface;
 pub mod table;
 pub mod write;
 
@@ -37,11 +36,16 @@ pub use session::TableReadSession;
 pub use settings::{ClientSettings, Defaults, EndpointPlan, Host, Prepared};
 pub use split::{BodyDecoder, SplitProgress, Step};
 
-/// Types the macros of [`surface`] and [`client_settings_methods!`] name.
+/// Types the macros of `maxstorage-surface` and [`client_settings_methods!`] name.
 #[doc(hidden)]
 pub mod reexport {
+    pub use arrow_array::RecordBatch;
+    pub use arrow_schema::SchemaRef;
     pub use http;
+    pub use maxstorage_codec::write::{ArrowStreamEncoder, EncodedBody};
     pub use maxstorage_protocol::retry::RetryPolicy;
+    pub use maxstorage_protocol::state::write_stream::WriteStream;
+    pub use maxstorage_protocol::write::{StreamRef, WriteRowsResult};
     pub use maxstorage_protocol::{
         ApiVersion, Call, ClientConfig, Compression, Credentials, InstanceId, StreamingResponse,
         TableId,

@@ -6,4 +6,4 @@ use crate::instance::InstanceClient;
 use crate::table::TableClient;
 use crate::transport::{HttpTransport, HyperTransport as DefaultTransport, TransportConfig};
 
-maxstorage_client_core::client!(async; .await);
+maxstorage_surface::client!(async; .await);

@@ -22,7 +22,7 @@ pub(crate) use maxstorage_client_core::exchange::Route;
 /// A body to send with a call: the call's own, bytes, or a one-shot stream.
 pub(crate) type SendBody = maxstorage_client_core::exchange::SendBody<ByteStream>;
 
-maxstorage_client_core::call_driver!(async; .await);
+maxstorage_surface::call_driver!(async; .await);
 
 /// Waits on the runtime's timer (this client's wait between attempts and in operations).
 async fn sleep(delay: std::time::Duration) {

@@ -6,4 +6,4 @@ use crate::instance::InstanceClient;
 use crate::table::TableClient;
 use crate::transport::{HttpTransport, TransportConfig, UreqTransport as DefaultTransport};
 
-maxstorage_client_core::client!(;);
+maxstorage_surface::client!(;);

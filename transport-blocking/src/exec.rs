@@ -19,7 +19,7 @@ pub(crate) use maxstorage_client_core::exchange::Route;
 /// A body to send with a call: the call's own, bytes, or a one-shot reader.
 pub(crate) type SendBody = maxstorage_client_core::exchange::SendBody<Box<dyn Read + Send>>;
 
-maxstorage_client_core::call_driver!(;);
+maxstorage_surface::call_driver!(;);
 
 /// Waits (this client's wait between attempts and in operations).
 fn sleep(delay: std::time::Duration) {

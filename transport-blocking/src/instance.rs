@@ -14,4 +14,4 @@ use crate::client::Client;
 use crate::exec::Route;
 use crate::read::{DecodingBody, StreamBatches};
 
-maxstorage_client_core::instance_client!(;);
+maxstorage_surface::instance_client!(;);

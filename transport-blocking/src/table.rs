@@ -13,4 +13,4 @@ use crate::exec::Route;
 use crate::read::{DecodingBody, ParallelBatches, RawRowsReader, SplitBatches, StreamBatches};
 use crate::write::WriteSessionHandle;
 
-maxstorage_client_core::table_client!(;);
+maxstorage_surface::table_client!(;);

@@ -1,9 +1,21 @@
-//! The public surface both clients share, written once. Each macro here expands, in the
-//! blocking crate, to plain methods (`table_client!(;)`) and, in the async crate, to
-//! `async` ones whose calls are awaited (`table_client!(async; .await)`): the two
-//! clients cannot drift apart, and a new operation is added here once. The expansions
-//! name the client's own types (`Client`, `Route`, `SplitBatches`, …), which each crate
-//! imports where it expands them.
+//! The public surface both MaxCompute Storage API clients share, written once: the
+//! client and its builder, the table, instance and write-session handles, the stream
+//! writer and the call driver. Each macro here expands, in the blocking crate
+//! (`maxstorage-blocking`), to plain methods (`table_client!(;)`) and, in the async crate
+//! (`maxstorage-async`), to `async` ones whose calls are awaited
+//! (`table_client!(async; .await)`): the two clients cannot drift apart, and a new
+//! operation is added here once.
+//!
+//! This is client code — it names the clock, threads and the clients' own types — kept in
+//! a crate of its own so that `maxstorage-client-core` stays free of I/O. The expansions
+//! name the client's types (`Client`, `Route`, `SplitBatches`, …) and a few functions each
+//! client defines (listed on each macro), which each crate imports where it expands them.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+/// The client-core crate the expansions name.
+#[doc(hidden)]
+pub use maxstorage_client_core as core_;
 
 /// The client, `Client`, and its builder, `ClientBuilder`: configuration, credentials,
 /// endpoint discovery, and the handles every operation starts from. Expanded like
@@ -17,7 +29,7 @@ macro_rules! client {
         #[derive(Debug, Clone)]
         pub struct Client {
             pub(crate) core: ::std::sync::Arc<Core>,
-            pub(crate) defaults: $crate::settings::Defaults,
+            pub(crate) defaults: $crate::core_::settings::Defaults,
         }
 
         impl Client {
@@ -27,15 +39,15 @@ macro_rules! client {
             }
 
             /// Operations on a table.
-            pub fn table(&self, table: $crate::reexport::TableId) -> TableClient {
+            pub fn table(&self, table: $crate::core_::reexport::TableId) -> TableClient {
                 TableClient::new(self.clone(), table)
             }
 
             /// Operations on the table `name` names: `table`, `schema.table` or
             /// `project.schema.table`, completed with the client's project and default schema
             /// (`schema`, `MAXSTORAGE_SCHEMA`, or `schema_name` of a config file).
-            pub fn table_named(&self, name: &str) -> $crate::Result<TableClient> {
-                let table = $crate::table::resolve_table(
+            pub fn table_named(&self, name: &str) -> $crate::core_::Result<TableClient> {
+                let table = $crate::core_::table::resolve_table(
                     name,
                     self.project(),
                     self.defaults.schema.as_deref(),
@@ -44,12 +56,12 @@ macro_rules! client {
             }
 
             /// Operations on a query result (read-only).
-            pub fn instance(&self, instance: $crate::reexport::InstanceId) -> InstanceClient {
+            pub fn instance(&self, instance: $crate::core_::reexport::InstanceId) -> InstanceClient {
                 InstanceClient::new(self.clone(), instance)
             }
 
             /// The configuration requests are made with.
-            pub fn config(&self) -> &$crate::reexport::ClientConfig {
+            pub fn config(&self) -> &$crate::core_::reexport::ClientConfig {
                 &self.core.config
             }
 
@@ -62,7 +74,7 @@ macro_rules! client {
             /// another default compression: what reads, previews, instance reads and blob
             /// transfers ask for, and what stream writers and blob uploads send, unless their
             /// options say otherwise.
-            pub fn with_compression(&self, compression: $crate::reexport::Compression) -> Self {
+            pub fn with_compression(&self, compression: $crate::core_::reexport::Compression) -> Self {
                 let mut client = self.clone();
                 client.defaults.compression = compression;
                 client
@@ -70,13 +82,13 @@ macro_rules! client {
 
             /// The same client telling `listener` about the progress of its reads and writes
             /// (instead of the builder's listener, if any), e.g. a fresh
-            /// [`ProgressCounters`]($crate::ProgressCounters) per job.
+            /// [`ProgressCounters`]($crate::core_::ProgressCounters) per job.
             pub fn with_progress(
                 &self,
-                listener: ::std::sync::Arc<dyn $crate::ProgressListener>,
+                listener: ::std::sync::Arc<dyn $crate::core_::ProgressListener>,
             ) -> Self {
                 let mut client = self.clone();
-                client.defaults.progress = $crate::progress::ProgressHook::new(listener);
+                client.defaults.progress = $crate::core_::progress::ProgressHook::new(listener);
                 client
             }
         }
@@ -84,13 +96,13 @@ macro_rules! client {
         /// Builds a [`Client`].
         #[derive(Debug, Default)]
         pub struct ClientBuilder {
-            settings: $crate::settings::ClientSettings,
+            settings: $crate::core_::settings::ClientSettings,
             transport_config: TransportConfig,
             transport: Option<::std::sync::Arc<dyn HttpTransport>>,
         }
 
         impl ClientBuilder {
-            $crate::client_settings_methods!(::std::fs::read);
+            $crate::core_::client_settings_methods!(::std::fs::read);
 
             /// Timeouts and pooling of the default transport.
             pub fn transport_config(mut self, config: TransportConfig) -> Self {
@@ -108,15 +120,15 @@ macro_rules! client {
 
             /// Builds the client, discovering the tunnel endpoint if only a service endpoint
             /// is set.
-            pub $($async)? fn build(self) -> $crate::Result<Client> {
-                use $crate::settings::EndpointPlan;
-                let prepared = self.settings.prepare($crate::settings::Host {
+            pub $($async)? fn build(self) -> $crate::core_::Result<Client> {
+                use $crate::core_::settings::EndpointPlan;
+                let prepared = self.settings.prepare($crate::core_::settings::Host {
                     now: ::std::time::SystemTime::now(),
                     cores: ::std::thread::available_parallelism().map_or(1, |n| n.get()),
                 })?;
                 let transport: ::std::sync::Arc<dyn HttpTransport> = match self.transport {
                     Some(_) if prepared.network_explicit => {
-                        return Err($crate::ConfigError::NetworkWithOwnTransport.into());
+                        return Err($crate::core_::ConfigError::NetworkWithOwnTransport.into());
                     }
                     Some(t) => t,
                     None => ::std::sync::Arc::new(DefaultTransport::with_network(
@@ -681,7 +693,7 @@ macro_rules! write_session_handle {
     };
 }
 
-/// A client's `Core` (the [`CallCore`](crate::exchange::CallCore) and the transport) and
+/// A client's `Core` (the [`CallCore`](maxstorage_client_core::exchange::CallCore) and the transport) and
 /// its one driver of operations (`drive`) with the call helpers on top of its own
 /// `exchange` (one call with its attempts). Expanded like [`table_client!`](crate::table_client!); the client
 /// provides `Instant` (its clock), `sleep(Duration)`, `read_bounded(body, limit)` and
@@ -693,35 +705,35 @@ macro_rules! call_driver {
         /// by both clients), and the transport.
         #[derive(Debug)]
         pub(crate) struct Core {
-            shared: $crate::exchange::CallCore,
+            shared: $crate::core_::exchange::CallCore,
             pub transport: ::std::sync::Arc<dyn HttpTransport>,
         }
 
         impl ::std::ops::Deref for Core {
-            type Target = $crate::exchange::CallCore;
+            type Target = $crate::core_::exchange::CallCore;
 
-            fn deref(&self) -> &$crate::exchange::CallCore {
+            fn deref(&self) -> &$crate::core_::exchange::CallCore {
                 &self.shared
             }
         }
 
         impl Core {
             pub(crate) fn new(
-                shared: $crate::exchange::CallCore,
+                shared: $crate::core_::exchange::CallCore,
                 transport: ::std::sync::Arc<dyn HttpTransport>,
             ) -> Core {
                 Core { shared, transport }
             }
 
             /// Runs an operation of several calls and waits to its end: this client's one
-            /// driver of [`Operation`]($crate::operation::Operation)s (calls on `route`,
+            /// driver of [`Operation`]($crate::core_::operation::Operation)s (calls on `route`,
             /// waits with this client's `sleep`).
-            pub(crate) $($async)? fn drive<O: $crate::operation::Operation>(
+            pub(crate) $($async)? fn drive<O: $crate::core_::operation::Operation>(
                 &self,
                 mut op: O,
                 route: Route<'_>,
-            ) -> $crate::Result<O::Output> {
-                use $crate::operation::Step;
+            ) -> $crate::core_::Result<O::Output> {
+                use $crate::core_::operation::Step;
                 let started = Instant::now();
                 let mut answer = None;
                 loop {
@@ -738,51 +750,362 @@ macro_rules! call_driver {
             }
 
             /// Sends a call with a complete (JSON) answer and parses it.
-            pub(crate) $($async)? fn call<C: $crate::reexport::Call>(
+            pub(crate) $($async)? fn call<C: $crate::core_::reexport::Call>(
                 &self,
                 call: &C,
                 route: Route<'_>,
-            ) -> $crate::Result<C::Output> {
+            ) -> $crate::core_::Result<C::Output> {
                 self.call_with_body(call, route, SendBody::Call) $($aw)*
             }
 
             /// Sends a call with an explicit request body and parses its complete answer.
-            pub(crate) $($async)? fn call_with_body<C: $crate::reexport::Call>(
+            pub(crate) $($async)? fn call_with_body<C: $crate::core_::reexport::Call>(
                 &self,
                 call: &C,
                 route: Route<'_>,
                 body: SendBody,
-            ) -> $crate::Result<C::Output> {
+            ) -> $crate::core_::Result<C::Output> {
                 let (parts, buf) = self.fetch(call, route, body) $($aw)* ?;
                 Ok(call.parse(&parts, &buf)?)
             }
 
             /// Sends a call and reads its complete (bounded) answer without parsing it.
-            pub(crate) $($async)? fn fetch<C: $crate::reexport::Call>(
+            pub(crate) $($async)? fn fetch<C: $crate::core_::reexport::Call>(
                 &self,
                 call: &C,
                 route: Route<'_>,
                 body: SendBody,
-            ) -> $crate::Result<($crate::reexport::http::response::Parts, Vec<u8>)> {
+            ) -> $crate::core_::Result<($crate::core_::reexport::http::response::Parts, Vec<u8>)> {
                 let (parts, response) = self.exchange(call, route, body) $($aw)* ?;
                 let action = call.action();
-                let buf = read_bounded(response, $crate::exchange::MAX_JSON_BODY + 1) $($aw)*
-                    .map_err(|e| $crate::Error::io(format!("reading the {action} answer"), e))?;
-                $crate::exchange::check_answer_size(action, buf.len())?;
+                let buf = read_bounded(response, $crate::core_::exchange::MAX_JSON_BODY + 1) $($aw)*
+                    .map_err(|e| $crate::core_::Error::io(format!("reading the {action} answer"), e))?;
+                $crate::core_::exchange::check_answer_size(action, buf.len())?;
                 Ok((parts, buf))
             }
 
             /// Sends a call whose answer body is a stream and returns the head and the body.
             pub(crate) $($async)? fn open<
-                C: $crate::reexport::Call<Output = $crate::reexport::StreamingResponse>,
+                C: $crate::core_::reexport::Call<Output = $crate::core_::reexport::StreamingResponse>,
             >(
                 &self,
                 call: &C,
                 route: Route<'_>,
-            ) -> $crate::Result<($crate::reexport::StreamingResponse, ResponseBody)> {
+            ) -> $crate::core_::Result<($crate::core_::reexport::StreamingResponse, ResponseBody)> {
                 let (parts, body) = self.exchange(call, route, SendBody::Call) $($aw)* ?;
                 let head = call.parse(&parts, &[])?;
                 Ok((head, body))
+            }
+        }
+    };
+}
+
+/// The stream writer, `StreamWriter`, and the pieces of its pipeline: batches are encoded
+/// (compressed slices on the client's pool, placed into bodies in order) while the
+/// previous body is on the wire with its `Sender`. Expanded like
+/// [`table_client!`](crate::table_client!); the client provides how a slice is encoded on
+/// the pool and how its message arrives (`Arrival`, `encode_on_pool`, `try_arrived`,
+/// `arrived`), and how a body is sent in the background and waited for (`Sending`,
+/// `send_in_background`, `sent`, and `Sender::send`).
+#[macro_export]
+macro_rules! stream_writer {
+    ($($async:ident)? ; $($aw:tt)*) => {
+        /// Writes Arrow record batches to one stream. Batches are checked against the
+        /// stream's schema, encoded (with IPC buffer compression) and sent in bodies of up
+        /// to `max_body_bytes`; in exactly-once mode every body is sent with its row offset
+        /// and is re-sent identically after a failure, so each row is written exactly once.
+        ///
+        /// Bodies are pipelined: while one body is on the wire (on a thread or task of its
+        /// own), the next is encoded and compressed by the caller. At most one body is in
+        /// flight and one being built, in order; a failed body fails the next call
+        /// ([`write`](Self::write), [`flush`](Self::flush) or [`finish`](Self::finish)),
+        /// and nothing after it is sent.
+        pub struct StreamWriter {
+            session: WriteSessionHandle,
+            stream: $crate::core_::reexport::StreamRef,
+            sender: SenderSlot,
+            /// Rows acknowledged as of the last body that came back.
+            rows_acked: i64,
+            encoder: $crate::core_::reexport::ArrowStreamEncoder,
+            /// Slices being compressed on the client's pool, oldest first, when the stream
+            /// encodes on several threads.
+            parallel: Option<(
+                $crate::core_::write::ParallelEncoding,
+                ::std::collections::VecDeque<(usize, Arrival)>,
+            )>,
+            /// This writer's share of the client's body memory.
+            budget: $crate::core_::write::BudgetShare,
+            /// Slices of written batches not yet handed to the pool (kept here, not on a
+            /// call's future, so a cancelled write loses none).
+            backlog: ::std::collections::VecDeque<$crate::core_::reexport::RecordBatch>,
+            /// Why the writer can no longer be used: an earlier call failed.
+            broken: Option<String>,
+            schema: $crate::core_::reexport::SchemaRef,
+        }
+
+        /// What sends a stream's bodies: its exactly-once state machine and the last
+        /// answer. It moves to the sending thread or task while a body is in flight.
+        struct Sender {
+            machine: $crate::core_::reexport::WriteStream,
+            last: Option<$crate::core_::reexport::WriteRowsResult>,
+            progress: $crate::core_::progress::ProgressHook,
+            /// `maxstorage.stream_write`.
+            span: ::tracing::Span,
+        }
+
+        /// Where the [`Sender`] is.
+        enum SenderSlot {
+            /// Here, no body in flight.
+            Idle(Box<Sender>),
+            /// Sending a body; it comes back with the outcome.
+            Busy(Sending),
+            /// Lost: the sending thread or task panicked or was cancelled.
+            Lost,
+        }
+
+        impl ::std::fmt::Debug for StreamWriter {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("StreamWriter")
+                    .field("stream", &self.stream)
+                    .field("rows_written", &self.rows_acked)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl StreamWriter {
+            /// A writer for the stream `opened` describes, in the session `session`.
+            fn start(
+                session: WriteSessionHandle,
+                opened: $crate::core_::write::OpenedStream,
+            ) -> StreamWriter {
+                StreamWriter {
+                    session,
+                    stream: opened.machine.stream().clone(),
+                    rows_acked: opened.machine.rows_written(),
+                    sender: SenderSlot::Idle(Box::new(Sender {
+                        machine: opened.machine,
+                        last: None,
+                        progress: opened.progress,
+                        span: opened.span,
+                    })),
+                    encoder: opened.encoder,
+                    // A writer made on a pool thread encodes on it: waiting there for the
+                    // pool could wait forever.
+                    parallel: opened
+                        .parallel
+                        .filter(|_| ::rayon::current_thread_index().is_none())
+                        .map(|p| (p, ::std::collections::VecDeque::new())),
+                    budget: opened.budget,
+                    backlog: ::std::collections::VecDeque::new(),
+                    broken: None,
+                    schema: opened.schema,
+                }
+            }
+
+            /// The Arrow schema batches must have.
+            pub fn schema(&self) -> &$crate::core_::reexport::SchemaRef {
+                &self.schema
+            }
+
+            /// The stream.
+            pub fn stream(&self) -> &$crate::core_::reexport::StreamRef {
+                &self.stream
+            }
+
+            /// Rows acknowledged by the service so far (as of the last body that came
+            /// back; a body still in flight is not counted).
+            pub fn rows_written(&self) -> i64 {
+                self.rows_acked
+            }
+
+            /// Writes a batch; a body is handed to the sender whenever it is full.
+            /// Compressed batches are encoded on the client's pool while this returns (see
+            /// [`StreamOptions::encoding_threads`]($crate::core_::StreamOptions::encoding_threads)).
+            ///
+            /// In the async client, cancel-safe: the batch is taken as soon as the future is
+            /// first polled. If it is dropped after that, the batch is still written — by
+            /// the next `write`, `flush` or `finish` — exactly once; do not write it again.
+            pub $($async)? fn write(&mut self, batch: &$crate::core_::reexport::RecordBatch) -> $crate::core_::Result<()> {
+                self.usable()?;
+                let result = self.write_batch(batch) $($aw)*;
+                self.settled(result)
+            }
+
+            /// Fails if an earlier call broke the writer.
+            fn usable(&self) -> $crate::core_::Result<()> {
+                match &self.broken {
+                    Some(reason) => Err($crate::core_::write::broken_writer(reason)),
+                    None => Ok(()),
+                }
+            }
+
+            /// Records how a call ended: usable again, or broken by its error.
+            fn settled(&mut self, result: $crate::core_::Result<()>) -> $crate::core_::Result<()> {
+                if let Err(e) = &result {
+                    self.broken = Some(format!("an earlier call failed: {e}"));
+                }
+                result
+            }
+
+            $($async)? fn write_batch(&mut self, batch: &$crate::core_::reexport::RecordBatch) -> $crate::core_::Result<()> {
+                self.encoder.set_target_body_bytes(self.budget.body_bytes());
+                if self.parallel.is_none() {
+                    self.encoder.write(batch)?;
+                    return self.dispatch_full() $($aw)*;
+                }
+                // Taken whole before the first wait: a cancelled write loses none of it.
+                let slices = self.encoder.slices(batch)?;
+                self.backlog.extend(slices);
+                self.encode_backlog() $($aw)* ?;
+                self.place_encoded(false) $($aw)*
+            }
+
+            /// Hands the slices waiting in the backlog to the pool, in order, as room
+            /// frees up.
+            $($async)? fn encode_backlog(&mut self) -> $crate::core_::Result<()> {
+                while !self.backlog.is_empty() {
+                    while self
+                        .parallel
+                        .as_ref()
+                        .is_some_and(|(p, q)| q.len() >= p.max_in_flight)
+                    {
+                        self.place_encoded(true) $($aw)* ?;
+                    }
+                    let Some((p, queue)) = &mut self.parallel else {
+                        return Err($crate::core_::Error::Internal(
+                            "slices wait for a pool this writer does not use",
+                        ));
+                    };
+                    let Some(slice) = self.backlog.pop_front() else {
+                        break;
+                    };
+                    let rows = slice.num_rows();
+                    queue.push_back((rows, encode_on_pool(p.encoders.clone(), slice)));
+                }
+                Ok(())
+            }
+
+            /// Places the messages the pool has finished, in order, into bodies (waiting
+            /// for the oldest one first if `wait`), and hands full bodies on.
+            $($async)? fn place_encoded(&mut self, wait: bool) -> $crate::core_::Result<()> {
+                if let Some((_, queue)) = &mut self.parallel {
+                    let mut wait = wait;
+                    while let Some((rows, arrives)) = queue.front_mut() {
+                        let message = if wait {
+                            arrived(arrives) $($aw)*
+                        } else {
+                            match try_arrived(arrives) {
+                                Some(message) => message,
+                                None => break,
+                            }
+                        };
+                        let message = message.ok_or($crate::core_::Error::Internal(
+                            "a batch handed to the encoding pool never came back",
+                        ))??;
+                        self.encoder.push_message(message, *rows);
+                        queue.pop_front();
+                        wait = false;
+                    }
+                }
+                self.dispatch_full() $($aw)*
+            }
+
+            /// Hands every full body to the sender. Cancel-safe: a body leaves the encoder
+            /// only once the previous one is acknowledged, and is handed over at once.
+            $($async)? fn dispatch_full(&mut self) -> $crate::core_::Result<()> {
+                while self.encoder.has_full_body() {
+                    self.settle() $($aw)* ?;
+                    if let Some(body) = self.encoder.next_body() {
+                        self.hand_over(body)?;
+                    }
+                }
+                Ok(())
+            }
+
+            /// Sends what is buffered and waits until every body is acknowledged. In the
+            /// async client, cancel-safe: a dropped flush loses nothing; the next call
+            /// carries on.
+            pub $($async)? fn flush(&mut self) -> $crate::core_::Result<()> {
+                self.usable()?;
+                let result = self.flush_all() $($aw)*;
+                self.settled(result)
+            }
+
+            $($async)? fn flush_all(&mut self) -> $crate::core_::Result<()> {
+                self.encode_backlog() $($aw)* ?;
+                while self.parallel.as_ref().is_some_and(|(_, q)| !q.is_empty()) {
+                    self.place_encoded(true) $($aw)* ?;
+                }
+                loop {
+                    self.settle() $($aw)* ?;
+                    match self.encoder.flush() {
+                        Some(body) => self.hand_over(body)?,
+                        None => return Ok(()),
+                    }
+                }
+            }
+
+            /// Flushes and closes the stream (streams of the implicit `default` session are
+            /// not closed). The session still has to be committed (Batch modes).
+            pub $($async)? fn finish(mut self) -> $crate::core_::Result<$crate::core_::StreamSummary> {
+                self.flush() $($aw)* ?;
+                let session = self.session.clone();
+                let sender = self.settle() $($aw)* ?;
+                if let Some(close) = sender.machine.close_call()? {
+                    session.client.core.call(&close, session.route()) $($aw)* ?;
+                    sender.machine.on_closed();
+                    session.state()?.stream_closed(sender.machine.stream())?;
+                }
+                sender.span.record("rows", sender.machine.rows_written());
+                Ok($crate::core_::StreamSummary {
+                    stream: sender.machine.stream().clone(),
+                    rows: sender.machine.rows_written(),
+                    last_result: sender.last.take(),
+                })
+            }
+
+            /// Waits for the body in flight, if any; the sender, or the error that body
+            /// ended with.
+            $($async)? fn settle(&mut self) -> $crate::core_::Result<&mut Sender> {
+                let mut outcome = Ok(());
+                // Waited for in place: if an async caller drops this future, the task stays
+                // in the slot and is cancelled with the writer.
+                if let SenderSlot::Busy(sending) = &mut self.sender {
+                    self.sender = match sent(sending) $($aw)* {
+                        Some((sender, result)) => {
+                            self.rows_acked = sender.machine.rows_written();
+                            outcome = result;
+                            SenderSlot::Idle(sender)
+                        }
+                        None => SenderSlot::Lost,
+                    };
+                }
+                outcome?;
+                match &mut self.sender {
+                    SenderSlot::Idle(sender) => Ok(sender),
+                    _ => Err($crate::core_::IntegrityError::SenderLost.into()),
+                }
+            }
+
+            /// Hands `body` to the sender in the background; the previous body must be
+            /// acknowledged (`settle`).
+            fn hand_over(&mut self, body: $crate::core_::reexport::EncodedBody) -> $crate::core_::Result<()> {
+                self.session.state()?.check_writable("write")?;
+                let SenderSlot::Idle(sender) =
+                    ::std::mem::replace(&mut self.sender, SenderSlot::Lost)
+                else {
+                    return Err($crate::core_::Error::Internal(
+                        "the stream's sender is still busy or gone",
+                    ));
+                };
+                // If it cannot be started, the sender is lost: the writer then fails every
+                // call (its stream is never closed, so it cannot be committed).
+                self.sender = SenderSlot::Busy(send_in_background(
+                    sender,
+                    self.session.clone(),
+                    body,
+                )?);
+                Ok(())
             }
         }
     };
