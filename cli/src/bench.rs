@@ -289,10 +289,8 @@ fn measure_read(args: &CommonArgs) -> Result<serde_json::Value, CliError> {
     let meter = Arc::new(Meter::default());
     let table = table_id(args)?;
     let threads = args.threads as usize;
-    let options = maxstorage_blocking::ReadOptions {
-        compression: Some(args.compression.compression()),
-        ..Default::default()
-    };
+    let options = maxstorage_blocking::ReadOptions::default()
+        .with_compression(Some(args.compression.compression()));
     let (outcome, region) = match args.client {
         ClientKind::Blocking => {
             let client = blocking_client(args, &meter)?;
@@ -439,10 +437,8 @@ fn measure_write(args: &CommonArgs, inputs: &[PathBuf]) -> Result<serde_json::Va
     let table = table_id(args)?;
     let threads = args.threads as usize;
     let (files, input) = load_inputs(inputs)?;
-    let options = maxstorage_blocking::StreamOptions {
-        compression: Some(args.compression.compression()),
-        ..Default::default()
-    };
+    let options = maxstorage_blocking::StreamOptions::default()
+        .with_compression(Some(args.compression.compression()));
     let (written, region) = match args.client {
         ClientKind::Blocking => {
             let client = blocking_client(args, &meter)?;

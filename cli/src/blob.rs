@@ -106,10 +106,10 @@ pub(crate) fn run(command: &BlobCommand) -> Result<(), CliError> {
 fn put(args: &PutArgs) -> Result<(), CliError> {
     let client = args.connect.client()?;
     let table = client.table_named(&args.table)?;
-    let session = table.create_write_session(WriteSessionOptions {
-        partition_spec: args.partition.clone().unwrap_or_default(),
-        ..WriteSessionOptions::default()
-    })?;
+    let session = table.create_write_session(
+        WriteSessionOptions::default()
+            .with_partition_spec(args.partition.clone().unwrap_or_default()),
+    )?;
     let references = commit_all_or_nothing(&session, || put_rows(args, &session))?;
     let files: Vec<_> = args
         .files
@@ -337,12 +337,12 @@ fn references(args: &GetArgs, table: &TableClient) -> Result<(Vec<String>, Vec<S
     };
     let mut columns = vec![column.clone()];
     columns.extend(args.name_column.clone());
-    let session = table.create_read_session(ReadSessionOptions {
-        required_data_columns: columns,
-        required_partitions: args.partition.clone(),
-        filter_predicate: args.filter.clone().unwrap_or_default(),
-        ..ReadSessionOptions::default()
-    })?;
+    let session = table.create_read_session(
+        ReadSessionOptions::default()
+            .with_required_data_columns(columns)
+            .with_required_partitions(args.partition.clone())
+            .with_filter_predicate(args.filter.clone().unwrap_or_default()),
+    )?;
     let (mut references, mut names) = (Vec::new(), Vec::new());
     for item in table.read_all(&session, &maxstorage_blocking::ReadOptions::default(), 1) {
         let (_, batch) = item?;

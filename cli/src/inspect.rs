@@ -101,11 +101,10 @@ pub(crate) fn schema(args: &SchemaArgs) -> Result<(), CliError> {
 pub(crate) fn preview(args: &PreviewArgs) -> Result<(), CliError> {
     let client = args.connect.client()?;
     let table = client.table_named(&args.table)?;
-    let options = PreviewOptions {
-        limit: Some(args.limit),
-        partition: args.partition.clone(),
-        columns: (!args.columns.is_empty()).then(|| args.columns.clone()),
-    };
+    let options = PreviewOptions::default()
+        .with_limit(Some(args.limit))
+        .with_partition(args.partition.clone())
+        .with_columns((!args.columns.is_empty()).then(|| args.columns.clone()));
     let batches = table.preview(options)?.collect::<Result<Vec<_>, _>>()?;
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -69,10 +69,7 @@ fn read(args: &InstanceReadArgs) -> Result<(), CliError> {
     let total = session.record_count.max(0) as u64;
     let offset = args.offset.min(total);
     let count = args.count.unwrap_or(u64::MAX).min(total - offset);
-    let options = InstanceReadOptions {
-        columns: args.columns.clone(),
-        ..InstanceReadOptions::default()
-    };
+    let options = InstanceReadOptions::default().with_columns(args.columns.clone());
     let progress = Progress::rows(count, "reading");
     let mut batches = if offset == 0 && count == total {
         instance.read(&session, &options)?

@@ -55,11 +55,11 @@ pub(crate) fn run(args: &LoadArgs) -> Result<(), CliError> {
     let client = args.connect.client()?;
     let table = client.table_named(&args.table)?;
     let started = Instant::now();
-    let session = table.create_write_session(WriteSessionOptions {
-        partition_spec: args.partition.clone().unwrap_or_default(),
-        overwrite: args.overwrite,
-        ..WriteSessionOptions::default()
-    })?;
+    let session = table.create_write_session(
+        WriteSessionOptions::default()
+            .with_partition_spec(args.partition.clone().unwrap_or_default())
+            .with_overwrite(args.overwrite),
+    )?;
     let rows = commit_all_or_nothing(&session, || write_all(args, format, &session))?;
     let seconds = started.elapsed().as_secs_f64();
     args.json.report(
@@ -87,11 +87,9 @@ fn write_all(
     format: Format,
     session: &WriteSessionHandle,
 ) -> Result<u64, CliError> {
-    let options = StreamOptions {
-        exactly_once: true,
-        compression: Some(args.compression.compression()),
-        ..StreamOptions::default()
-    };
+    let options = StreamOptions::default()
+        .with_exactly_once(true)
+        .with_compression(Some(args.compression.compression()));
     let mut writers = (0..args.streams)
         .map(|i| session.stream_writer(StreamRef::new(i.to_string(), 1), options.clone()))
         .collect::<Result<Vec<_>, _>>()?;

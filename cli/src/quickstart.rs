@@ -154,11 +154,9 @@ pub(crate) fn run(args: &QuickstartArgs) -> Result<(), CliError> {
                 let session = &session;
                 scope.spawn(move || -> Result<(i64, u64), CliError> {
                     let (from, to) = (s * per_stream, ((s + 1) * per_stream).min(args.rows));
-                    let options = StreamOptions {
-                        exactly_once: true,
-                        compression: Some(Compression::Zstd),
-                        ..StreamOptions::default()
-                    };
+                    let options = StreamOptions::default()
+                        .with_exactly_once(true)
+                        .with_compression(Some(Compression::Zstd));
                     let mut writer =
                         session.stream_writer(StreamRef::new(s.to_string(), 1), options)?;
                     let mut bytes = 0u64;
@@ -206,10 +204,9 @@ pub(crate) fn run(args: &QuickstartArgs) -> Result<(), CliError> {
 
     // Read: a multi-split session read by parallel workers, verified row by row.
     let started = Instant::now();
-    let read_session = table.create_read_session(ReadSessionOptions {
-        split_options: SplitOptions::by_size(args.split_bytes),
-        ..ReadSessionOptions::default()
-    })?;
+    let read_session = table.create_read_session(
+        ReadSessionOptions::default().with_split_options(SplitOptions::by_size(args.split_bytes)),
+    )?;
     let splits = read_session.splits().len();
     let expected: u64 = (0..args.rows)
         .map(|i| {
@@ -218,10 +215,7 @@ pub(crate) fn run(args: &QuickstartArgs) -> Result<(), CliError> {
         })
         .fold(0u64, u64::wrapping_add);
     let (mut rows_read, mut checksum, mut bytes_read) = (0u64, 0u64, 0u64);
-    let options = ReadOptions {
-        compression: Some(Compression::Zstd),
-        ..ReadOptions::default()
-    };
+    let options = ReadOptions::default().with_compression(Some(Compression::Zstd));
     for item in table.read_all(&read_session, &options, args.workers) {
         let (_, batch) = item?;
         bytes_read += batch.get_array_memory_size() as u64;
@@ -246,10 +240,7 @@ pub(crate) fn run(args: &QuickstartArgs) -> Result<(), CliError> {
     // Preview.
     let started = Instant::now();
     let preview: Vec<RecordBatch> = table
-        .preview(PreviewOptions {
-            limit: Some(5),
-            ..PreviewOptions::default()
-        })?
+        .preview(PreviewOptions::default().with_limit(Some(5)))?
         .collect::<Result<_, _>>()?;
     println!(
         "preview   5 rows in {:.1} ms:",

@@ -54,17 +54,17 @@ pub(crate) fn run(args: &ReadArgs) -> Result<(), CliError> {
     let table = client.table_named(&args.table)?;
     let started = Instant::now();
     let workers = args.workers as usize;
-    let session = table.create_read_session(ReadSessionOptions {
-        required_data_columns: args.columns.clone(),
-        required_partitions: args.partition.clone(),
-        filter_predicate: args.filter.clone().unwrap_or_default(),
-        split_options: if workers > 1 {
-            SplitOptions::by_parallelism(workers as i64)
-        } else {
-            SplitOptions::default()
-        },
-        ..ReadSessionOptions::default()
-    })?;
+    let session = table.create_read_session(
+        ReadSessionOptions::default()
+            .with_required_data_columns(args.columns.clone())
+            .with_required_partitions(args.partition.clone())
+            .with_filter_predicate(args.filter.clone().unwrap_or_default())
+            .with_split_options(if workers > 1 {
+                SplitOptions::by_parallelism(workers as i64)
+            } else {
+                SplitOptions::default()
+            }),
+    )?;
     let expected = match args.limit {
         Some(limit) => limit.min(session.record_count().max(0) as u64),
         None => session.record_count().max(0) as u64,

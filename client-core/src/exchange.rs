@@ -534,10 +534,7 @@ mod tests {
 
     #[test]
     fn retries_with_the_services_delay_then_gives_up() {
-        let core = core(RetryPolicy {
-            max_attempts: 2,
-            ..RetryPolicy::default()
-        });
+        let core = core(RetryPolicy::default().with_max_attempts(2));
         let route = Route::default();
         let now = SystemTime::UNIX_EPOCH;
         let mut a = Attempts::<()>::new(&call(), SendBody::Call);

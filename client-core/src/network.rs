@@ -491,6 +491,7 @@ fn normalize_host(host: &str) -> String {
 /// Which proxy, if any, each request goes through: one for `http` URLs, one for `https`
 /// URLs, and the [`NoProxy`] hosts reached directly. The default is no proxy at all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ProxyConfig {
     http: Option<ProxyUrl>,
     https: Option<ProxyUrl>,
@@ -811,6 +812,7 @@ fn read_pem_file(
 
 /// The network settings of a transport: trusted roots and proxies.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NetworkConfig {
     /// The root certificates TLS connections trust.
     pub roots: RootCertificates,

@@ -6,6 +6,7 @@ use maxstorage_protocol::write::{StreamKind, StreamRef, WriteRowsResult};
 
 /// Options of one split read.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ReadOptions {
     /// Maximum rows per record batch (service default 4096).
     pub max_batch_rows: Option<i64>,
@@ -20,6 +21,15 @@ pub struct ReadOptions {
     /// How many times a broken read is resumed before failing (default 5).
     pub max_resumes: u32,
 }
+
+maxstorage_protocol::option_setters!(ReadOptions {
+    with_max_batch_rows => max_batch_rows: Option<i64>,
+    with_max_batch_raw_size => max_batch_raw_size: Option<i64>,
+    with_skip_row_num => skip_row_num: i64,
+    with_data_columns => data_columns: Vec<String>,
+    with_compression => compression: Option<Compression>,
+    with_max_resumes => max_resumes: u32,
+});
 
 impl Default for ReadOptions {
     fn default() -> Self {
@@ -52,6 +62,7 @@ impl ReadOptions {
 
 /// Options of a stream writer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StreamOptions {
     /// Exactly-once mode: every write carries its row offset and is re-sent safely.
     pub exactly_once: bool,
@@ -67,6 +78,13 @@ pub struct StreamOptions {
     /// caller (copying is cheaper than handing them over); so is everything with `1`.
     pub encoding_threads: usize,
 }
+
+maxstorage_protocol::option_setters!(StreamOptions {
+    with_exactly_once => exactly_once: bool,
+    with_compression => compression: Option<Compression>,
+    with_max_body_bytes => max_body_bytes: usize,
+    with_encoding_threads => encoding_threads: usize,
+});
 
 impl Default for StreamOptions {
     fn default() -> Self {
@@ -119,6 +137,7 @@ impl std::fmt::Debug for WritePosition {
 /// Options of a single-blob upload: which BLOB column the blob belongs to, the partition
 /// it is written into, and the request body's compression.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct BlobWriteOptions {
     /// The index of the BLOB column among the table's columns.
     pub column_index: i64,

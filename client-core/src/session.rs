@@ -92,10 +92,8 @@ impl TableReadSession {
     /// The Arrow schema of the session's batches — its data columns, then its partition
     /// columns, as the split reads return them — known before the first byte is read.
     pub fn arrow_schema(&self) -> crate::Result<arrow_schema::SchemaRef> {
-        let options = maxstorage_codec::ArrowOptions {
-            timestamp_unit: self.timestamp_unit,
-            ..maxstorage_codec::ArrowOptions::default()
-        };
+        let options =
+            maxstorage_codec::ArrowOptions::default().with_timestamp_unit(self.timestamp_unit);
         let schema = &self.session.data_schema;
         let columns = schema
             .data_columns
@@ -126,10 +124,8 @@ impl TableReadSession {
             .iter()
             .map(|(_, c)| (c.name.clone(), c.odps_type.clone()))
             .collect();
-        DecoderOptions {
-            column_types,
-            ..DecoderOptions::default()
-        }
-        .with_timestamp_unit(self.timestamp_unit)
+        DecoderOptions::default()
+            .with_column_types(column_types)
+            .with_timestamp_unit(self.timestamp_unit)
     }
 }

@@ -67,10 +67,9 @@ impl BodyDecoder {
     /// A decoder for the body of the response with head `head` (its `Content-Encoding`
     /// decides the whole-body decompression).
     pub fn new(head: &StreamingResponse, options: DecoderOptions) -> Result<BodyDecoder> {
-        let options = DecoderOptions {
-            body_encoding: BodyEncoding::from_content_encoding(head.content_encoding.as_deref())?,
-            ..options
-        };
+        let options = options.with_body_encoding(BodyEncoding::from_content_encoding(
+            head.content_encoding.as_deref(),
+        )?);
         Ok(BodyDecoder {
             decoder: ArrowStreamDecoder::new(options),
             ended: false,

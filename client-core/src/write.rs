@@ -406,11 +406,8 @@ pub fn open_stream(
     );
     let encoder = ArrowStreamEncoder::new(
         schema.clone(),
-        EncoderOptions {
-            compression,
-            target_body_bytes: options.max_body_bytes,
-            ..EncoderOptions::default()
-        },
+        EncoderOptions::with_compression(compression)
+            .with_target_body_bytes(options.max_body_bytes),
     )?;
     let threads = encoding_threads(options, defaults.cores);
     let parallel = if threads > 1 && compression != Compression::Uncompressed {

@@ -74,6 +74,7 @@ impl TimestampUnitExt for TimestampUnit {
 /// Options of the MaxCompute → Arrow mapping (a read session's `ArrowOptions` plus the
 /// large-string switch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct ArrowOptions {
     /// Unit of `timestamp` and `timestamp_ntz` columns (default nanoseconds).
     pub timestamp_unit: TimestampUnit,
@@ -84,6 +85,13 @@ pub struct ArrowOptions {
     /// Map `binary` and `blob` to `LargeBinary` instead of `Binary`.
     pub large_binary: bool,
 }
+
+maxstorage_protocol::option_setters!(ArrowOptions {
+    with_timestamp_unit => timestamp_unit: TimestampUnit,
+    with_datetime_unit => datetime_unit: TimestampUnit,
+    with_large_string => large_string: bool,
+    with_large_binary => large_binary: bool,
+});
 
 impl Default for ArrowOptions {
     fn default() -> Self {

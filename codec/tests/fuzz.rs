@@ -31,12 +31,10 @@ fn fuzz_cases() -> u32 {
 
 /// Small limits, so that a mutated length cannot make the test allocate much.
 fn options(encoding: BodyEncoding) -> DecoderOptions {
-    DecoderOptions {
-        body_encoding: encoding,
-        max_message_bytes: 4 << 20,
-        max_decompressed_batch_bytes: 16 << 20,
-        ..DecoderOptions::default()
-    }
+    DecoderOptions::default()
+        .with_body_encoding(encoding)
+        .with_max_message_bytes(4 << 20)
+        .with_max_decompressed_batch_bytes(16 << 20)
 }
 
 /// Feeds `data` in chunks, taking batches; returns the first error (or Ok).

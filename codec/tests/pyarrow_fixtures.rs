@@ -245,11 +245,9 @@ fn timestamp_structs_in_microseconds() {
 
 #[test]
 fn timestamp_struct_hints_and_switch() {
-    let o = DecoderOptions {
-        column_types: vec![("ts".into(), OdpsType::IntervalDayTime)],
-        timestamp_unit: TimestampUnit::Second,
-        ..DecoderOptions::default()
-    };
+    let o = DecoderOptions::default()
+        .with_column_types(vec![("ts".into(), OdpsType::IntervalDayTime)])
+        .with_timestamp_unit(TimestampUnit::Second);
     let mut d = maxstorage_codec::read::ArrowStreamDecoder::new(o);
     d.feed(&fixture("timestamps.arrows")[..600]).unwrap();
     let s = d.schema().unwrap();
@@ -259,10 +257,7 @@ fn timestamp_struct_hints_and_switch() {
     );
     assert_eq!(s.field(2).data_type().to_string(), "List(Timestamp(s))");
 
-    let o = DecoderOptions {
-        normalize_timestamp_structs: false,
-        ..DecoderOptions::default()
-    };
+    let o = DecoderOptions::default().with_normalize_timestamp_structs(false);
     let (schema, _) = timestamps(o).unwrap();
     assert!(matches!(schema.field(1).data_type(), DataType::Struct(_)));
 }

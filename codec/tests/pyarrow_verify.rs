@@ -48,10 +48,7 @@ fn pyarrow_reads_our_streams() {
     let mut cases = Vec::new();
     for fixture_name in ["mixed_plain.arrows", "timestamps.arrows"] {
         // Decode without timestamp normalisation so the tables equal pyarrow's.
-        let options = DecoderOptions {
-            normalize_timestamp_structs: false,
-            ..DecoderOptions::default()
-        };
+        let options = DecoderOptions::default().with_normalize_timestamp_structs(false);
         let (schema, batches) =
             decode_chunked(&fixture(fixture_name), &[usize::MAX], options).unwrap();
         let stem = fixture_name.trim_end_matches(".arrows");
@@ -79,11 +76,9 @@ fn pyarrow_reads_our_streams() {
             // Request bodies of at most 8 KiB, each a complete stream.
             let mut enc = ArrowStreamEncoder::new(
                 schema.clone(),
-                EncoderOptions {
-                    compression,
-                    zstd_level: None,
-                    target_body_bytes: 8 * 1024,
-                },
+                EncoderOptions::with_compression(compression)
+                    .with_zstd_level(None)
+                    .with_target_body_bytes(8 * 1024),
             )
             .unwrap();
             let mut files = Vec::new();
@@ -152,10 +147,7 @@ fn compressed_streams_use_body_compression() {
     .unwrap();
     for compression in [Compression::Zstd, Compression::Lz4Frame] {
         let body = encode_stream(schema.clone(), &batches, compression).unwrap();
-        let strict = DecoderOptions {
-            max_decompressed_batch_bytes: 0,
-            ..DecoderOptions::default()
-        };
+        let strict = DecoderOptions::default().with_max_decompressed_batch_bytes(0);
         assert!(matches!(
             decode_chunked(&body, &[usize::MAX], strict),
             Err(maxstorage_codec::CodecError::DecompressedTooLarge { .. })

@@ -59,11 +59,7 @@ proptest! {
         let mut rng = Rng::new(seed);
         let batches: Vec<_> = rows.iter().map(|&n| arb::batch(&schema, n, &mut rng)).collect();
         let target = target_kib * 1024;
-        let mut enc = ArrowStreamEncoder::new(schema.clone(), EncoderOptions {
-            compression: CODECS[ipc_codec],
-            zstd_level: None,
-            target_body_bytes: target,
-        }).unwrap();
+        let mut enc = ArrowStreamEncoder::new(schema.clone(), EncoderOptions::with_compression(CODECS[ipc_codec]).with_zstd_level(None).with_target_body_bytes(target)).unwrap();
         let mut bodies = Vec::new();
         for b in &batches {
             enc.write(b).unwrap();

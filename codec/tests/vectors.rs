@@ -204,10 +204,7 @@ fn ipc_buffer_forms_are_buffer_compressed() {
         }
         checked += 1;
         // Decoding with a decompression budget of zero fails only if buffers are compressed.
-        let options = DecoderOptions {
-            max_decompressed_batch_bytes: 0,
-            ..DecoderOptions::default()
-        };
+        let options = DecoderOptions::default().with_max_decompressed_batch_bytes(0);
         let e = decode_chunked(&r.body, &[usize::MAX], options).unwrap_err();
         assert!(
             matches!(e, maxstorage_codec::CodecError::DecompressedTooLarge { .. }),

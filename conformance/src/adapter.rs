@@ -123,10 +123,7 @@ macro_rules! adapter {
                 columns: Vec<String>,
             ) -> Result<(InstanceReadSession, Vec<RecordBatch>)> {
                 let client = self.client().instance(instance.clone());
-                let options = InstanceReadOptions {
-                    columns,
-                    ..InstanceReadOptions::default()
-                };
+                let options = InstanceReadOptions::default().with_columns(columns);
                 run!(self, {
                     let session = client.create_read_session() $($aw)* ?;
                     let rows = match range {

@@ -198,10 +198,10 @@ pub fn blob_options(
     column: i64,
     compression: Option<Compression>,
 ) -> BlobWriteOptions {
-    BlobWriteOptions {
-        column_index: column,
-        partition_values,
-        compression,
+    let options = BlobWriteOptions::column(column).partition_values(partition_values);
+    match compression {
+        Some(c) => options.compression(c),
+        None => options,
     }
 }
 

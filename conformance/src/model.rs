@@ -565,12 +565,11 @@ fn run_step<C: StorageClient>(
                                 .collect();
                             handle.write_stream(
                                 stream.clone(),
-                                StreamOptions {
-                                    exactly_once: plan.exactly_once,
-                                    compression: Some(plan.compression),
-                                    max_body_bytes: plan.max_body_bytes,
-                                    encoding_threads: plan.encoding_threads,
-                                },
+                                StreamOptions::default()
+                                    .with_exactly_once(plan.exactly_once)
+                                    .with_compression(Some(plan.compression))
+                                    .with_max_body_bytes(plan.max_body_bytes)
+                                    .with_encoding_threads(plan.encoding_threads),
                                 &batches,
                             )
                         })
@@ -693,10 +692,8 @@ fn run_step<C: StorageClient>(
             }
         }
         Op::Read(plan) => {
-            let options = ReadSessionOptions {
-                split_options: SplitOptions::by_parallelism(plan.splits),
-                ..ReadSessionOptions::default()
-            };
+            let options = ReadSessionOptions::default()
+                .with_split_options(SplitOptions::by_parallelism(plan.splits));
             let mut session = match client.create_read_session(table, options) {
                 Ok(s) => s,
                 Err(e) => return reported(stats, &e, faulted),
@@ -706,11 +703,9 @@ fn run_step<C: StorageClient>(
             {
                 return reported(stats, &e, faulted);
             }
-            let read = ReadOptions {
-                compression: Some(plan.compression),
-                max_batch_rows: Some(plan.max_batch_rows),
-                ..ReadOptions::default()
-            };
+            let read = ReadOptions::default()
+                .with_compression(Some(plan.compression))
+                .with_max_batch_rows(Some(plan.max_batch_rows));
             let got: Result<Vec<RecordBatch>, Error> = if plan.workers == 0 {
                 session
                     .splits()

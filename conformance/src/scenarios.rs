@@ -151,12 +151,10 @@ fn read_columns_and_partitions<C: StorageClient>(c: &C, env: &TestEnv) {
     let t = env.create_table("read_parts", &COLUMNS, &[("pt", "string")]);
     env.insert(&t, Some("pt=20230101"), &[data::rows(0, 100)]);
     env.insert(&t, Some("pt=20230102"), &[data::rows(100, 300)]);
-    let o = ReadSessionOptions {
-        required_data_columns: vec!["id".into(), "name".into()],
-        required_partition_columns: vec!["pt".into()],
-        required_partitions: vec!["pt=20230101".into()],
-        ..ReadSessionOptions::default()
-    };
+    let o = ReadSessionOptions::default()
+        .with_required_data_columns(vec!["id".into(), "name".into()])
+        .with_required_partition_columns(vec!["pt".into()])
+        .with_required_partitions(vec!["pt=20230101".into()]);
     let s = read_session(c, &t, o);
     let batches = read_everything(c, &s, &ReadOptions::default());
     assert_eq!(data::ids(&batches), (0..100).collect::<Vec<_>>());
@@ -179,10 +177,7 @@ fn split_by_size<C: StorageClient>(c: &C, env: &TestEnv) {
     let s = read_session(
         c,
         &t,
-        ReadSessionOptions {
-            split_options: SplitOptions::by_size(64 * 1024),
-            ..Default::default()
-        },
+        ReadSessionOptions::default().with_split_options(SplitOptions::by_size(64 * 1024)),
     );
     assert!(
         s.info().splits_count > 2,
@@ -201,10 +196,7 @@ fn split_by_parallelism<C: StorageClient>(c: &C, env: &TestEnv) {
     let s = read_session(
         c,
         &t,
-        ReadSessionOptions {
-            split_options: SplitOptions::by_parallelism(10),
-            ..Default::default()
-        },
+        ReadSessionOptions::default().with_split_options(SplitOptions::by_parallelism(10)),
     );
     assert_eq!(s.info().split_mode, SplitMode::Parallelism);
     assert_eq!(s.info().splits_count, 10);
@@ -220,10 +212,7 @@ fn split_by_row_offset<C: StorageClient>(c: &C, env: &TestEnv) {
     let s = read_session(
         c,
         &t,
-        ReadSessionOptions {
-            split_options: SplitOptions::by_row_offset(300),
-            ..Default::default()
-        },
+        ReadSessionOptions::default().with_split_options(SplitOptions::by_row_offset(300)),
     );
     assert_eq!(s.info().split_mode, SplitMode::RowOffset);
     let splits = s.splits();
@@ -261,10 +250,7 @@ fn split_by_bucket<C: StorageClient>(c: &C, env: &TestEnv) {
     let s = read_session(
         c,
         &t,
-        ReadSessionOptions {
-            split_options: SplitOptions::by_bucket(),
-            ..Default::default()
-        },
+        ReadSessionOptions::default().with_split_options(SplitOptions::by_bucket()),
     );
     assert_eq!(s.info().splits_count, 4);
     let per_bucket: Vec<Vec<RecordBatch>> = s
@@ -276,11 +262,9 @@ fn split_by_bucket<C: StorageClient>(c: &C, env: &TestEnv) {
     let s1 = read_session(
         c,
         &t,
-        ReadSessionOptions {
-            required_bucket_ids: vec![1],
-            split_options: SplitOptions::by_bucket(),
-            ..Default::default()
-        },
+        ReadSessionOptions::default()
+            .with_required_bucket_ids(vec![1])
+            .with_split_options(SplitOptions::by_bucket()),
     );
     let only1 = read_everything(c, &s1, &ReadOptions::default());
     assert_eq!(
@@ -324,10 +308,7 @@ fn batch_sizing<C: StorageClient>(c: &C, env: &TestEnv) {
         .read(
             &s,
             RowSelection::split(0),
-            &ReadOptions {
-                max_batch_rows: Some(1024),
-                ..Default::default()
-            },
+            &ReadOptions::default().with_max_batch_rows(Some(1024)),
         )
         .unwrap();
     assert!(
@@ -340,10 +321,7 @@ fn batch_sizing<C: StorageClient>(c: &C, env: &TestEnv) {
         .read(
             &s,
             RowSelection::split(0),
-            &ReadOptions {
-                max_batch_raw_size: Some(8 * 1024),
-                ..Default::default()
-            },
+            &ReadOptions::default().with_max_batch_raw_size(Some(8 * 1024)),
         )
         .unwrap();
     assert!(small.len() > 5, "small raw-size batches: {}", small.len());
@@ -358,10 +336,7 @@ fn skip_rows_and_columns<C: StorageClient>(c: &C, env: &TestEnv) {
         .read(
             &s,
             RowSelection::split(0),
-            &ReadOptions {
-                skip_row_num: 100,
-                ..Default::default()
-            },
+            &ReadOptions::default().with_skip_row_num(100),
         )
         .unwrap();
     assert_eq!(data::ids(&skipped), (100..400).collect::<Vec<_>>());
@@ -369,10 +344,7 @@ fn skip_rows_and_columns<C: StorageClient>(c: &C, env: &TestEnv) {
         .read(
             &s,
             RowSelection::split(0),
-            &ReadOptions {
-                data_columns: vec!["id".into(), "name".into()],
-                ..Default::default()
-            },
+            &ReadOptions::default().with_data_columns(vec!["id".into(), "name".into()]),
         )
         .unwrap();
     assert_eq!(cols[0].num_columns(), 2);
@@ -385,10 +357,7 @@ fn parallel_read<C: StorageClient>(c: &C, env: &TestEnv) {
     let s = read_session(
         c,
         &t,
-        ReadSessionOptions {
-            split_options: SplitOptions::by_parallelism(8),
-            ..Default::default()
-        },
+        ReadSessionOptions::default().with_split_options(SplitOptions::by_parallelism(8)),
     );
     let tagged = c.read_all(&s, &ReadOptions::default(), 4).unwrap();
     let splits: std::collections::BTreeSet<usize> = tagged.iter().map(|(i, _)| *i).collect();
@@ -434,14 +403,11 @@ fn incremental_read<C: StorageClient>(c: &C, env: &TestEnv) {
         .unwrap()
         .version as i64;
     env.insert(&t, None, &[data::rows(10, 25)]);
-    let o = ReadSessionOptions {
-        incremental_read: true,
-        incremental_read_options: Some(IncrementalReadOptions {
-            start_version: Some(v1),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let o = ReadSessionOptions::default()
+        .with_incremental_read(true)
+        .with_incremental_read_options(Some(
+            IncrementalReadOptions::default().with_start_version(Some(v1)),
+        ));
     let s = read_session(c, &t, o);
     assert!(s.info().latest_version > v1);
     assert_eq!(
@@ -494,23 +460,16 @@ fn preview<C: StorageClient>(c: &C, env: &TestEnv) {
     env.insert(&t, Some("pt=20230101"), &[data::rows(0, 50)]);
     env.insert(&t, Some("pt=20230102"), &[data::rows(50, 100)]);
     let rows = c
-        .preview(
-            &t,
-            PreviewOptions {
-                limit: Some(10),
-                ..Default::default()
-            },
-        )
+        .preview(&t, PreviewOptions::default().with_limit(Some(10)))
         .unwrap();
     assert_eq!(data::row_count(&rows), 10);
     let part = c
         .preview(
             &t,
-            PreviewOptions {
-                limit: Some(10),
-                partition: Some("pt=20230102".into()),
-                columns: Some(vec!["id".into(), "name".into()]),
-            },
+            PreviewOptions::default()
+                .with_limit(Some(10))
+                .with_partition(Some("pt=20230102".into()))
+                .with_columns(Some(vec!["id".into(), "name".into()])),
         )
         .unwrap();
     assert_eq!(part[0].num_columns(), 2);
@@ -542,10 +501,7 @@ fn write_and_commit<C: StorageClient>(c: &C, env: &TestEnv) {
 /// User guide: write to a partition; overwrite it.
 fn write_partition_and_overwrite<C: StorageClient>(c: &C, env: &TestEnv) {
     let t = env.create_table("write_parts", &COLUMNS, &[("pt", "string")]);
-    let o = WriteSessionOptions {
-        partition_spec: "pt=20230101".into(),
-        ..Default::default()
-    };
+    let o = WriteSessionOptions::default().with_partition_spec("pt=20230101".into());
     let s = c.create_write_session(&t, o.clone()).unwrap();
     s.write_stream(
         StreamRef::new("0", 1),
@@ -563,15 +519,7 @@ fn write_partition_and_overwrite<C: StorageClient>(c: &C, env: &TestEnv) {
     .unwrap();
     s.commit().unwrap();
     assert_eq!(data::row_count(&env.dump(&t, Some("pt=20230101"))), 150);
-    let s = c
-        .create_write_session(
-            &t,
-            WriteSessionOptions {
-                overwrite: true,
-                ..o
-            },
-        )
-        .unwrap();
+    let s = c.create_write_session(&t, o.with_overwrite(true)).unwrap();
     s.write_stream(
         StreamRef::new("0", 1),
         StreamOptions::default(),
@@ -636,11 +584,9 @@ fn exactly_once_write<C: StorageClient>(c: &C, env: &TestEnv) {
         .create_write_session(&t, WriteSessionOptions::default())
         .unwrap();
     let stream = StreamRef::new("0", 1);
-    let options = StreamOptions {
-        exactly_once: true,
-        max_body_bytes: 64 * 1024,
-        ..Default::default()
-    };
+    let options = StreamOptions::default()
+        .with_exactly_once(true)
+        .with_max_body_bytes(64 * 1024);
     let summary = s
         .write_stream(stream.clone(), options, &data::batches(0, 20_000, 5000))
         .unwrap();
@@ -819,10 +765,7 @@ pub fn blobs<C: StorageClient>(c: &C, env: &TestEnv) {
     let s = c
         .create_write_session(
             &t,
-            WriteSessionOptions {
-                partition_spec: "pt=test".into(),
-                ..Default::default()
-            },
+            WriteSessionOptions::default().with_partition_spec("pt=test".into()),
         )
         .unwrap();
     let stream = StreamRef::new("0", 1);
@@ -914,19 +857,13 @@ fn compression<C: StorageClient>(c: &C, env: &TestEnv) {
         .unwrap();
     s.write_stream(
         StreamRef::new("0", 1),
-        StreamOptions {
-            compression: Some(Compression::Zstd),
-            ..Default::default()
-        },
+        StreamOptions::default().with_compression(Some(Compression::Zstd)),
         &[data::rows(0, 500)],
     )
     .unwrap();
     s.write_stream(
         StreamRef::new("1", 1),
-        StreamOptions {
-            compression: Some(Compression::Lz4Frame),
-            ..Default::default()
-        },
+        StreamOptions::default().with_compression(Some(Compression::Lz4Frame)),
         &[data::rows(500, 1000)],
     )
     .unwrap();
@@ -940,10 +877,7 @@ fn compression<C: StorageClient>(c: &C, env: &TestEnv) {
         let got = read_everything(
             c,
             &session,
-            &ReadOptions {
-                compression: Some(compression),
-                ..Default::default()
-            },
+            &ReadOptions::default().with_compression(Some(compression)),
         );
         assert_eq!(data::content(&got), expected(0, 1000), "{compression}");
     }
@@ -974,10 +908,7 @@ fn wide_table_each_codec<C: StorageClient>(c: &C, env: &TestEnv) {
     for (i, (codec, batches)) in CODECS.iter().zip(&written).enumerate() {
         s.write_stream(
             StreamRef::new(i.to_string(), 1),
-            StreamOptions {
-                compression: Some(*codec),
-                ..Default::default()
-            },
+            StreamOptions::default().with_compression(Some(*codec)),
             batches,
         )
         .unwrap_or_else(|e| panic!("[{}] write {codec}: {e}", c.name()));
@@ -990,10 +921,7 @@ fn wide_table_each_codec<C: StorageClient>(c: &C, env: &TestEnv) {
         let mut got = read_everything(
             c,
             &session,
-            &ReadOptions {
-                compression: Some(codec),
-                ..Default::default()
-            },
+            &ReadOptions::default().with_compression(Some(codec)),
         );
         got.sort_by_key(|b| data::ids(std::slice::from_ref(b))[0]);
         data::assert_same_rows(&got, &want, &format!("[{}] read {codec}", c.name()));
@@ -1006,10 +934,8 @@ fn filters<C: StorageClient>(c: &C, env: &TestEnv) {
     let s = read_session(
         c,
         &t,
-        ReadSessionOptions {
-            filter_predicate: "id > 100 AND name = 'name-150'".into(),
-            ..Default::default()
-        },
+        ReadSessionOptions::default()
+            .with_filter_predicate("id > 100 AND name = 'name-150'".into()),
     );
     assert_eq!(
         data::ids(&read_everything(c, &s, &ReadOptions::default())),
@@ -1018,11 +944,9 @@ fn filters<C: StorageClient>(c: &C, env: &TestEnv) {
     let s = read_session(
         c,
         &t,
-        ReadSessionOptions {
-            filter_predicate: "id < 3 OR id >= 998".into(),
-            filter_predicate_fallback: true,
-            ..Default::default()
-        },
+        ReadSessionOptions::default()
+            .with_filter_predicate("id < 3 OR id >= 998".into())
+            .with_filter_predicate_fallback(true),
     );
     assert_eq!(
         data::ids(&read_everything(c, &s, &ReadOptions::default())),
@@ -1031,10 +955,7 @@ fn filters<C: StorageClient>(c: &C, env: &TestEnv) {
     let err = c
         .create_read_session(
             &t,
-            ReadSessionOptions {
-                filter_predicate: "id IN (1, 2)".into(),
-                ..Default::default()
-            },
+            ReadSessionOptions::default().with_filter_predicate("id IN (1, 2)".into()),
         )
         .unwrap_err();
     assert_eq!(err.service_code(), Some("UnsupportedOperation"), "{err}");
@@ -1064,13 +985,8 @@ fn arrow_options<C: StorageClient>(c: &C, env: &TestEnv) {
     let s = read_session(
         c,
         &t,
-        ReadSessionOptions {
-            arrow_options: ArrowOptions {
-                timestamp_unit: TimestampUnit::Micro,
-                ..Default::default()
-            },
-            ..Default::default()
-        },
+        ReadSessionOptions::default()
+            .with_arrow_options(ArrowOptions::default().with_timestamp_unit(TimestampUnit::Micro)),
     );
     let got = read_everything(c, &s, &ReadOptions::default());
     let ts = got[0]
@@ -1121,10 +1037,7 @@ fn fault_read_cut_resumes<C: StorageClient>(c: &C, env: &TestEnv) {
         .read(
             &s,
             RowSelection::split(0),
-            &ReadOptions {
-                max_batch_rows: Some(1000),
-                ..Default::default()
-            },
+            &ReadOptions::default().with_max_batch_rows(Some(1000)),
         )
         .unwrap();
     assert_eq!(
@@ -1154,11 +1067,9 @@ fn fault_exactly_once_write_cut<C: StorageClient>(c: &C, env: &TestEnv) {
         count: Some(1),
         ..FaultSpec::status("TableWrite", 503)
     });
-    let options = StreamOptions {
-        exactly_once: true,
-        max_body_bytes: 16 * 1024,
-        ..Default::default()
-    };
+    let options = StreamOptions::default()
+        .with_exactly_once(true)
+        .with_max_body_bytes(16 * 1024);
     let summary = s
         .write_stream(
             StreamRef::new("0", 1),

@@ -38,10 +38,9 @@ fn sixty_four_concurrent_split_reads_return_the_table() {
         let client = client(&env).await;
         let table = client.table(t.clone());
         let session = table
-            .create_read_session(ReadSessionOptions {
-                split_options: SplitOptions::by_parallelism(64),
-                ..Default::default()
-            })
+            .create_read_session(
+                ReadSessionOptions::default().with_split_options(SplitOptions::by_parallelism(64)),
+            )
             .await
             .unwrap();
         let splits = session.splits();
@@ -54,10 +53,7 @@ fn sixty_four_concurrent_split_reads_return_the_table() {
                     .read_rows(
                         &session,
                         sel,
-                        &ReadOptions {
-                            max_batch_rows: Some(256),
-                            ..Default::default()
-                        },
+                        &ReadOptions::default().with_max_batch_rows(Some(256)),
                     )
                     .try_collect::<Vec<_>>()
                     .await
@@ -121,10 +117,7 @@ fn dropping_streams_and_writers_at_random_points_commits_nothing_partial() {
             let mut batches = table.read_split(
                 &session,
                 0,
-                &ReadOptions {
-                    max_batch_rows: Some(500),
-                    ..Default::default()
-                },
+                &ReadOptions::default().with_max_batch_rows(Some(500)),
             );
             for _ in 0..points.next(30) {
                 if batches.next().await.is_none() {
@@ -144,11 +137,9 @@ fn dropping_streams_and_writers_at_random_points_commits_nothing_partial() {
                 .create_write_session(WriteSessionOptions::default())
                 .await
                 .unwrap();
-            let options = StreamOptions {
-                exactly_once: round % 2 == 0,
-                max_body_bytes: 32 * 1024,
-                ..Default::default()
-            };
+            let options = StreamOptions::default()
+                .with_exactly_once(round % 2 == 0)
+                .with_max_body_bytes(32 * 1024);
             let mut writer = write
                 .stream_writer(StreamRef::new("0", 1), options)
                 .await
@@ -182,10 +173,7 @@ fn dropping_streams_and_writers_at_random_points_commits_nothing_partial() {
         let mut writer = write
             .stream_writer(
                 StreamRef::new("0", 1),
-                StreamOptions {
-                    exactly_once: true,
-                    ..Default::default()
-                },
+                StreamOptions::default().with_exactly_once(true),
             )
             .await
             .unwrap();

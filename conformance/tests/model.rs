@@ -19,11 +19,9 @@ use maxstorage_protocol::retry::RetryPolicy;
 
 /// Short backoffs: the retries are the point, not the waiting.
 fn fast_retries() -> RetryPolicy {
-    RetryPolicy {
-        initial_backoff: Duration::from_millis(2),
-        max_backoff: Duration::from_millis(20),
-        ..RetryPolicy::default()
-    }
+    RetryPolicy::default()
+        .with_initial_backoff(Duration::from_millis(2))
+        .with_max_backoff(Duration::from_millis(20))
 }
 
 fn envs() -> (TestEnv, TestEnv) {

@@ -104,6 +104,7 @@ impl Default for Limits {
 
 /// The configuration of an emulator.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Config {
     /// Where data is kept.
     pub data_dir: PathBuf,

@@ -700,11 +700,9 @@ pub(crate) fn create_session(state: &State, req: &Request) -> Result<Reply, ApiE
     let table = table_of(state, req)?;
     let opts = session_options(req)?;
     let filter = filter::parse(&opts.filter_predicate)?;
-    let arrow = ArrowOptions {
-        timestamp_unit: codec_unit(opts.arrow_options.timestamp_unit),
-        datetime_unit: codec_unit(opts.arrow_options.datetime_unit),
-        ..ArrowOptions::default()
-    };
+    let arrow = ArrowOptions::default()
+        .with_timestamp_unit(codec_unit(opts.arrow_options.timestamp_unit))
+        .with_datetime_unit(codec_unit(opts.arrow_options.datetime_unit));
     let latest = table.snapshot().version as i64;
     let (versions, times) = match (&opts.incremental_read, &opts.incremental_read_options) {
         (true, Some(o)) => incremental_ranges(o, latest)?,

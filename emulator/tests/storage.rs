@@ -36,10 +36,7 @@ fn write_session(env: &Env, partition: &str) -> String {
     env.call(
         &CreateWriteSession {
             table: table(),
-            options: WriteSessionOptions {
-                partition_spec: partition.into(),
-                ..Default::default()
-            },
+            options: WriteSessionOptions::default().with_partition_spec(partition.into()),
         },
         &[],
     )
@@ -364,10 +361,7 @@ fn splits_offsets_and_compression() {
         (SplitOptions::by_size(4000), 0),
         (SplitOptions::by_row_offset(300), 0),
     ] {
-        let opts = ReadSessionOptions {
-            split_options: mode,
-            ..Default::default()
-        };
+        let opts = ReadSessionOptions::default().with_split_options(mode);
         let s = env
             .call(
                 &CreateReadSession {
@@ -389,10 +383,8 @@ fn splits_offsets_and_compression() {
         .call(
             &CreateReadSession {
                 table: table(),
-                options: ReadSessionOptions {
-                    split_options: SplitOptions::by_parallelism(4),
-                    ..Default::default()
-                },
+                options: ReadSessionOptions::default()
+                    .with_split_options(SplitOptions::by_parallelism(4)),
             },
             &[],
         )
@@ -402,11 +394,9 @@ fn splits_offsets_and_compression() {
         &env,
         &s.session_id,
         RowSelection::split_range(1, 10, 20),
-        ReadRowsOptions {
-            skip_row_num: 5,
-            max_batch_rows: 4,
-            ..Default::default()
-        },
+        ReadRowsOptions::default()
+            .with_skip_row_num(5)
+            .with_max_batch_rows(4),
         Compression::Lz4Frame,
     );
     assert_eq!(col_a(&r), (265..280).collect::<Vec<_>>());
@@ -425,10 +415,7 @@ fn splits_offsets_and_compression() {
         &env,
         &s.session_id,
         RowSelection::split(0),
-        ReadRowsOptions {
-            data_columns: vec!["b".into()],
-            ..Default::default()
-        },
+        ReadRowsOptions::default().with_data_columns(vec!["b".into()]),
         Compression::Uncompressed,
     );
     assert_eq!(r[0].num_columns(), 1);
@@ -485,28 +472,20 @@ fn filters_partitions_and_preview() {
         .unwrap();
     let mut got = read_all(
         &env,
-        ReadSessionOptions {
-            filter_predicate: "a > 1 AND (b <> 'e' OR pt = '1')".into(),
-            ..Default::default()
-        },
+        ReadSessionOptions::default()
+            .with_filter_predicate("a > 1 AND (b <> 'e' OR pt = '1')".into()),
     );
     got.sort();
     assert_eq!(got, vec![2, 3, 4, 6]);
     let got = read_all(
         &env,
-        ReadSessionOptions {
-            required_partitions: vec!["pt=2".into()],
-            ..Default::default()
-        },
+        ReadSessionOptions::default().with_required_partitions(vec!["pt=2".into()]),
     );
     assert_eq!(got, vec![4, 5, 6]);
     let r = env.raw(
         &CreateReadSession {
             table: table(),
-            options: ReadSessionOptions {
-                filter_predicate: "a IN (1)".into(),
-                ..Default::default()
-            },
+            options: ReadSessionOptions::default().with_filter_predicate("a IN (1)".into()),
         },
         None,
         &[],
@@ -516,11 +495,10 @@ fn filters_partitions_and_preview() {
     let r = env.raw(
         &PreviewTable {
             table: table(),
-            options: PreviewOptions {
-                limit: Some(2),
-                partition: Some("pt=2".into()),
-                columns: Some(vec!["a".into()]),
-            },
+            options: PreviewOptions::default()
+                .with_limit(Some(2))
+                .with_partition(Some("pt=2".into()))
+                .with_columns(Some(vec!["a".into()])),
             compression: Compression::Uncompressed,
         },
         None,

@@ -95,10 +95,7 @@ fn full_read_of_a_gibibyte_table() {
     let table = TableId::new("p", "big");
     let create = CreateReadSession {
         table: table.clone(),
-        options: ReadSessionOptions {
-            split_options: SplitOptions::by_size(256 << 20),
-            ..Default::default()
-        },
+        options: ReadSessionOptions::default().with_split_options(SplitOptions::by_size(256 << 20)),
     };
     let req = create.build(&ctx).unwrap();
     let r = send_request(addr, &req, req.body().bytes().unwrap()).unwrap();
@@ -111,10 +108,7 @@ fn full_read_of_a_gibibyte_table() {
             table: table.clone(),
             session_id: session.session_id.clone(),
             selection: RowSelection::split(i),
-            options: ReadRowsOptions {
-                max_batch_rows: 65_536,
-                ..Default::default()
-            },
+            options: ReadRowsOptions::default().with_max_batch_rows(65_536),
             compression: Compression::Uncompressed,
         };
         let req = read.build(&ctx).unwrap();
@@ -173,10 +167,9 @@ fn read_one_big_split(endpoint: &str) {
         .unwrap();
     let table = client.table(TableId::new("p", "big"));
     let session = table
-        .create_read_session(ReadSessionOptions {
-            split_options: SplitOptions::by_size(1 << 40),
-            ..Default::default()
-        })
+        .create_read_session(
+            ReadSessionOptions::default().with_split_options(SplitOptions::by_size(1 << 40)),
+        )
         .unwrap();
     assert_eq!(session.splits().len(), 1, "one split holds the whole table");
     let started = Instant::now();

@@ -455,11 +455,9 @@ fn instances_streaming_and_batch_compatible() {
             &v3,
             &CreateWriteSession {
                 table: table.clone(),
-                options: WriteSessionOptions {
-                    mode: WriteMode::BatchCompatible,
-                    overwrite: true,
-                    ..Default::default()
-                },
+                options: WriteSessionOptions::default()
+                    .with_mode(WriteMode::BatchCompatible)
+                    .with_overwrite(true),
             },
             &[],
         )

@@ -343,12 +343,10 @@ pub fn arrow_stream(data: &[u8]) {
         2 => BodyEncoding::Known(Compression::Zstd),
         _ => BodyEncoding::Known(Compression::Lz4Frame),
     };
-    let options = DecoderOptions {
-        body_encoding,
-        max_message_bytes: OUTPUT_LIMIT,
-        max_decompressed_batch_bytes: OUTPUT_LIMIT,
-        ..DecoderOptions::default()
-    };
+    let options = DecoderOptions::default()
+        .with_body_encoding(body_encoding)
+        .with_max_message_bytes(OUTPUT_LIMIT)
+        .with_max_decompressed_batch_bytes(OUTPUT_LIMIT);
     let pieces = chunks(rest);
     let mut d = ArrowStreamDecoder::new(options);
     for piece in pieces {

@@ -21,16 +21,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let table = client.table(service.table.clone());
 
     let session = table
-        .create_write_session(WriteSessionOptions {
-            partition_spec: "region=ap".into(),
-            overwrite: true,
-            ..Default::default()
-        })
+        .create_write_session(
+            WriteSessionOptions::default()
+                .with_partition_spec("region=ap".into())
+                .with_overwrite(true),
+        )
         .await?;
-    let options = StreamOptions {
-        exactly_once: true,
-        ..Default::default()
-    };
+    let options = StreamOptions::default().with_exactly_once(true);
     let mut writer = session
         .stream_writer(StreamRef::new("0", 1), options)
         .await?;
@@ -44,10 +41,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("wrote {} rows", summary.rows);
 
     let read = table
-        .create_read_session(ReadSessionOptions {
-            required_partitions: vec!["region=ap".into()],
-            ..Default::default()
-        })
+        .create_read_session(
+            ReadSessionOptions::default().with_required_partitions(vec!["region=ap".into()]),
+        )
         .await?;
     let mut rows = 0;
     for split in read.splits() {

@@ -12,10 +12,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     service.fill(20_000);
     let client = service.client();
     let table = client.table(service.table.clone());
-    let session = table.create_read_session(ReadSessionOptions {
-        split_options: SplitOptions::by_parallelism(4),
-        ..Default::default()
-    })?;
+    let session = table.create_read_session(
+        ReadSessionOptions::default().with_split_options(SplitOptions::by_parallelism(4)),
+    )?;
     let mut per_split = vec![0usize; session.splits().len()];
     for item in table.read_all(&session, &ReadOptions::default(), 4) {
         let (split, batch) = item?;

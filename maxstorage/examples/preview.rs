@@ -11,11 +11,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     service.fill(1_000);
     let client = service.client();
     let table = client.table(service.table.clone());
-    let options = PreviewOptions {
-        limit: Some(5),
-        partition: Some("region=eu".into()),
-        columns: Some(vec!["id".into(), "name".into()]),
-    };
+    let options = PreviewOptions::default()
+        .with_limit(Some(5))
+        .with_partition(Some("region=eu".into()))
+        .with_columns(Some(vec!["id".into(), "name".into()]));
     let batches = table
         .preview(options)?
         .collect::<maxstorage::Result<Vec<_>>>()?;

@@ -27,11 +27,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(rows, 10_000);
 
     // One partition, split into ranges of 1,000 rows (RowOffset mode).
-    let ranges = table.create_read_session(ReadSessionOptions {
-        required_partitions: vec!["region=us".into()],
-        split_options: SplitOptions::by_row_offset(1_000),
-        ..Default::default()
-    })?;
+    let ranges = table.create_read_session(
+        ReadSessionOptions::default()
+            .with_required_partitions(vec!["region=us".into()])
+            .with_split_options(SplitOptions::by_row_offset(1_000)),
+    )?;
     assert_eq!(ranges.info().split_mode, SplitMode::RowOffset);
     println!("region=us: {} ranges", ranges.splits().len());
     // Any range can be read on its own, e.g. rows 2,500..2,600.
@@ -46,15 +46,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(some, 100);
 
     // A filter the service applies, two columns, batches of at most 256 rows.
-    let filtered = table.create_read_session(ReadSessionOptions {
-        required_data_columns: vec!["id".into(), "name".into()],
-        filter_predicate: "id < 1000 AND score >= 100".into(),
-        ..Default::default()
-    })?;
-    let options = ReadOptions {
-        max_batch_rows: Some(256),
-        ..Default::default()
-    };
+    let filtered = table.create_read_session(
+        ReadSessionOptions::default()
+            .with_required_data_columns(vec!["id".into(), "name".into()])
+            .with_filter_predicate("id < 1000 AND score >= 100".into()),
+    )?;
+    let options = ReadOptions::default().with_max_batch_rows(Some(256));
     let mut matched = 0;
     for split in filtered.splits() {
         for batch in table.read_rows(&filtered, split, &options) {

@@ -14,16 +14,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = service.client();
     let table = client.table(service.table.clone());
 
-    let session = table.create_write_session(WriteSessionOptions {
-        partition_spec: "region=eu".into(),
-        ..Default::default()
-    })?;
+    let session = table.create_write_session(
+        WriteSessionOptions::default().with_partition_spec("region=eu".into()),
+    )?;
     println!("write session {}", session.id());
-    let options = StreamOptions {
-        exactly_once: true,
-        compression: Some(Compression::Zstd),
-        ..Default::default()
-    };
+    let options = StreamOptions::default()
+        .with_exactly_once(true)
+        .with_compression(Some(Compression::Zstd));
     // One stream per thread; each is closed by `finish`.
     let written: Vec<i64> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..3)
@@ -51,20 +48,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(written.iter().sum::<i64>(), 30_000);
 
     // Replace the partition: an overwrite session commits its rows instead of adding them.
-    let replace = table.create_write_session(WriteSessionOptions {
-        partition_spec: "region=eu".into(),
-        overwrite: true,
-        ..Default::default()
-    })?;
+    let replace = table.create_write_session(
+        WriteSessionOptions::default()
+            .with_partition_spec("region=eu".into())
+            .with_overwrite(true),
+    )?;
     let mut writer = replace.stream_writer(StreamRef::new("0", 1), options)?;
     writer.write(&common::people(0, 100))?;
     writer.finish()?;
     replace.commit()?;
 
-    let read = table.create_read_session(ReadSessionOptions {
-        required_partitions: vec!["region=eu".into()],
-        ..Default::default()
-    })?;
+    let read = table.create_read_session(
+        ReadSessionOptions::default().with_required_partitions(vec!["region=eu".into()]),
+    )?;
     println!("region=eu now holds {} rows", read.record_count());
     assert_eq!(read.record_count(), 100);
     Ok(())

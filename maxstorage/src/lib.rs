@@ -41,7 +41,7 @@
 //!     ("name", Arc::new(StringArray::from(vec!["a", "b", "c"])) as ArrayRef),
 //! ])?;
 //! let session = table.create_write_session(WriteSessionOptions::default())?;
-//! let options = StreamOptions { exactly_once: true, ..StreamOptions::default() };
+//! let options = StreamOptions::default().with_exactly_once(true);
 //! let mut writer = session.stream_writer(StreamRef::new("0", 1), options)?;
 //! writer.write(&batch)?;
 //! writer.finish()?;

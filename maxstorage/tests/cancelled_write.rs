@@ -32,12 +32,11 @@ fn a_cancelled_write_is_still_written_exactly_once() {
             .create_write_session(WriteSessionOptions::default())
             .await
             .unwrap();
-        let options = StreamOptions {
-            exactly_once: true,
-            compression: Some(Compression::Zstd),
-            max_body_bytes: 64 * 1024,
-            encoding_threads: 4,
-        };
+        let options = StreamOptions::default()
+            .with_exactly_once(true)
+            .with_compression(Some(Compression::Zstd))
+            .with_max_body_bytes(64 * 1024)
+            .with_encoding_threads(4);
         // Poll a write once and drop it while it waits (retry until one is caught
         // part-way; it nearly always is on the first try).
         let mut cancelled = None;

@@ -55,11 +55,9 @@ fn every_request_is_signed_with_what_the_provider_gives_now() {
         .create_write_session(WriteSessionOptions::default())
         .unwrap();
     let before = provider.calls.load(Ordering::SeqCst);
-    let options = StreamOptions {
-        exactly_once: true,
-        max_body_bytes: 4096,
-        ..StreamOptions::default()
-    };
+    let options = StreamOptions::default()
+        .with_exactly_once(true)
+        .with_max_body_bytes(4096);
     let mut writer = session
         .stream_writer(StreamRef::new("0", 1), options)
         .unwrap();

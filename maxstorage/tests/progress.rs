@@ -31,11 +31,9 @@ fn batch(from: i64, rows: i64) -> RecordBatch {
 
 /// Small bodies, so every stream makes several writes.
 fn stream_options() -> StreamOptions {
-    StreamOptions {
-        exactly_once: true,
-        max_body_bytes: 64 * 1024,
-        ..StreamOptions::default()
-    }
+    StreamOptions::default()
+        .with_exactly_once(true)
+        .with_max_body_bytes(64 * 1024)
 }
 
 #[test]
@@ -66,10 +64,7 @@ fn the_blocking_client_reports_every_body_written_and_every_batch_read() {
     let read = table
         .create_read_session(ReadSessionOptions::default())
         .unwrap();
-    let options = ReadOptions {
-        max_batch_rows: Some(512),
-        ..ReadOptions::default()
-    };
+    let options = ReadOptions::default().with_max_batch_rows(Some(512));
     let rows: usize = table
         .read_all(&read, &options, 2)
         .map(|item| item.map(|(_, b)| b.num_rows()))

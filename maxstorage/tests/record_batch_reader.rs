@@ -36,10 +36,7 @@ fn a_split_reads_as_a_record_batch_reader() {
     let session = table
         .create_read_session(ReadSessionOptions::default())
         .unwrap();
-    let options = ReadOptions {
-        max_batch_rows: Some(100),
-        ..ReadOptions::default()
-    };
+    let options = ReadOptions::default().with_max_batch_rows(Some(100));
     let reader = table
         .read_split(&session, 0, &options)
         .into_reader()
@@ -197,10 +194,7 @@ fn the_schema_is_the_sessions_before_the_first_byte() {
         )
         .unwrap();
     local.stop();
-    let once = ReadOptions {
-        max_resumes: 0,
-        ..ReadOptions::default()
-    };
+    let once = ReadOptions::default().with_max_resumes(0);
     let mut reader = table.read_split(&session, 0, &once).into_reader().unwrap();
     assert_eq!(reader.schema(), expected);
     assert!(matches!(reader.next(), Some(Err(_))));

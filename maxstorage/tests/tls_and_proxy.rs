@@ -229,10 +229,7 @@ fn batch(from: i64, rows: i64) -> RecordBatch {
 }
 
 fn exactly_once() -> StreamOptions {
-    StreamOptions {
-        exactly_once: true,
-        ..StreamOptions::default()
-    }
+    StreamOptions::default().with_exactly_once(true)
 }
 
 /// Writes `ROWS` rows to `table` (an exactly-once stream, one commit) and reads them back

@@ -317,11 +317,7 @@ fn body_encoder(
             .map(|(name, ty, nullable)| (name, ty, *nullable)),
         &maxstorage_codec::ArrowOptions::default(),
     )?;
-    let options = EncoderOptions {
-        compression,
-        target_body_bytes: BODY_BYTES,
-        ..EncoderOptions::default()
-    };
+    let options = EncoderOptions::with_compression(compression).with_target_body_bytes(BODY_BYTES);
     Ok(ArrowStreamEncoder::new(Arc::new(schema), options)?)
 }
 
@@ -454,10 +450,8 @@ fn read_table(t: &mut Transport, table: &TableId) -> Result<Tally, BoxError> {
     let target = table.target();
     let create = CreateReadSession {
         table: table.clone(),
-        options: ReadSessionOptions {
-            split_options: SplitOptions::by_parallelism(READ_SPLITS),
-            ..ReadSessionOptions::default()
-        },
+        options: ReadSessionOptions::default()
+            .with_split_options(SplitOptions::by_parallelism(READ_SPLITS)),
     };
     let mut session = t.call(&create, Route::new(&target))?;
     t.routes
@@ -496,14 +490,13 @@ fn read_table(t: &mut Transport, table: &TableId) -> Result<Tally, BoxError> {
     );
 
     // The session's column types let the decoder type `struct<sec, nano>` columns.
-    let options = DecoderOptions {
-        column_types: session
+    let options = DecoderOptions::default().with_column_types(
+        session
             .data_schema
             .iter()
             .map(|(_, c)| (c.name.clone(), c.odps_type.clone()))
             .collect(),
-        ..DecoderOptions::default()
-    };
+    );
     let mut tally = Tally {
         rows: 0,
         seen: vec![false; ROWS],
@@ -534,20 +527,16 @@ fn read_split(
         table.clone(),
         session_id,
         selection,
-        ReadRowsOptions {
-            max_batch_rows: READ_BATCH_ROWS,
-            ..ReadRowsOptions::default()
-        },
+        ReadRowsOptions::default().with_max_batch_rows(READ_BATCH_ROWS),
         Compression::Zstd,
     );
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let call = reader.request()?;
         let (head, mut body) = t.open(&call, route)?;
-        let mut decoder = ArrowStreamDecoder::new(DecoderOptions {
-            body_encoding: BodyEncoding::from_content_encoding(head.content_encoding.as_deref())?,
-            ..options.clone()
-        });
+        let mut decoder = ArrowStreamDecoder::new(options.clone().with_body_encoding(
+            BodyEncoding::from_content_encoding(head.content_encoding.as_deref())?,
+        ));
         let broken = loop {
             let n = match body.read(&mut buf) {
                 Ok(n) => n,
@@ -816,12 +805,10 @@ impl Transport {
     fn new(config: ClientConfig) -> Transport {
         Transport {
             config,
-            retry: RetryPolicy {
-                max_attempts: ATTEMPTS,
-                initial_backoff: Duration::from_millis(50),
-                max_backoff: Duration::from_secs(2),
-                ..RetryPolicy::default()
-            },
+            retry: RetryPolicy::default()
+                .with_max_attempts(ATTEMPTS)
+                .with_initial_backoff(Duration::from_millis(50))
+                .with_max_backoff(Duration::from_secs(2)),
             jitter: SplitMix64::new(u64::from(std::process::id())),
             routes: RouteAffinity::new(),
             stats: Stats::default(),

@@ -371,6 +371,7 @@ pub const DEFAULT_USER_AGENT: &str = concat!("maxstorage-rust/", env!("CARGO_PKG
 /// Everything requests have in common: endpoint, credentials, signing, and the optional
 /// quota, tags and user agent.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// Where requests go.
     pub endpoint: Endpoint,

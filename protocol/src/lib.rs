@@ -26,6 +26,7 @@ pub mod retry;
 pub mod route;
 pub mod schema;
 pub mod server;
+mod setters;
 pub mod sign;
 pub mod state;
 pub mod time;

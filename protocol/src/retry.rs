@@ -166,6 +166,7 @@ impl JitterSource for SplitMix64 {
 /// Out-of-range settings are sanitised rather than rejected: `max_attempts` 0 acts as 1, a
 /// `multiplier` below 1 or NaN as 1, `jitter` is clamped to `[0, 1]` (NaN as 0).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Total attempts including the first (default 5). Never unbounded.
     pub max_attempts: u32,
@@ -181,6 +182,15 @@ pub struct RetryPolicy {
     /// Upper bound of a server-requested `Retry-After` delay (default 60 s).
     pub max_retry_after: Duration,
 }
+
+crate::option_setters!(RetryPolicy {
+    with_max_attempts => max_attempts: u32,
+    with_initial_backoff => initial_backoff: Duration,
+    with_max_backoff => max_backoff: Duration,
+    with_multiplier => multiplier: f64,
+    with_jitter => jitter: f64,
+    with_max_retry_after => max_retry_after: Duration,
+});
 
 impl Default for RetryPolicy {
     fn default() -> RetryPolicy {

@@ -13,10 +13,7 @@ use FailureClass::{Connect, Io, Status, Timeout};
 use Idempotency::{Idempotent, NonIdempotent};
 
 fn no_jitter() -> RetryPolicy {
-    RetryPolicy {
-        jitter: 0.0,
-        ..RetryPolicy::default()
-    }
+    RetryPolicy::default().with_jitter(0.0)
 }
 
 fn at(seconds: u64) -> SystemTime {
@@ -77,41 +74,23 @@ fn backoff_grows_exponentially_and_is_capped() {
 #[test]
 fn odd_configurations_are_sanitised() {
     let mut rng = SplitMix64::new(1);
-    let p = RetryPolicy {
-        multiplier: f64::NAN,
-        jitter: f64::NAN,
-        ..RetryPolicy::default()
-    };
+    let p = RetryPolicy::default()
+        .with_multiplier(f64::NAN)
+        .with_jitter(f64::NAN);
     assert_eq!(p.backoff(7), Duration::from_millis(100));
     assert_eq!(p.jittered_backoff(7, &mut rng), Duration::from_millis(100));
-    let p = RetryPolicy {
-        multiplier: 0.5,
-        jitter: 7.0,
-        ..RetryPolicy::default()
-    };
+    let p = RetryPolicy::default().with_multiplier(0.5).with_jitter(7.0);
     assert_eq!(p.backoff(3), Duration::from_millis(100));
-    let p = RetryPolicy {
-        multiplier: f64::INFINITY,
-        ..RetryPolicy::default()
-    };
+    let p = RetryPolicy::default().with_multiplier(f64::INFINITY);
     assert_eq!(p.backoff(2), Duration::from_secs(20));
-    let p = RetryPolicy {
-        initial_backoff: Duration::from_secs(60),
-        ..no_jitter()
-    };
+    let p = no_jitter().with_initial_backoff(Duration::from_secs(60));
     assert_eq!(p.backoff(1), Duration::from_secs(20));
-    let p = RetryPolicy {
-        max_attempts: 0,
-        ..RetryPolicy::default()
-    };
+    let p = RetryPolicy::default().with_max_attempts(0);
     assert_eq!(
         p.decide(1, Connect, Idempotent, None, &mut rng),
         RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted { attempts: 1 })
     );
-    let p = RetryPolicy {
-        jitter: 1.0,
-        ..RetryPolicy::default()
-    };
+    let p = RetryPolicy::default().with_jitter(1.0);
     assert_eq!(p.jittered_backoff(2, &mut Fixed(5.0)), Duration::ZERO);
     assert_eq!(
         p.jittered_backoff(2, &mut Fixed(-3.0)),
@@ -225,10 +204,7 @@ fn non_idempotent_calls_are_retried_only_when_nothing_was_sent() {
 
 #[test]
 fn attempts_are_bounded_even_for_429() {
-    let p = RetryPolicy {
-        max_attempts: 3,
-        ..RetryPolicy::default()
-    };
+    let p = RetryPolicy::default().with_max_attempts(3);
     let mut rng = SplitMix64::new(9);
     let mut attempt = 1;
     loop {
@@ -479,13 +455,7 @@ proptest! {
         max_ms in 1u64..120_000,
         multiplier in 1.0f64..5.0,
     ) {
-        let p = RetryPolicy {
-            initial_backoff: Duration::from_millis(initial_ms),
-            max_backoff: Duration::from_millis(max_ms),
-            multiplier,
-            jitter,
-            ..RetryPolicy::default()
-        };
+        let p = RetryPolicy::default().with_initial_backoff(Duration::from_millis(initial_ms)).with_max_backoff(Duration::from_millis(max_ms)).with_multiplier(multiplier).with_jitter(jitter);
         let base = p.backoff(attempt);
         prop_assert!(base <= p.max_backoff);
         let mut rng = SplitMix64::new(seed);
@@ -500,7 +470,7 @@ proptest! {
 
     #[test]
     fn backoff_never_shrinks(attempt in 1u32..200, multiplier in 1.0f64..10.0) {
-        let p = RetryPolicy { multiplier, ..no_jitter() };
+        let p = no_jitter().with_multiplier(multiplier);
         prop_assert!(p.backoff(attempt + 1) >= p.backoff(attempt));
     }
 
@@ -513,7 +483,7 @@ proptest! {
         retry_after_s in prop::option::of(0u64..100_000),
         seed in any::<u64>(),
     ) {
-        let p = RetryPolicy { max_attempts, ..RetryPolicy::default() };
+        let p = RetryPolicy::default().with_max_attempts(max_attempts);
         let idempotency = if idempotent { Idempotent } else { NonIdempotent };
         let retry_after = retry_after_s.map(Duration::from_secs);
         let mut rng = SplitMix64::new(seed);

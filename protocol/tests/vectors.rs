@@ -257,16 +257,15 @@ fn read_session_options(r: &Record) -> ReadSessionOptions {
         o.filter_predicate_fallback = true;
     } else if c.ends_with("/incremental") {
         o.incremental_read = true;
-        o.incremental_read_options = Some(IncrementalReadOptions {
-            start_version: Some(100),
-            end_version: Some(150),
-            ..Default::default()
-        });
+        o.incremental_read_options = Some(
+            IncrementalReadOptions::default()
+                .with_start_version(Some(100))
+                .with_end_version(Some(150)),
+        );
     } else if c.ends_with("arrow_options") {
-        o.arrow_options = ArrowOptions {
-            timestamp_unit: TimestampUnit::Micro,
-            datetime_unit: TimestampUnit::Milli,
-        };
+        o.arrow_options = ArrowOptions::default()
+            .with_timestamp_unit(TimestampUnit::Micro)
+            .with_datetime_unit(TimestampUnit::Milli);
         o.split_max_file_num = 8;
     } else if c.ends_with("incremental+filter") {
         o.arrow_options.timestamp_unit = TimestampUnit::Micro;
@@ -274,12 +273,12 @@ fn read_session_options(r: &Record) -> ReadSessionOptions {
         o.filter_predicate_fallback = true;
         o.split_max_file_num = 4;
         o.incremental_read = true;
-        o.incremental_read_options = Some(IncrementalReadOptions {
-            mode: Some("v1".into()),
-            from: Some(100.into()),
-            to: Some(200.into()),
-            ..Default::default()
-        });
+        o.incremental_read_options = Some(
+            IncrementalReadOptions::default()
+                .with_mode(Some("v1".into()))
+                .with_from(Some(100.into()))
+                .with_to(Some(200.into())),
+        );
     }
     o
 }
@@ -297,10 +296,7 @@ fn read_rows_options(r: &Record) -> ReadRowsOptions {
 }
 
 fn write_session_options(r: &Record) -> WriteSessionOptions {
-    let mut o = WriteSessionOptions {
-        mode: mode_of(r),
-        ..Default::default()
-    };
+    let mut o = WriteSessionOptions::default().with_mode(mode_of(r));
     if r.call.ends_with("/partition") {
         o.partition_spec = "pt=20230101".into();
     } else if r.call.ends_with("/overwrite") {
@@ -353,16 +349,12 @@ fn rebuild(r: &Record, ctx: &RequestContext<'_>) -> Rebuilt {
         }
         "TablePreview" => {
             let options = if r.call.ends_with("partition+columns") {
-                PreviewOptions {
-                    limit: Some(3),
-                    partition: Some("pt=20230101".into()),
-                    columns: Some(vec!["a".into()]),
-                }
+                PreviewOptions::default()
+                    .with_limit(Some(3))
+                    .with_partition(Some("pt=20230101".into()))
+                    .with_columns(Some(vec!["a".into()]))
             } else {
-                PreviewOptions {
-                    limit: Some(5),
-                    ..Default::default()
-                }
+                PreviewOptions::default().with_limit(Some(5))
             };
             rebuilt(
                 PreviewTable {

@@ -79,6 +79,7 @@ pub trait HttpTransport: Send + Sync + fmt::Debug {
 
 /// Timeouts and pooling of the default transport.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TransportConfig {
     /// Connect timeout (default 10 s).
     pub connect_timeout: Duration,
@@ -94,6 +95,14 @@ pub struct TransportConfig {
     /// How long an idle connection is kept (default 90 s).
     pub idle_timeout: Duration,
 }
+
+maxstorage_protocol::option_setters!(TransportConfig {
+    with_connect_timeout => connect_timeout: Duration,
+    with_read_timeout => read_timeout: Duration,
+    with_write_timeout => write_timeout: Duration,
+    with_max_idle_per_host => max_idle_per_host: usize,
+    with_idle_timeout => idle_timeout: Duration,
+});
 
 impl Default for TransportConfig {
     fn default() -> Self {

@@ -101,10 +101,7 @@ async fn a_silent_server_hits_the_read_timeout() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = tokio::spawn(serve(listener, Arc::new(AtomicUsize::new(0)), false));
-    let config = TransportConfig {
-        read_timeout: Duration::from_millis(200),
-        ..TransportConfig::default()
-    };
+    let config = TransportConfig::default().with_read_timeout(Duration::from_millis(200));
     let err = client(port, config)
         .await
         .table(TableId::new("p", "t"))
@@ -153,10 +150,7 @@ async fn a_server_that_stops_reading_the_body_hits_the_write_timeout() {
         }
         std::future::pending::<()>().await;
     });
-    let config = TransportConfig {
-        write_timeout: Duration::from_millis(300),
-        ..TransportConfig::default()
-    };
+    let config = TransportConfig::default().with_write_timeout(Duration::from_millis(300));
     let transport = HyperTransport::new(&config).unwrap();
     // An endless body: the socket buffers fill, then the body stalls.
     let chunk = bytes::Bytes::from(vec![0u8; 64 * 1024]);
@@ -192,10 +186,9 @@ async fn a_body_that_stalls_mid_way_fails_within_the_read_timeout() {
             std::future::pending::<()>().await;
         }
     });
-    let transport = HyperTransport::new(&TransportConfig {
-        read_timeout: Duration::from_millis(300),
-        ..TransportConfig::default()
-    })
+    let transport = HyperTransport::new(
+        &TransportConfig::default().with_read_timeout(Duration::from_millis(300)),
+    )
     .unwrap();
     let request = http::Request::get(format!("http://127.0.0.1:{port}/"))
         .body(RequestBody::Empty)

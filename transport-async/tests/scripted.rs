@@ -286,11 +286,9 @@ fn transport_error(kind: TransportErrorKind) -> Answer {
 }
 
 fn retry_policy() -> RetryPolicy {
-    RetryPolicy {
-        initial_backoff: Duration::from_millis(1),
-        max_backoff: Duration::from_millis(5),
-        ..RetryPolicy::default()
-    }
+    RetryPolicy::default()
+        .with_initial_backoff(Duration::from_millis(1))
+        .with_max_backoff(Duration::from_millis(5))
 }
 
 async fn client(script: Arc<Script>) -> Client {
@@ -444,10 +442,7 @@ async fn read_fails_loudly_when_resumes_are_exhausted() {
         .create_read_session(ReadSessionOptions::default())
         .await
         .unwrap();
-    let options = ReadOptions {
-        max_resumes: 2,
-        ..ReadOptions::default()
-    };
+    let options = ReadOptions::default().with_max_resumes(2);
     let results: Vec<_> = table.read_split(&session, 0, &options).collect().await;
     assert_eq!(results.len(), 1, "no batch was complete before the cuts");
     let err = results.last().unwrap().as_ref().unwrap_err();
@@ -509,10 +504,7 @@ const STREAM: &str = r#"{"TableSchema":{"DataColumns":[{"columnType":{"Type":0,"
     "TableId":"tid","SchemaVersion":0,"AccessToken":"tok"}"#;
 
 fn exactly_once() -> StreamOptions {
-    StreamOptions {
-        exactly_once: true,
-        ..StreamOptions::default()
-    }
+    StreamOptions::default().with_exactly_once(true)
 }
 
 #[tokio::test(start_paused = true)]

@@ -55,6 +55,7 @@ pub trait HttpTransport: Send + Sync + fmt::Debug {
 
 /// Timeouts and pooling of the default transport.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TransportConfig {
     /// Connect timeout (default 10 s).
     pub connect_timeout: Duration,
@@ -66,6 +67,13 @@ pub struct TransportConfig {
     /// Idle connections kept per host (default 32).
     pub max_idle_per_host: usize,
 }
+
+maxstorage_protocol::option_setters!(TransportConfig {
+    with_connect_timeout => connect_timeout: Duration,
+    with_read_timeout => read_timeout: Duration,
+    with_write_timeout => write_timeout: Duration,
+    with_max_idle_per_host => max_idle_per_host: usize,
+});
 
 impl Default for TransportConfig {
     fn default() -> Self {

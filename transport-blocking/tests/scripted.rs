@@ -152,11 +152,9 @@ impl HttpTransport for Script {
 }
 
 fn client(script: Arc<Script>) -> Client {
-    let retry = RetryPolicy {
-        initial_backoff: Duration::from_millis(1),
-        max_backoff: Duration::from_millis(5),
-        ..RetryPolicy::default()
-    };
+    let retry = RetryPolicy::default()
+        .with_initial_backoff(Duration::from_millis(1))
+        .with_max_backoff(Duration::from_millis(5));
     Client::builder()
         .endpoint("http://127.0.0.1:9")
         .credentials(Credentials::new("ak", "sk"))
@@ -271,10 +269,7 @@ fn read_fails_loudly_when_resumes_are_exhausted() {
     let session = table
         .create_read_session(ReadSessionOptions::default())
         .unwrap();
-    let options = ReadOptions {
-        max_resumes: 2,
-        ..ReadOptions::default()
-    };
+    let options = ReadOptions::default().with_max_resumes(2);
     let results: Vec<_> = table.read_split(&session, 0, &options).collect();
     assert!(
         results.iter().all(|r| r.is_err()),
@@ -394,10 +389,7 @@ fn exactly_once_write_survives_a_lost_answer_without_duplicates() {
     let mut writer = session
         .stream_writer(
             StreamRef::new("0", 1),
-            StreamOptions {
-                exactly_once: true,
-                ..StreamOptions::default()
-            },
+            StreamOptions::default().with_exactly_once(true),
         )
         .unwrap();
     writer.write(&rows(0, 10)).unwrap();
@@ -450,10 +442,7 @@ fn exactly_once_conflict_resyncs_and_moves_on() {
     let mut writer = session
         .stream_writer(
             StreamRef::new("0", 1),
-            StreamOptions {
-                exactly_once: true,
-                ..StreamOptions::default()
-            },
+            StreamOptions::default().with_exactly_once(true),
         )
         .unwrap();
     writer.write(&rows(0, 10)).unwrap();

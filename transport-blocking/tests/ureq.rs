@@ -28,10 +28,9 @@ fn a_body_that_stalls_mid_way_fails_within_the_read_timeout() {
             .unwrap();
         std::thread::sleep(Duration::from_secs(5));
     });
-    let transport = UreqTransport::new(&TransportConfig {
-        read_timeout: Duration::from_millis(300),
-        ..TransportConfig::default()
-    });
+    let transport = UreqTransport::new(
+        &TransportConfig::default().with_read_timeout(Duration::from_millis(300)),
+    );
     let request = http::Request::get(format!("http://127.0.0.1:{port}/"))
         .body(RequestBody::Empty)
         .unwrap();

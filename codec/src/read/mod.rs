@@ -104,6 +104,7 @@ impl BodyEncoding {
 
 /// Options of an [`ArrowStreamDecoder`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DecoderOptions {
     /// How the body is encoded (default [`BodyEncoding::Detect`]).
     pub body_encoding: BodyEncoding,
@@ -125,6 +126,13 @@ pub struct DecoderOptions {
     /// Largest piece of decompressed body processed at once (default 64 KiB).
     pub decompress_piece_bytes: usize,
 }
+
+maxstorage_protocol::option_setters!(DecoderOptions {
+    with_max_decompressed_batch_bytes => max_decompressed_batch_bytes: usize,
+    with_normalize_timestamp_structs => normalize_timestamp_structs: bool,
+    with_column_types => column_types: Vec<(String, OdpsType)>,
+    with_decompress_piece_bytes => decompress_piece_bytes: usize,
+});
 
 impl Default for DecoderOptions {
     fn default() -> Self {

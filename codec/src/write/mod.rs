@@ -53,6 +53,7 @@ pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
 
 /// Options of an [`ArrowStreamEncoder`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EncoderOptions {
     /// IPC buffer compression (default none).
     pub compression: Compression,
@@ -62,6 +63,11 @@ pub struct EncoderOptions {
     /// fits; a body holds as many messages as fit.
     pub target_body_bytes: usize,
 }
+
+maxstorage_protocol::option_setters!(EncoderOptions {
+    with_zstd_level => zstd_level: Option<i32>,
+    with_target_body_bytes => target_body_bytes: usize,
+});
 
 impl Default for EncoderOptions {
     fn default() -> Self {

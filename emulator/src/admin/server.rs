@@ -214,10 +214,8 @@ fn insert(
         fields.push(arrow_schema::Field::new(&c.name, dt, true));
     }
     let expected = Arc::new(arrow_schema::Schema::new(fields));
-    let mut decoder = ArrowStreamDecoder::new(DecoderOptions {
-        normalize_timestamp_structs: false,
-        ..DecoderOptions::default()
-    });
+    let mut decoder =
+        ArrowStreamDecoder::new(DecoderOptions::default().with_normalize_timestamp_structs(false));
     let mut stager = Stager::new(&state.store, table.meta.clone(), &partial)?;
     let bad = |e: maxstorage_codec::CodecError| {
         ApiError::invalid_data(format!("the body is not a valid Arrow IPC stream: {e}"))

@@ -129,19 +129,16 @@ impl Service {
         let table = self.client().table(self.table.clone());
         for (i, region) in ["eu", "us"].iter().enumerate() {
             let session = table
-                .create_write_session(maxstorage::WriteSessionOptions {
-                    partition_spec: format!("region={region}"),
-                    overwrite: true,
-                    ..Default::default()
-                })
+                .create_write_session(
+                    maxstorage::WriteSessionOptions::default()
+                        .with_partition_spec(format!("region={region}"))
+                        .with_overwrite(true),
+                )
                 .expect("a write session");
             let mut writer = session
                 .stream_writer(
                     maxstorage::StreamRef::new("0", 1),
-                    maxstorage::StreamOptions {
-                        exactly_once: true,
-                        ..Default::default()
-                    },
+                    maxstorage::StreamOptions::default().with_exactly_once(true),
                 )
                 .expect("a stream");
             let first = i as i64 * rows;

@@ -133,6 +133,7 @@ impl Call for GetInstanceReadSession {
 
 /// The body of `InstanceRead`, with the official SDKs' defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct InstanceReadOptions {
     /// The SQL task name (default `AnonymousSQLTask`).
     #[serde(rename = "TaskName", default, deserialize_with = "string_lenient")]
@@ -147,6 +148,13 @@ pub struct InstanceReadOptions {
     #[serde(rename = "Columns", default)]
     pub columns: Vec<String>,
 }
+
+crate::option_setters!(InstanceReadOptions {
+    with_task_name => task_name: String,
+    with_query_id => query_id: i64,
+    with_enable_limit => enable_limit: bool,
+    with_columns => columns: Vec<String>,
+});
 
 impl Default for InstanceReadOptions {
     fn default() -> InstanceReadOptions {

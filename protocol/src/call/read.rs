@@ -34,6 +34,7 @@ pub const DEFAULT_SPLIT_SIZE: i64 = 256 * 1024 * 1024;
 
 /// Split options of a read session (`SplitOptions`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SplitOptions {
     /// The split mode.
     #[serde(rename = "SplitMode", default)]
@@ -56,6 +57,13 @@ pub struct SplitOptions {
     )]
     pub cross_partition: bool,
 }
+
+crate::option_setters!(SplitOptions {
+    with_mode => mode: SplitMode,
+    with_unit => unit: String,
+    with_number => number: i64,
+    with_cross_partition => cross_partition: bool,
+});
 
 fn default_split_unit() -> String {
     "ByteSize".to_string()
@@ -183,6 +191,7 @@ impl std::str::FromStr for TimestampUnit {
 
 /// Arrow format options of a read session (`ArrowOptions`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ArrowOptions {
     /// Unit of `timestamp` / `timestamp_ntz` columns (default nano).
     #[serde(rename = "TimestampUnit", default)]
@@ -191,6 +200,11 @@ pub struct ArrowOptions {
     #[serde(rename = "DatetimeUnit", default = "default_datetime_unit")]
     pub datetime_unit: TimestampUnit,
 }
+
+crate::option_setters!(ArrowOptions {
+    with_timestamp_unit => timestamp_unit: TimestampUnit,
+    with_datetime_unit => datetime_unit: TimestampUnit,
+});
 
 fn default_datetime_unit() -> TimestampUnit {
     TimestampUnit::Milli
@@ -210,6 +224,7 @@ impl Default for ArrowOptions {
 /// The user guide SDK sends `StartVersion`/`EndVersion` or `StartTimeStamp`/`EndTimeStamp`
 /// (and `Mode`); `odps.maxstorage` sends `Mode`, `From`, `To` — both shapes are modelled.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct IncrementalReadOptions {
     /// Read mode, e.g. `append` or `cdc`.
     #[serde(rename = "Mode", default, skip_serializing_if = "Option::is_none")]
@@ -252,8 +267,19 @@ pub struct IncrementalReadOptions {
     pub to: Option<serde_json::Value>,
 }
 
+crate::option_setters!(IncrementalReadOptions {
+    with_mode => mode: Option<String>,
+    with_start_timestamp => start_timestamp: Option<String>,
+    with_end_timestamp => end_timestamp: Option<String>,
+    with_start_version => start_version: Option<i64>,
+    with_end_version => end_version: Option<i64>,
+    with_from => from: Option<serde_json::Value>,
+    with_to => to: Option<serde_json::Value>,
+});
+
 /// The body of `TableCreateReadSession`, with the official SDK's defaults.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ReadSessionOptions {
     /// Data columns to read (`[]` = all).
     #[serde(
@@ -317,6 +343,20 @@ pub struct ReadSessionOptions {
     )]
     pub incremental_read_options: Option<IncrementalReadOptions>,
 }
+
+crate::option_setters!(ReadSessionOptions {
+    with_required_data_columns => required_data_columns: Vec<String>,
+    with_required_partition_columns => required_partition_columns: Vec<String>,
+    with_required_partitions => required_partitions: Vec<String>,
+    with_required_bucket_ids => required_bucket_ids: Vec<i64>,
+    with_split_options => split_options: SplitOptions,
+    with_arrow_options => arrow_options: ArrowOptions,
+    with_filter_predicate => filter_predicate: String,
+    with_filter_predicate_fallback => filter_predicate_fallback: bool,
+    with_split_max_file_num => split_max_file_num: i64,
+    with_incremental_read => incremental_read: bool,
+    with_incremental_read_options => incremental_read_options: Option<IncrementalReadOptions>,
+});
 
 /// The status of a session (`SessionStatus`), parsed case-insensitively.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -578,6 +618,7 @@ impl Call for GetReadSession {
 
 /// The body of `TableRead` with the official SDK's defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ReadRowsOptions {
     /// Maximum rows per record batch (default 4096).
     #[serde(
@@ -606,6 +647,15 @@ pub struct ReadRowsOptions {
     )]
     pub data_columns_unordered: bool,
 }
+
+crate::option_setters!(ReadRowsOptions {
+    with_max_batch_rows => max_batch_rows: i64,
+    with_skip_row_num => skip_row_num: i64,
+    with_max_batch_raw_size => max_batch_raw_size: i64,
+    with_data_format => data_format: DataFormat,
+    with_data_columns => data_columns: Vec<String>,
+    with_data_columns_unordered => data_columns_unordered: bool,
+});
 
 fn default_max_batch_rows() -> i64 {
     4096
@@ -727,6 +777,7 @@ pub(crate) fn accept_encoding(spec: RequestSpec, compression: Compression) -> Re
 
 /// The body of `TablePreview`; unset fields are not sent.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PreviewOptions {
     /// Maximum rows (the service may return fewer).
     #[serde(
@@ -743,6 +794,12 @@ pub struct PreviewOptions {
     #[serde(rename = "Columns", default, skip_serializing_if = "Option::is_none")]
     pub columns: Option<Vec<String>>,
 }
+
+crate::option_setters!(PreviewOptions {
+    with_limit => limit: Option<i64>,
+    with_partition => partition: Option<String>,
+    with_columns => columns: Option<Vec<String>>,
+});
 
 /// `TablePreview`: the first rows of a table without a session.
 #[derive(Debug, Clone, PartialEq)]

@@ -279,6 +279,7 @@ fn parse_session(action: Action, parts: &Parts, body: &[u8]) -> Result<WriteSess
 
 /// What a new write session writes to and how.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct WriteSessionOptions {
     /// A static partition such as `pt=20230101` (`,` or `/` between keys); empty for none
     /// or for dynamic partitions.
@@ -296,6 +297,16 @@ pub struct WriteSessionOptions {
     /// Maximum field size in bytes (BatchCompatible; 0 = the service default).
     pub max_field_size: i64,
 }
+
+crate::option_setters!(WriteSessionOptions {
+    with_partition_spec => partition_spec: String,
+    with_overwrite => overwrite: bool,
+    with_extra_flags => extra_flags: BTreeMap<String, serde_json::Value>,
+    with_mode => mode: WriteMode,
+    with_arrow_options => arrow_options: ArrowOptions,
+    with_enhance_write_check => enhance_write_check: bool,
+    with_max_field_size => max_field_size: i64,
+});
 
 #[derive(Serialize)]
 struct CreateWriteSessionBody<'a> {

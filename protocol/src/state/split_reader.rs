@@ -212,10 +212,7 @@ mod tests {
     use super::*;
 
     fn reader(selection: RowSelection, skip: i64) -> SplitReader {
-        let options = ReadRowsOptions {
-            skip_row_num: skip,
-            ..Default::default()
-        };
+        let options = ReadRowsOptions::default().with_skip_row_num(skip);
         SplitReader::new(
             TableId::new("p", "t"),
             "s1",
