@@ -306,12 +306,7 @@ macro_rules! table_client {
                 let call = self
                     .calls
                     .preview(options, self.client.defaults.compression);
-                let (head, body) = self.client.core.open(&call, Route::default())$($aw)*?;
-                Ok(StreamBatches::new(DecodingBody::new(
-                    &head,
-                    body,
-                    Default::default(),
-                )?))
+                self.client.core.open_batches(&call, Route::default())$($aw)*
             }
 
             /// Creates a write session.
@@ -473,12 +468,7 @@ macro_rules! instance_client {
                     options: options.clone(),
                     compression: self.client.defaults.compression,
                 };
-                let (head, body) = self.client.core.open(&call, Route::default())$($aw)*?;
-                Ok(StreamBatches::new(DecodingBody::new(
-                    &head,
-                    body,
-                    Default::default(),
-                )?))
+                self.client.core.open_batches(&call, Route::default())$($aw)*
             }
         }
     };
@@ -695,7 +685,7 @@ macro_rules! write_session_handle {
 
 /// A client's `Core` (the [`CallCore`](maxstorage_client_core::exchange::CallCore) and the transport) and
 /// its one driver of operations (`drive`) with the call helpers on top of its own
-/// `exchange` (one call with its attempts). Expanded like [`table_client!`](crate::table_client!); the client
+/// `exchange` (one call with its attempts), and its `StreamBatches` / `DecodingBody`. Expanded like [`table_client!`](crate::table_client!); the client
 /// provides `Instant` (its clock), `sleep(Duration)`, `read_bounded(body, limit)` and
 /// `exchange(call, route, body)`.
 #[macro_export]
@@ -782,6 +772,18 @@ macro_rules! call_driver {
                     .map_err(|e| $crate::core_::Error::io(format!("reading the {action} answer"), e))?;
                 $crate::core_::exchange::check_answer_size(action, buf.len())?;
                 Ok((parts, buf))
+            }
+
+            /// Sends a call whose answer body is an Arrow IPC stream and returns its batches.
+            pub(crate) $($async)? fn open_batches<
+                C: $crate::core_::reexport::Call<Output = $crate::core_::reexport::StreamingResponse>,
+            >(
+                &self,
+                call: &C,
+                route: Route<'_>,
+            ) -> $crate::core_::Result<StreamBatches> {
+                let (head, body) = self.open(call, route) $($aw)* ?;
+                Ok(StreamBatches::new(DecodingBody::new(&head, body, Default::default())?))
             }
 
             /// Sends a call whose answer body is a stream and returns the head and the body.

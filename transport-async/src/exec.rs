@@ -14,6 +14,7 @@ use maxstorage_protocol::Call;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::read::{DecodingBody, StreamBatches};
 use crate::transport::{ByteStream, HttpTransport, RequestBody, ResponseBody};
 use maxstorage_client_core::Result;
 

@@ -10,7 +10,7 @@ use maxstorage_protocol::{Compression, TableId};
 use crate::blob::{BlobReader, BlobStreamReader};
 use crate::client::Client;
 use crate::exec::Route;
-use crate::read::{DecodingBody, ParallelBatches, RawRowsReader, SplitBatches, StreamBatches};
+use crate::read::{ParallelBatches, RawRowsReader, SplitBatches, StreamBatches};
 use crate::write::WriteSessionHandle;
 
 maxstorage_surface::table_client!(async; .await);

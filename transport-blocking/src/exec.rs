@@ -11,6 +11,7 @@ use maxstorage_client_core::exchange::{
 };
 use maxstorage_protocol::Call;
 
+use crate::read::{DecodingBody, StreamBatches};
 use crate::transport::{HttpTransport, RequestBody, ResponseBody};
 use maxstorage_client_core::Result;
 

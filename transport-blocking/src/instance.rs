@@ -12,6 +12,6 @@ use maxstorage_protocol::read::RowRange;
 
 use crate::client::Client;
 use crate::exec::Route;
-use crate::read::{DecodingBody, StreamBatches};
+use crate::read::StreamBatches;
 
 maxstorage_surface::instance_client!(;);
