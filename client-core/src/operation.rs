@@ -176,6 +176,52 @@ impl<S: Awaited> Operation for SessionReady<S> {
     }
 }
 
+/// Implements [`Call`] for an enum whose variants each hold one call: every method goes to
+/// the variant's call, and its answer becomes the enum's output through the variant's
+/// `wrap` function.
+macro_rules! calls_of_an_operation {
+    ($name:ident -> $output:ty { $($variant:ident => $wrap:expr),+ $(,)? }) => {
+        impl maxstorage_protocol::Call for $name {
+            type Output = $output;
+
+            fn action(&self) -> maxstorage_protocol::Action {
+                match self {
+                    $($name::$variant(c) => c.action(),)+
+                }
+            }
+
+            fn is_idempotent(&self) -> bool {
+                match self {
+                    $($name::$variant(c) => c.is_idempotent(),)+
+                }
+            }
+
+            fn build(
+                &self,
+                ctx: &maxstorage_protocol::RequestContext<'_>,
+            ) -> std::result::Result<
+                http::Request<maxstorage_protocol::Body>,
+                maxstorage_protocol::Error,
+            > {
+                match self {
+                    $($name::$variant(c) => c.build(ctx),)+
+                }
+            }
+
+            fn parse(
+                &self,
+                parts: &http::response::Parts,
+                body: &[u8],
+            ) -> std::result::Result<$output, maxstorage_protocol::Error> {
+                match self {
+                    $($name::$variant(c) => c.parse(parts, body).map($wrap),)+
+                }
+            }
+        }
+    };
+}
+pub(crate) use calls_of_an_operation;
+
 /// The calls of a commit: the commit, and the status question that settles a failed one.
 #[derive(Debug, Clone)]
 pub enum CommitCall {
@@ -185,45 +231,10 @@ pub enum CommitCall {
     Status(GetWriteSession),
 }
 
-impl Call for CommitCall {
-    type Output = WriteSessionInfo;
-
-    fn action(&self) -> maxstorage_protocol::Action {
-        match self {
-            CommitCall::Commit(c) => c.action(),
-            CommitCall::Status(c) => c.action(),
-        }
-    }
-
-    fn is_idempotent(&self) -> bool {
-        match self {
-            CommitCall::Commit(c) => c.is_idempotent(),
-            CommitCall::Status(c) => c.is_idempotent(),
-        }
-    }
-
-    fn build(
-        &self,
-        ctx: &maxstorage_protocol::RequestContext<'_>,
-    ) -> std::result::Result<http::Request<maxstorage_protocol::Body>, maxstorage_protocol::Error>
-    {
-        match self {
-            CommitCall::Commit(c) => c.build(ctx),
-            CommitCall::Status(c) => c.build(ctx),
-        }
-    }
-
-    fn parse(
-        &self,
-        parts: &http::response::Parts,
-        body: &[u8],
-    ) -> std::result::Result<WriteSessionInfo, maxstorage_protocol::Error> {
-        match self {
-            CommitCall::Commit(c) => c.parse(parts, body),
-            CommitCall::Status(c) => c.parse(parts, body),
-        }
-    }
-}
+calls_of_an_operation!(CommitCall -> WriteSessionInfo {
+    Commit => std::convert::identity,
+    Status => std::convert::identity,
+});
 
 /// A commit that settles its own failure: a commit whose answer was lost may have
 /// happened, so a failed commit asks the service for the session's status, and the write

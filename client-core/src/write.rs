@@ -15,11 +15,11 @@ use maxstorage_protocol::write::{
 use std::time::Duration;
 
 use bytes::Bytes;
-use maxstorage_protocol::{Call, Compression, TableId};
+use maxstorage_protocol::{Compression, TableId};
 
 use crate::blob::{BlobItem, blob_batch_body};
 use crate::error::{Error, Result};
-use crate::operation::{Operation, Step};
+use crate::operation::{Operation, Step, calls_of_an_operation};
 use crate::options::{StreamOptions, WritePosition};
 use crate::progress::{Progress, ProgressHook};
 use crate::settings::Defaults;
@@ -73,45 +73,10 @@ pub enum StreamAnswer {
     Position(Box<WriteStreamInfo>),
 }
 
-impl Call for StreamCall {
-    type Output = StreamAnswer;
-
-    fn action(&self) -> maxstorage_protocol::Action {
-        match self {
-            StreamCall::Write(c) => c.action(),
-            StreamCall::Resync(c) => c.action(),
-        }
-    }
-
-    fn is_idempotent(&self) -> bool {
-        match self {
-            StreamCall::Write(c) => c.is_idempotent(),
-            StreamCall::Resync(c) => c.is_idempotent(),
-        }
-    }
-
-    fn build(
-        &self,
-        ctx: &maxstorage_protocol::RequestContext<'_>,
-    ) -> std::result::Result<http::Request<maxstorage_protocol::Body>, maxstorage_protocol::Error>
-    {
-        match self {
-            StreamCall::Write(c) => c.build(ctx),
-            StreamCall::Resync(c) => c.build(ctx),
-        }
-    }
-
-    fn parse(
-        &self,
-        parts: &http::response::Parts,
-        body: &[u8],
-    ) -> std::result::Result<StreamAnswer, maxstorage_protocol::Error> {
-        Ok(match self {
-            StreamCall::Write(c) => StreamAnswer::Written(c.parse(parts, body)?),
-            StreamCall::Resync(c) => StreamAnswer::Position(Box::new(c.parse(parts, body)?)),
-        })
-    }
-}
+calls_of_an_operation!(StreamCall -> StreamAnswer {
+    Write => StreamAnswer::Written,
+    Resync => |info| StreamAnswer::Position(Box::new(info)),
+});
 
 /// The write of one request body of a stream, as an [`Operation`]: send the body, and
 /// after a failure recover as the exactly-once state machine ([`WriteStream`]) says —
