@@ -1072,8 +1072,12 @@ impl maxstorage_blocking::HttpTransport for MeteredBlocking {
                     tap.chunk(&b);
                     RequestBody::Bytes(b)
                 }
-                RequestBody::Reader { reader, length } => RequestBody::Reader {
-                    reader: Box::new(TapReader { inner: reader, tap }),
+                RequestBody::Chunks(chunks) => {
+                    chunks.iter().for_each(|c| tap.chunk(c));
+                    RequestBody::Chunks(chunks)
+                }
+                RequestBody::Stream { stream, length } => RequestBody::Stream {
+                    stream: Box::new(TapReader { inner: stream, tap }),
                     length,
                 },
             }),
@@ -1112,6 +1116,10 @@ impl maxstorage_async::HttpTransport for MeteredAsync {
                 RequestBody::Bytes(b) => {
                     tap.chunk(&b);
                     RequestBody::Bytes(b)
+                }
+                RequestBody::Chunks(chunks) => {
+                    chunks.iter().for_each(|c| tap.chunk(c));
+                    RequestBody::Chunks(chunks)
                 }
                 RequestBody::Stream { stream, length } => RequestBody::Stream {
                     stream: Box::pin(TapStream { inner: stream, tap }),

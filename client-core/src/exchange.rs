@@ -103,6 +103,17 @@ pub enum OutgoingBody<S> {
     },
 }
 
+impl<S> std::fmt::Debug for OutgoingBody<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OutgoingBody::Empty => f.write_str("Empty"),
+            OutgoingBody::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            OutgoingBody::Chunks(c) => write!(f, "Chunks({} bytes)", chunks_len(c)),
+            OutgoingBody::Stream { length, .. } => write!(f, "Stream(length {length:?})"),
+        }
+    }
+}
+
 /// The total length of a body sent in pieces.
 pub fn chunks_len(chunks: &[Bytes]) -> u64 {
     chunks.iter().map(|c| c.len() as u64).sum()

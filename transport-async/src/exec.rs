@@ -7,15 +7,13 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use maxstorage_client_core::exchange::{
-    Attempt, Attempts, MAX_ERROR_BODY, OutgoingBody, chunks_len,
-};
+use maxstorage_client_core::exchange::{Attempt, Attempts, MAX_ERROR_BODY};
 use maxstorage_protocol::Call;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::read::{DecodingBody, StreamBatches};
-use crate::transport::{ByteStream, HttpTransport, RequestBody, ResponseBody};
+use crate::transport::{ByteStream, HttpTransport, ResponseBody};
 use maxstorage_client_core::Result;
 
 pub(crate) use maxstorage_client_core::exchange::Route;
@@ -44,7 +42,7 @@ impl Core {
             loop {
                 let now = SystemTime::now();
                 let request = match attempts.next(&self.shared, call, &route, now)? {
-                    Attempt::Send(request) => (*request).map(request_body),
+                    Attempt::Send(request) => *request,
                     Attempt::Wait(delay) => {
                         sleep(delay).await;
                         continue;
@@ -68,19 +66,6 @@ impl Core {
         }
         .instrument(span)
         .await
-    }
-}
-
-/// The request body of an attempt, as hyper sends it.
-fn request_body(body: OutgoingBody<ByteStream>) -> RequestBody {
-    match body {
-        OutgoingBody::Empty => RequestBody::Empty,
-        OutgoingBody::Bytes(b) => RequestBody::Bytes(b),
-        OutgoingBody::Chunks(chunks) => RequestBody::Stream {
-            length: Some(chunks_len(&chunks)),
-            stream: Box::pin(futures_util::stream::iter(chunks.into_iter().map(Ok))),
-        },
-        OutgoingBody::Stream { stream, length } => RequestBody::Stream { stream, length },
     }
 }
 

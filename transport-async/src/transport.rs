@@ -28,6 +28,7 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
 
 pub use maxstorage_client_core::error::{TransportError, TransportErrorKind};
+use maxstorage_client_core::exchange::chunks_len;
 
 /// A stream of body bytes.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
@@ -35,31 +36,11 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 /// A future of the transport.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// The body of a request the client sends.
-pub enum RequestBody {
-    /// No body.
-    Empty,
-    /// A complete body in memory (JSON calls, write bodies). Cheap to clone for a retry.
-    Bytes(Bytes),
-    /// A body produced while it is sent, with `Content-Length` when `length` is known and
-    /// chunked otherwise. It cannot be replayed: a retry needs a new stream.
-    Stream {
-        /// The data.
-        stream: ByteStream,
-        /// Its length, if known.
-        length: Option<u64>,
-    },
-}
-
-impl fmt::Debug for RequestBody {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RequestBody::Empty => f.write_str("Empty"),
-            RequestBody::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
-            RequestBody::Stream { length, .. } => write!(f, "Stream(length {length:?})"),
-        }
-    }
-}
+/// The body of a request the client sends: empty, complete in memory (cheap to clone for a
+/// retry), in pieces sent one after another with `Content-Length` their total, or
+/// produced while it is sent (`Content-Length` when its length is known, chunked
+/// otherwise; it cannot be replayed, so a retry needs a new stream).
+pub type RequestBody = maxstorage_client_core::OutgoingBody<ByteStream>;
 
 /// A response body: its chunks as they arrive. Dropping it before its end closes the
 /// connection it came on (an unfinished response cannot be reused).
@@ -309,6 +290,28 @@ fn with_port(uri: http::Uri) -> Result<http::Uri, BoxError> {
     Ok(http::Uri::from_parts(parts)?)
 }
 
+/// A body sent from `stream`, with `Content-Length` when `length` is known; its end (or
+/// its drop) is signalled on `ended` and its progress recorded in `progress`.
+fn stream_body(
+    parts: &mut http::request::Parts,
+    stream: ByteStream,
+    length: Option<u64>,
+    ended: oneshot::Sender<()>,
+    progress: &Arc<Progress>,
+) -> HyperBody {
+    if let Some(len) = length {
+        parts
+            .headers
+            .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+    }
+    let stream = SignalEnd {
+        inner: stream,
+        ended: Some(ended),
+        progress: progress.clone(),
+    };
+    StreamBody::new(stream.map_ok(Frame::data)).boxed_unsync()
+}
+
 impl HttpTransport for HyperTransport {
     fn send(
         &self,
@@ -338,18 +341,13 @@ impl HttpTransport for HyperTransport {
                     drop(sent_tx);
                     Full::new(b).map_err(|never| match never {}).boxed_unsync()
                 }
+                RequestBody::Chunks(chunks) => {
+                    let length = chunks_len(&chunks);
+                    let stream = Box::pin(futures_util::stream::iter(chunks.into_iter().map(Ok)));
+                    stream_body(&mut parts, stream, Some(length), sent_tx, &progress)
+                }
                 RequestBody::Stream { stream, length } => {
-                    if let Some(len) = length {
-                        parts
-                            .headers
-                            .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
-                    }
-                    let stream = SignalEnd {
-                        inner: stream,
-                        ended: Some(sent_tx),
-                        progress: progress.clone(),
-                    };
-                    StreamBody::new(stream.map_ok(Frame::data)).boxed_unsync()
+                    stream_body(&mut parts, stream, length, sent_tx, &progress)
                 }
             };
             let read_timeout = self.read_timeout;

@@ -134,8 +134,17 @@ impl HttpTransport for Script {
     ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, TransportError>> {
         Box::pin(async move {
             let (parts, body) = request.into_parts();
+            // A body in pieces is looked at as the stream the transport sends.
+            let body = match body {
+                RequestBody::Chunks(chunks) => RequestBody::Stream {
+                    length: None,
+                    stream: Box::pin(futures_util::stream::iter(chunks.into_iter().map(Ok))),
+                },
+                body => body,
+            };
             let body = match body {
                 RequestBody::Empty => Vec::new(),
+                RequestBody::Chunks(_) => unreachable!("turned into a stream above"),
                 RequestBody::Bytes(b) => b.to_vec(),
                 RequestBody::Stream { mut stream, .. } if self.detach_bodies => {
                     let drops = self.drops.clone();

@@ -4,15 +4,11 @@
 use std::io::Read;
 use std::time::{Instant, SystemTime};
 
-use bytes::Bytes;
-
-use maxstorage_client_core::exchange::{
-    Attempt, Attempts, MAX_ERROR_BODY, OutgoingBody, chunks_len,
-};
+use maxstorage_client_core::exchange::{Attempt, Attempts, MAX_ERROR_BODY};
 use maxstorage_protocol::Call;
 
 use crate::read::{DecodingBody, StreamBatches};
-use crate::transport::{HttpTransport, RequestBody, ResponseBody};
+use crate::transport::{HttpTransport, ResponseBody};
 use maxstorage_client_core::Result;
 
 pub(crate) use maxstorage_client_core::exchange::Route;
@@ -46,7 +42,7 @@ impl Core {
         let _in_span = attempts.span().clone().entered();
         loop {
             let request = match attempts.next(&self.shared, call, &route, SystemTime::now())? {
-                Attempt::Send(request) => (*request).map(request_body),
+                Attempt::Send(request) => *request,
                 Attempt::Wait(delay) => {
                     sleep(delay);
                     continue;
@@ -72,44 +68,5 @@ impl Core {
                 Err(e) => attempts.on_transport_error(&self.shared, call, e)?,
             }
         }
-    }
-}
-
-/// The request body of an attempt, as ureq sends it.
-fn request_body(body: OutgoingBody<Box<dyn Read + Send>>) -> RequestBody {
-    match body {
-        OutgoingBody::Empty => RequestBody::Empty,
-        OutgoingBody::Bytes(b) => RequestBody::Bytes(b),
-        OutgoingBody::Chunks(chunks) => RequestBody::Reader {
-            length: Some(chunks_len(&chunks)),
-            reader: Box::new(ChunksReader {
-                chunks: chunks.into(),
-            }),
-        },
-        OutgoingBody::Stream { stream, length } => RequestBody::Reader {
-            reader: stream,
-            length,
-        },
-    }
-}
-
-/// Reads a body held in pieces, one piece after another, without joining them.
-struct ChunksReader {
-    chunks: std::collections::VecDeque<Bytes>,
-}
-
-impl Read for ChunksReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while let Some(front) = self.chunks.front_mut() {
-            if front.is_empty() {
-                self.chunks.pop_front();
-                continue;
-            }
-            let n = buf.len().min(front.len());
-            buf[..n].copy_from_slice(&front[..n]);
-            bytes::Buf::advance(front, n);
-            return Ok(n);
-        }
-        Ok(0)
     }
 }

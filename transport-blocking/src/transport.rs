@@ -8,36 +8,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-/// The body of a request the client sends.
-pub enum RequestBody {
-    /// No body.
-    Empty,
-    /// A complete body in memory (JSON calls, buffered uploads). Cheap to clone for a retry.
-    Bytes(Bytes),
-    /// A body read from a stream, sent with `Content-Length` when `length` is known and
-    /// chunked otherwise. It cannot be replayed: a retry needs a new reader.
-    Reader {
-        /// The data.
-        reader: Box<dyn Read + Send>,
-        /// Its length, if known.
-        length: Option<u64>,
-    },
-}
-
-impl fmt::Debug for RequestBody {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RequestBody::Empty => f.write_str("Empty"),
-            RequestBody::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
-            RequestBody::Reader { length, .. } => write!(f, "Reader(length {length:?})"),
-        }
-    }
-}
+/// The body of a request the client sends: empty, complete in memory (cheap to clone for a
+/// retry), in pieces sent one after another with `Content-Length` their total, or read
+/// from a stream (`Content-Length` when its length is known, chunked otherwise; it cannot
+/// be replayed, so a retry needs a new reader).
+pub type RequestBody = maxstorage_client_core::OutgoingBody<Box<dyn Read + Send>>;
 
 /// A response body to read; reading it streams from the connection.
 pub type ResponseBody = Box<dyn Read + Send>;
 
 pub use maxstorage_client_core::error::{TransportError, TransportErrorKind};
+use maxstorage_client_core::exchange::chunks_len;
 use maxstorage_client_core::network::{
     NetworkConfig, NetworkConfigError, ProxyConfig, ProxyUrl, RootCertificates,
 };
@@ -247,18 +228,14 @@ impl HttpTransport for UreqTransport {
         let result = match body {
             RequestBody::Empty => agent.run(http::Request::from_parts(parts, ())),
             RequestBody::Bytes(b) => agent.run(http::Request::from_parts(parts, b.as_ref())),
-            RequestBody::Reader { reader, length } => {
-                let mut parts = parts;
-                if let Some(len) = length {
-                    parts
-                        .headers
-                        .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
-                }
-                agent.run(http::Request::from_parts(
-                    parts,
-                    ureq::SendBody::from_owned_reader(reader),
-                ))
+            RequestBody::Chunks(chunks) => {
+                let length = chunks_len(&chunks);
+                let reader = ChunksReader {
+                    chunks: chunks.into(),
+                };
+                run_reader(&agent, parts, Box::new(reader), Some(length))
             }
+            RequestBody::Stream { stream, length } => run_reader(&agent, parts, stream, length),
         };
         match result {
             Ok(response) => {
@@ -270,6 +247,46 @@ impl HttpTransport for UreqTransport {
             }
             Err(e) => Err(map_error(e, host)),
         }
+    }
+}
+
+/// Sends a request whose body is read from `reader`, with `Content-Length` when `length`
+/// is known.
+fn run_reader(
+    agent: &ureq::Agent,
+    mut parts: http::request::Parts,
+    reader: Box<dyn Read + Send>,
+    length: Option<u64>,
+) -> Result<http::Response<ureq::Body>, ureq::Error> {
+    if let Some(len) = length {
+        parts
+            .headers
+            .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+    }
+    agent.run(http::Request::from_parts(
+        parts,
+        ureq::SendBody::from_owned_reader(reader),
+    ))
+}
+
+/// Reads a body held in pieces, one piece after another, without joining them.
+struct ChunksReader {
+    chunks: std::collections::VecDeque<Bytes>,
+}
+
+impl Read for ChunksReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while let Some(front) = self.chunks.front_mut() {
+            if front.is_empty() {
+                self.chunks.pop_front();
+                continue;
+            }
+            let n = buf.len().min(front.len());
+            buf[..n].copy_from_slice(&front[..n]);
+            bytes::Buf::advance(front, n);
+            return Ok(n);
+        }
+        Ok(0)
     }
 }
 

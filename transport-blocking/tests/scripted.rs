@@ -112,9 +112,10 @@ impl HttpTransport for Script {
         let body = match body {
             RequestBody::Empty => Vec::new(),
             RequestBody::Bytes(b) => b.to_vec(),
-            RequestBody::Reader { mut reader, .. } => {
+            RequestBody::Chunks(chunks) => chunks.concat(),
+            RequestBody::Stream { mut stream, .. } => {
                 let mut v = Vec::new();
-                if let Err(e) = reader.read_to_end(&mut v) {
+                if let Err(e) = stream.read_to_end(&mut v) {
                     self.broken_bodies.lock().unwrap().push(e.to_string());
                     return Err(TransportError {
                         kind: TransportErrorKind::Io,
