@@ -554,8 +554,9 @@ impl ArrowStreamDecoder {
                 let fb = message
                     .header_as_schema()
                     .ok_or_else(|| invalid("schema message without a schema".into()))?;
-                let schema = guard(offset, || arrow_ipc::convert::try_fb_to_schema(fb))?
+                validate::check_schema_message(fb)
                     .map_err(|e| invalid(format!("invalid schema: {e}")))?;
+                let schema = guard(offset, || arrow_ipc::convert::fb_to_schema(fb))?;
                 validate::check_schema_types(&schema)
                     .map_err(|e| invalid(format!("invalid schema: {e}")))?;
                 self.set_schema(schema);

@@ -106,6 +106,113 @@ pub(crate) fn check_record_batch(
     Ok(())
 }
 
+/// Checks a schema message for everything Arrow's conversion of it assumes instead of
+/// checking (`arrow_ipc::convert::fb_to_schema` unwraps missing parts and panics on
+/// unknown units and widths): a field list, and for every field (nested ones included) a
+/// type table matching its type tag with known parameters, the children its type needs and
+/// a valid dictionary index type. Returns the offending column path and what is wrong.
+///
+/// Nesting is bounded by the flatbuffer verifier's depth limit, which ran before.
+pub(crate) fn check_schema_message(schema: arrow_ipc::Schema<'_>) -> Result<(), String> {
+    use arrow_ipc::Type;
+
+    fn int_ok(int: Option<arrow_ipc::Int<'_>>) -> bool {
+        int.is_some_and(|i| matches!(i.bitWidth(), 8 | 16 | 32 | 64))
+    }
+
+    fn field(path: &str, f: arrow_ipc::Field<'_>) -> Result<(), String> {
+        let path = format!("{path}{}", f.name().unwrap_or_default());
+        let bad = |what: &str| Err(format!("column {path:?}: {what}"));
+        if let Some(dictionary) = f.dictionary()
+            && !int_ok(dictionary.indexType())
+        {
+            return bad("a dictionary without a valid index type");
+        }
+        let children = f.children().map(|c| c.len()).unwrap_or(0);
+        let ok = match f.type_type() {
+            Type::Null
+            | Type::Bool
+            | Type::Binary
+            | Type::BinaryView
+            | Type::LargeBinary
+            | Type::Utf8
+            | Type::Utf8View
+            | Type::LargeUtf8
+            | Type::Struct_ => true,
+            Type::Int => int_ok(f.type_as_int()),
+            Type::FixedSizeBinary => f.type_as_fixed_size_binary().is_some(),
+            Type::FloatingPoint => f.type_as_floating_point().is_some_and(|t| {
+                matches!(
+                    t.precision(),
+                    arrow_ipc::Precision::HALF
+                        | arrow_ipc::Precision::SINGLE
+                        | arrow_ipc::Precision::DOUBLE
+                )
+            }),
+            Type::Date => f.type_as_date().is_some_and(|t| {
+                matches!(
+                    t.unit(),
+                    arrow_ipc::DateUnit::DAY | arrow_ipc::DateUnit::MILLISECOND
+                )
+            }),
+            Type::Time => f.type_as_time().is_some_and(|t| {
+                use arrow_ipc::TimeUnit as U;
+                matches!(
+                    (t.bitWidth(), t.unit()),
+                    (32, U::SECOND | U::MILLISECOND) | (64, U::MICROSECOND | U::NANOSECOND)
+                )
+            }),
+            Type::Timestamp => f
+                .type_as_timestamp()
+                .is_some_and(|t| time_unit_ok(t.unit())),
+            Type::Duration => f.type_as_duration().is_some_and(|t| time_unit_ok(t.unit())),
+            Type::Interval => f.type_as_interval().is_some_and(|t| {
+                use arrow_ipc::IntervalUnit as U;
+                matches!(t.unit(), U::YEAR_MONTH | U::DAY_TIME | U::MONTH_DAY_NANO)
+            }),
+            Type::List | Type::LargeList | Type::ListView | Type::LargeListView => children == 1,
+            Type::FixedSizeList => children == 1 && f.type_as_fixed_size_list().is_some(),
+            Type::Map => children == 1 && f.type_as_map().is_some(),
+            Type::Decimal => f.type_as_decimal().is_some_and(|t| {
+                matches!(t.bitWidth(), 32 | 64 | 128 | 256)
+                    && u8::try_from(t.precision()).is_ok()
+                    && i8::try_from(t.scale()).is_ok()
+            }),
+            // Unions and run-end encoding never occur in MaxCompute data, and Arrow's
+            // decoding of them is not safe on untrusted input.
+            _ => return bad(&format!("unsupported type {:?}", f.type_type())),
+        };
+        if !ok {
+            return bad(&format!(
+                "a {:?} type with missing or invalid parameters or children",
+                f.type_type()
+            ));
+        }
+        match f.children() {
+            Some(children) => children
+                .iter()
+                .try_for_each(|child| field(&format!("{path}."), child)),
+            None => Ok(()),
+        }
+    }
+
+    fn time_unit_ok(unit: arrow_ipc::TimeUnit) -> bool {
+        use arrow_ipc::TimeUnit as U;
+        matches!(
+            unit,
+            U::SECOND | U::MILLISECOND | U::MICROSECOND | U::NANOSECOND
+        )
+    }
+
+    if schema.endianness() == arrow_ipc::Endianness::Big {
+        return Err("a big-endian schema (only little-endian data is read)".into());
+    }
+    let fields = schema
+        .fields()
+        .ok_or_else(|| "a schema without a field list".to_string())?;
+    fields.iter().try_for_each(|f| field("", f))
+}
+
 /// Rejects types of a stream schema that Arrow's decoder cannot handle safely from
 /// untrusted input (negative fixed sizes panic in `arrow-data`; union buffers are sliced
 /// without bounds checks) or that never occur in MaxCompute data (unions, run-end
@@ -135,4 +242,59 @@ pub(crate) fn check_schema_types(schema: &arrow_schema::Schema) -> Result<(), St
         .fields()
         .iter()
         .try_for_each(|f| walk(f.name(), f.data_type()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_schema_message;
+    use arrow_ipc::{FieldBuilder, IntBuilder, SchemaBuilder, Type};
+    use flatbuffers::FlatBufferBuilder;
+
+    /// Builds a one-column schema message whose column is an `Int` of `bit_width` (or a
+    /// `List` without children), checks it, and returns what the check says.
+    fn check_one_column(kind: Type, bit_width: i32, with_fields: bool) -> Result<(), String> {
+        let mut fbb = FlatBufferBuilder::new();
+        let name = fbb.create_string("c");
+        let int = {
+            let mut b = IntBuilder::new(&mut fbb);
+            b.add_bitWidth(bit_width);
+            b.add_is_signed(true);
+            b.finish()
+        };
+        let field = {
+            let mut b = FieldBuilder::new(&mut fbb);
+            b.add_name(name);
+            b.add_type_type(kind);
+            b.add_type_(int.as_union_value());
+            b.finish()
+        };
+        let fields = fbb.create_vector(&[field]);
+        let schema = {
+            let mut b = SchemaBuilder::new(&mut fbb);
+            if with_fields {
+                b.add_fields(fields);
+            }
+            b.finish()
+        };
+        fbb.finish(schema, None);
+        let schema = arrow_ipc::root_as_schema(fbb.finished_data()).expect("a valid flatbuffer");
+        check_schema_message(schema)
+    }
+
+    #[test]
+    fn a_well_formed_schema_passes() {
+        assert_eq!(check_one_column(Type::Int, 64, true), Ok(()));
+    }
+
+    #[test]
+    fn what_arrow_would_panic_on_is_named_instead() {
+        let err = check_one_column(Type::Int, 7, true).unwrap_err();
+        assert!(err.contains("column \"c\"") && err.contains("Int"), "{err}");
+        let err = check_one_column(Type::List, 64, true).unwrap_err();
+        assert!(err.contains("List"), "{err}");
+        let err = check_one_column(Type::RunEndEncoded, 64, true).unwrap_err();
+        assert!(err.contains("unsupported type"), "{err}");
+        let err = check_one_column(Type::Int, 64, false).unwrap_err();
+        assert!(err.contains("without a field list"), "{err}");
+    }
 }
