@@ -1,0 +1,310 @@
+//! Codecs that ship plans with MaxCompute tables, scans and inserts to Ballista.
+//!
+//! Set both on the `SessionConfig` that the client, the scheduler and every executor use
+//! (Ballista's `SessionConfigExt::with_ballista_logical_extension_codec` and
+//! `with_ballista_physical_extension_codec`); they wrap Ballista's own codecs and pass on
+//! every node that is not ours.
+//!
+//! What travels in a plan: the tunnel endpoint and quota, the table, its partition
+//! columns, and — for a scan — the read session's description (id, splits, schema), the
+//! projected column names and the limit; the split positions each partition reads travel
+//! as the scan's in-memory child. Credentials never travel: each process that decodes a
+//! plan builds its own client with its [`Connector`] (by default from its environment).
+//! A plan names the endpoint its process connects to with those credentials, so decode
+//! plans only from a scheduler you trust.
+
+use std::sync::Arc;
+
+use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::catalog::TableProvider;
+use datafusion::common::{DataFusionError, Result, TableReference, internal_err};
+use datafusion::datasource::file_format::FileFormatFactory;
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{Extension, LogicalPlan};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_proto::logical_plan::LogicalExtensionCodec;
+use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+use maxstorage::protocol::read::{ReadSession, TimestampUnit};
+use maxstorage::{SplitOptions, TableId, TableReadSession};
+use serde::{Deserialize, Serialize};
+
+use crate::connect::{Connection, Connector};
+use crate::insert::{InsertSpec, MaxComputeInsertExec};
+use crate::provider::MaxComputeTable;
+use crate::scan::{MaxComputeScanExec, ScanSpec};
+
+/// The first byte of our payloads: protobuf wire type 7 cannot start a message, so they
+/// are never taken for one of Ballista's (which are protobuf).
+const MARK: u8 = 0xFF;
+/// The second byte: which node follows.
+const TABLE: u8 = b'T';
+const SCAN: u8 = b'S';
+const INSERT: u8 = b'I';
+
+/// Where a node's process connects.
+#[derive(Debug, Serialize, Deserialize)]
+struct Endpoint {
+    endpoint: String,
+    quota: Option<String>,
+}
+
+impl Endpoint {
+    fn of(connection: &Connection) -> Endpoint {
+        Endpoint {
+            endpoint: connection.endpoint().to_string(),
+            quota: connection.quota().map(str::to_string),
+        }
+    }
+
+    fn connect(self, connector: &Connector) -> Connection {
+        Connection::lazy(self.endpoint, self.quota, connector.clone())
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct TableNode {
+    at: Endpoint,
+    table: TableId,
+    partition_columns: Vec<String>,
+    split_options: SplitOptions,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ScanNode {
+    at: Endpoint,
+    table: TableId,
+    session: ReadSession,
+    columns: Vec<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct InsertNode {
+    at: Endpoint,
+    table: TableId,
+    overwrite: bool,
+}
+
+/// `kind` and `node` as a payload.
+fn encode(kind: u8, node: &impl Serialize, buf: &mut Vec<u8>) -> Result<()> {
+    buf.extend_from_slice(&[MARK, kind]);
+    serde_json::to_writer(buf, node).map_err(|e| DataFusionError::External(Box::new(e)))
+}
+
+/// The node of a payload of `kind`, `None` if the payload is not one.
+fn decode<T: for<'de> Deserialize<'de>>(kind: u8, buf: &[u8]) -> Result<Option<T>> {
+    match buf {
+        [MARK, k, rest @ ..] if *k == kind => serde_json::from_slice(rest).map(Some).map_err(|e| {
+            DataFusionError::Internal(format!("a malformed MaxCompute plan node: {e}"))
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// The logical codec: MaxCompute tables in logical plans (scans and `INSERT` targets).
+#[derive(Debug)]
+pub struct MaxStorageLogicalCodec {
+    inner: BallistaLogicalExtensionCodec,
+    connector: Connector,
+}
+
+impl MaxStorageLogicalCodec {
+    /// A codec whose decoded tables connect with `connector`.
+    pub fn new(connector: Connector) -> MaxStorageLogicalCodec {
+        MaxStorageLogicalCodec {
+            inner: BallistaLogicalExtensionCodec::default(),
+            connector,
+        }
+    }
+}
+
+impl Default for MaxStorageLogicalCodec {
+    fn default() -> MaxStorageLogicalCodec {
+        MaxStorageLogicalCodec::new(Connector::from_env())
+    }
+}
+
+impl LogicalExtensionCodec for MaxStorageLogicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[LogicalPlan],
+        ctx: &TaskContext,
+    ) -> Result<Extension> {
+        self.inner.try_decode(buf, inputs, ctx)
+    }
+
+    fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode(node, buf)
+    }
+
+    fn try_decode_table_provider(
+        &self,
+        buf: &[u8],
+        table_ref: &TableReference,
+        schema: SchemaRef,
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn TableProvider>> {
+        match decode::<TableNode>(TABLE, buf)? {
+            Some(node) => Ok(Arc::new(
+                MaxComputeTable::from_parts(
+                    node.at.connect(&self.connector),
+                    node.table,
+                    schema,
+                    node.partition_columns,
+                )
+                .with_split_options(node.split_options),
+            )),
+            None => self
+                .inner
+                .try_decode_table_provider(buf, table_ref, schema, ctx),
+        }
+    }
+
+    fn try_encode_table_provider(
+        &self,
+        table_ref: &TableReference,
+        node: Arc<dyn TableProvider>,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        match node.downcast_ref::<MaxComputeTable>() {
+            Some(table) => encode(
+                TABLE,
+                &TableNode {
+                    at: Endpoint::of(table.connection()),
+                    table: table.table().clone(),
+                    partition_columns: table.partition_columns().to_vec(),
+                    split_options: table.split_options().clone(),
+                },
+                buf,
+            ),
+            None => self.inner.try_encode_table_provider(table_ref, node, buf),
+        }
+    }
+
+    fn try_decode_file_format(
+        &self,
+        buf: &[u8],
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn FileFormatFactory>> {
+        self.inner.try_decode_file_format(buf, ctx)
+    }
+
+    fn try_encode_file_format(
+        &self,
+        buf: &mut Vec<u8>,
+        node: Arc<dyn FileFormatFactory>,
+    ) -> Result<()> {
+        self.inner.try_encode_file_format(buf, node)
+    }
+}
+
+/// The physical codec: [`MaxComputeScanExec`] and [`MaxComputeInsertExec`] in the plans
+/// of stages and tasks.
+#[derive(Debug)]
+pub struct MaxStoragePhysicalCodec {
+    inner: BallistaPhysicalExtensionCodec,
+    connector: Connector,
+}
+
+impl MaxStoragePhysicalCodec {
+    /// A codec whose decoded scans and inserts connect with `connector`.
+    pub fn new(connector: Connector) -> MaxStoragePhysicalCodec {
+        MaxStoragePhysicalCodec {
+            inner: BallistaPhysicalExtensionCodec::default(),
+            connector,
+        }
+    }
+}
+
+impl Default for MaxStoragePhysicalCodec {
+    fn default() -> MaxStoragePhysicalCodec {
+        MaxStoragePhysicalCodec::new(Connector::from_env())
+    }
+}
+
+impl PhysicalExtensionCodec for MaxStoragePhysicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if let Some(node) = decode::<ScanNode>(SCAN, buf)? {
+            let [input] = inputs else {
+                return internal_err!("a MaxComputeScanExec with {} inputs", inputs.len());
+            };
+            let session =
+                TableReadSession::new(node.table, node.session, None, TimestampUnit::default());
+            let full = session
+                .arrow_schema()
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            let fields = node
+                .columns
+                .iter()
+                .map(|name| full.field_with_name(name).cloned())
+                .collect::<Result<Vec<_>, _>>()?;
+            let spec = ScanSpec::new(
+                node.at.connect(&self.connector),
+                session,
+                Arc::new(Schema::new(fields)),
+                node.limit,
+            );
+            return Ok(Arc::new(MaxComputeScanExec::with_input(
+                Arc::new(spec),
+                input.clone(),
+            )));
+        }
+        if let Some(node) = decode::<InsertNode>(INSERT, buf)? {
+            let [input] = inputs else {
+                return internal_err!("a MaxComputeInsertExec with {} inputs", inputs.len());
+            };
+            let spec = InsertSpec {
+                connection: node.at.connect(&self.connector),
+                table: node.table,
+                overwrite: node.overwrite,
+            };
+            return Ok(Arc::new(MaxComputeInsertExec::with_input(
+                Arc::new(spec),
+                input.clone(),
+            )));
+        }
+        self.inner.try_decode(buf, inputs, ctx, proto_converter)
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        if let Some(scan) = node.downcast_ref::<MaxComputeScanExec>() {
+            let spec = scan.spec();
+            let node = ScanNode {
+                at: Endpoint::of(&spec.connection),
+                table: spec.session.table().clone(),
+                session: spec.session.info().clone(),
+                columns: spec
+                    .schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect(),
+                limit: spec.limit,
+            };
+            return encode(SCAN, &node, buf);
+        }
+        if let Some(insert) = node.downcast_ref::<MaxComputeInsertExec>() {
+            let spec = insert.spec();
+            let node = InsertNode {
+                at: Endpoint::of(&spec.connection),
+                table: spec.table.clone(),
+                overwrite: spec.overwrite,
+            };
+            return encode(INSERT, &node, buf);
+        }
+        self.inner.try_encode(node, buf, proto_converter)
+    }
+}
