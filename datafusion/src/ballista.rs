@@ -6,8 +6,9 @@
 //! every node that is not ours.
 //!
 //! What travels in a plan: the tunnel endpoint and quota, the table, its partition
-//! columns, and — for a scan — the read session's description (id, splits, schema), the
-//! projected column names and the limit; the split positions each partition reads travel
+//! columns and split options, for a scan the read session's description (id, splits,
+//! schema), the projected column names and the limit, for an insert the write session's
+//! id; the split positions each partition reads travel
 //! as the scan's in-memory child. Credentials never travel: each process that decodes a
 //! plan builds its own client with its [`Connector`] (by default from its environment).
 //! A plan names the endpoint its process connects to with those credentials, so decode
@@ -30,7 +31,7 @@ use maxstorage::{SplitOptions, TableId, TableReadSession};
 use serde::{Deserialize, Serialize};
 
 use crate::connect::{Connection, Connector};
-use crate::insert::{InsertSpec, MaxComputeInsertExec};
+use crate::insert::{MaxComputeCommitExec, MaxComputeWriteExec, WriteSpec};
 use crate::provider::MaxComputeTable;
 use crate::scan::{MaxComputeScanExec, ScanSpec};
 
@@ -40,7 +41,8 @@ const MARK: u8 = 0xFF;
 /// The second byte: which node follows.
 const TABLE: u8 = b'T';
 const SCAN: u8 = b'S';
-const INSERT: u8 = b'I';
+const WRITE: u8 = b'W';
+const COMMIT: u8 = b'C';
 
 /// Where a node's process connects.
 #[derive(Debug, Serialize, Deserialize)]
@@ -80,10 +82,31 @@ struct ScanNode {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct InsertNode {
+struct WriteNode {
     at: Endpoint,
     table: TableId,
+    session_id: String,
     overwrite: bool,
+}
+
+impl WriteNode {
+    fn of(spec: &WriteSpec) -> WriteNode {
+        WriteNode {
+            at: Endpoint::of(&spec.connection),
+            table: spec.table.clone(),
+            session_id: spec.session_id.clone(),
+            overwrite: spec.overwrite,
+        }
+    }
+
+    fn spec(self, connector: &Connector) -> Arc<WriteSpec> {
+        Arc::new(WriteSpec {
+            connection: self.at.connect(connector),
+            table: self.table,
+            session_id: self.session_id,
+            overwrite: self.overwrite,
+        })
+    }
 }
 
 /// `kind` and `node` as a payload.
@@ -200,8 +223,8 @@ impl LogicalExtensionCodec for MaxStorageLogicalCodec {
     }
 }
 
-/// The physical codec: [`MaxComputeScanExec`] and [`MaxComputeInsertExec`] in the plans
-/// of stages and tasks.
+/// The physical codec: [`MaxComputeScanExec`], [`MaxComputeWriteExec`] and
+/// [`MaxComputeCommitExec`] in the plans of stages and tasks.
 #[derive(Debug)]
 pub struct MaxStoragePhysicalCodec {
     inner: BallistaPhysicalExtensionCodec,
@@ -257,19 +280,21 @@ impl PhysicalExtensionCodec for MaxStoragePhysicalCodec {
                 input.clone(),
             )));
         }
-        if let Some(node) = decode::<InsertNode>(INSERT, buf)? {
-            let [input] = inputs else {
-                return internal_err!("a MaxComputeInsertExec with {} inputs", inputs.len());
-            };
-            let spec = InsertSpec {
-                connection: node.at.connect(&self.connector),
-                table: node.table,
-                overwrite: node.overwrite,
-            };
-            return Ok(Arc::new(MaxComputeInsertExec::with_input(
-                Arc::new(spec),
-                input.clone(),
-            )));
+        for kind in [WRITE, COMMIT] {
+            if let Some(node) = decode::<WriteNode>(kind, buf)? {
+                let [input] = inputs else {
+                    return internal_err!(
+                        "a MaxCompute write or commit with {} inputs",
+                        inputs.len()
+                    );
+                };
+                let spec = node.spec(&self.connector);
+                return Ok(if kind == WRITE {
+                    Arc::new(MaxComputeWriteExec::new(spec, input.clone()))
+                } else {
+                    Arc::new(MaxComputeCommitExec::new(spec, input.clone()))
+                });
+            }
         }
         self.inner.try_decode(buf, inputs, ctx, proto_converter)
     }
@@ -296,14 +321,11 @@ impl PhysicalExtensionCodec for MaxStoragePhysicalCodec {
             };
             return encode(SCAN, &node, buf);
         }
-        if let Some(insert) = node.downcast_ref::<MaxComputeInsertExec>() {
-            let spec = insert.spec();
-            let node = InsertNode {
-                at: Endpoint::of(&spec.connection),
-                table: spec.table.clone(),
-                overwrite: spec.overwrite,
-            };
-            return encode(INSERT, &node, buf);
+        if let Some(write) = node.downcast_ref::<MaxComputeWriteExec>() {
+            return encode(WRITE, &WriteNode::of(write.spec()), buf);
+        }
+        if let Some(commit) = node.downcast_ref::<MaxComputeCommitExec>() {
+            return encode(COMMIT, &WriteNode::of(commit.spec()), buf);
         }
         self.inner.try_encode(node, buf, proto_converter)
     }

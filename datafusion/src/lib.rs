@@ -6,7 +6,8 @@
 //! |---|---|
 //! | [`MaxComputeTable`] | one table: its schema from the service; projection, filters, required partitions and limit pushed into the read session; one DataFusion partition per group of splits; `INSERT INTO` / `INSERT OVERWRITE` |
 //! | [`MaxComputeCatalog`], [`MaxComputeSchema`] | a project's tables by name: `SELECT … FROM mc.default.people` |
-//! | [`MaxComputeScanExec`], [`MaxComputeInsertExec`] | the physical plans: a scan that resumes broken reads, an insert that commits every partition's exactly-once stream at once or nothing |
+//! | [`MaxComputeScanExec`] | the physical scan: the session's splits spread over partitions, each read resumed after a broken connection |
+//! | [`MaxComputeWriteExec`], [`MaxComputeCommitExec`] | the physical insert: an exactly-once stream per input partition, then one commit of exactly the streams that finished — or nothing |
 //! | [`ballista`] (feature `ballista`) | the codecs that ship plans with these nodes to Ballista executors (endpoint, table, session and split positions travel; credentials never do) |
 //!
 //! Reading and writing through SQL (here against the local emulator of
@@ -89,6 +90,6 @@ pub mod ballista;
 
 pub use catalog::{MaxComputeCatalog, MaxComputeSchema};
 pub use connect::Connector;
-pub use insert::MaxComputeInsertExec;
+pub use insert::{MaxComputeCommitExec, MaxComputeWriteExec};
 pub use provider::MaxComputeTable;
 pub use scan::MaxComputeScanExec;

@@ -11,12 +11,12 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use maxstorage::asynchronous::Client;
-use maxstorage::{ReadSessionOptions, SplitMode, SplitOptions, TableId};
+use maxstorage::{ReadSessionOptions, SplitMode, SplitOptions, TableId, WriteSessionOptions};
 
 use crate::connect::Connection;
 use crate::error::to_datafusion;
 use crate::filter::Translator;
-use crate::insert::MaxComputeInsertExec;
+use crate::insert::{MaxComputeCommitExec, WriteSpec};
 use crate::scan::MaxComputeScanExec;
 
 /// A MaxCompute table as a DataFusion table: scans read its splits through the Storage
@@ -220,11 +220,20 @@ impl TableProvider for MaxComputeTable {
                 );
             }
         };
-        Ok(Arc::new(MaxComputeInsertExec::new(
-            self.connection.clone(),
-            self.table.clone(),
+        // One session for every partition's stream, made now so that its id travels
+        // with the plan.
+        let client = self.connection.client().await?;
+        let session = client
+            .table(self.table.clone())
+            .create_write_session(WriteSessionOptions::default().with_overwrite(overwrite))
+            .await
+            .map_err(to_datafusion)?;
+        let spec = WriteSpec {
+            connection: self.connection.clone(),
+            table: self.table.clone(),
+            session_id: session.id().to_string(),
             overwrite,
-            input,
-        )))
+        };
+        Ok(Arc::new(MaxComputeCommitExec::insert(spec, input)))
     }
 }
