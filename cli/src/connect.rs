@@ -62,11 +62,58 @@ impl Embedded {
         AdminClient::new(self.emulator.addr()).with_credentials(EMBEDDED_KEY.0, EMBEDDED_KEY.1)
     }
 
-    /// A client builder pointed at the embedded emulator, with its access key.
-    fn builder(&self) -> maxstorage_blocking::ClientBuilder {
-        maxstorage_blocking::Client::builder()
-            .endpoint(self.emulator.endpoint())
-            .credentials(Credentials::new(EMBEDDED_KEY.0, EMBEDDED_KEY.1))
+    /// The embedded emulator's endpoint.
+    fn endpoint(&self) -> String {
+        self.emulator.endpoint()
+    }
+}
+
+/// The credentials a client of the embedded emulator uses.
+fn embedded_credentials() -> Credentials {
+    Credentials::new(EMBEDDED_KEY.0, EMBEDDED_KEY.1)
+}
+
+/// A builder of either client (their builders share the settings methods) configured by
+/// `args`: the embedded emulator's endpoint and key, or the flags and then the
+/// environment.
+macro_rules! configured {
+    ($builder:expr, $args:expr, $embedded:expr) => {{
+        let builder = $builder;
+        match $embedded {
+            Some(embedded) => builder
+                .endpoint(embedded.endpoint())
+                .credentials(embedded_credentials())
+                .project(embedded_project($args.project.as_deref())),
+            None => {
+                let mut builder = builder;
+                if let Some(endpoint) = &$args.endpoint {
+                    builder = builder.endpoint(endpoint);
+                }
+                if let Some(project) = &$args.project {
+                    builder = builder.project(project);
+                }
+                if let Some(config) = &$args.config {
+                    builder = builder.config_file(config);
+                }
+                builder.from_env()
+            }
+        }
+    }};
+}
+
+/// A build failure of either client, with the ways to configure one when nothing was.
+fn build_error(e: maxstorage_client_core::Error) -> CliError {
+    match e {
+        maxstorage_client_core::Error::Config(maxstorage_client_core::ConfigError::NoEndpoint) => {
+            CliError::Usage(
+                "no service configured: pass --endpoint and --project, set \
+                 MAXSTORAGE_ENDPOINT and MAXSTORAGE_PROJECT, or point --config \
+                 (MAXSTORAGE_CONFIG) at an odps_config.ini; or try it locally with \
+                 --emulator=DIR (an emulator inside the command, its tables kept in DIR)"
+                    .into(),
+            )
+        }
+        other => other.into(),
     }
 }
 
@@ -118,41 +165,34 @@ impl ConnectArgs {
     /// The blocking client these settings describe, or a message naming the ways to
     /// configure it.
     pub(crate) fn client(&self) -> Result<Connection, CliError> {
-        if let Some(dir) = &self.emulator {
-            let embedded = Embedded::start(dir.as_deref())?;
-            let client = embedded
-                .builder()
-                .project(embedded_project(self.project.as_deref()))
-                .build()?;
-            return Ok(Connection {
-                client,
-                _embedded: Some(embedded),
-            });
-        }
-        let mut builder = maxstorage_blocking::Client::builder();
-        if let Some(endpoint) = &self.endpoint {
-            builder = builder.endpoint(endpoint);
-        }
-        if let Some(project) = &self.project {
-            builder = builder.project(project);
-        }
-        if let Some(config) = &self.config {
-            builder = builder.config_file(config);
-        }
-        match builder.from_env().build() {
-            Err(maxstorage_blocking::Error::Config(
-                maxstorage_client_core::ConfigError::NoEndpoint,
-            )) => Err(CliError::Usage(
-                "no service configured: pass --endpoint and --project, set \
-                     MAXSTORAGE_ENDPOINT and MAXSTORAGE_PROJECT, or point --config \
-                     (MAXSTORAGE_CONFIG) at an odps_config.ini; or try it locally with \
-                     --emulator=DIR (an emulator inside the command, its tables kept in DIR)"
-                    .into(),
-            )),
-            other => Ok(Connection {
-                client: other?,
-                _embedded: None,
-            }),
-        }
+        let embedded = self.embedded()?;
+        let client = configured!(maxstorage_blocking::Client::builder(), self, &embedded)
+            .build()
+            .map_err(build_error)?;
+        Ok(Connection {
+            client,
+            _embedded: embedded,
+        })
+    }
+
+    /// The async client these settings describe, and the embedded emulator it talks to if
+    /// there is one (to keep while the client is used).
+    pub(crate) async fn async_client(
+        &self,
+    ) -> Result<(maxstorage_async::Client, Option<Embedded>), CliError> {
+        let embedded = self.embedded()?;
+        let client = configured!(maxstorage_async::Client::builder(), self, &embedded)
+            .build()
+            .await
+            .map_err(build_error)?;
+        Ok((client, embedded))
+    }
+
+    /// The emulator `--emulator` asks for, started.
+    fn embedded(&self) -> Result<Option<Embedded>, CliError> {
+        self.emulator
+            .as_ref()
+            .map(|dir| Embedded::start(dir.as_deref()))
+            .transpose()
     }
 }

@@ -18,6 +18,7 @@ mod quickstart;
 mod read;
 mod report;
 mod session;
+mod sql;
 
 /// The maxstorage command-line tool.
 #[derive(Debug, Parser)]
@@ -52,6 +53,10 @@ enum Command {
     /// Read a finished query's result (an instance).
     #[command(subcommand)]
     Instance(instance::InstanceCommand),
+    /// Run a SQL query over the project's tables with DataFusion (here, or on a Ballista
+    /// cluster with --ballista): print the result or write it to a file; INSERT writes
+    /// tables exactly once.
+    Sql(sql::SqlArgs),
     /// Show a table's columns and partition columns.
     Schema(inspect::SchemaArgs),
     /// Show a table's first rows.
@@ -84,6 +89,9 @@ pub enum CliError {
     /// I/O failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The SQL engine failed (planning or running a query).
+    #[error(transparent)]
+    Sql(#[from] datafusion::error::DataFusionError),
 }
 
 fn main() -> ExitCode {
@@ -106,6 +114,7 @@ fn main() -> ExitCode {
         Command::Load(args) => load::run(&args),
         Command::Blob(command) => blob::run(&command),
         Command::Instance(command) => instance::run(&command),
+        Command::Sql(args) => sql::run(&args),
         Command::Schema(args) => inspect::schema(&args),
         Command::Preview(args) => inspect::preview(&args),
         Command::Completions { shell } => {

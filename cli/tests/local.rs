@@ -250,3 +250,74 @@ fn the_emulator_serves_its_default_directory_with_the_environments_key() {
     let dir = home.path().join(".local/share/maxstorage/emulator");
     assert!(dir.join("tables").is_dir(), "data in {}", dir.display());
 }
+
+#[test]
+fn sql_inserts_queries_and_writes_a_file_on_an_embedded_emulator() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let data = "--emulator=data";
+    ok(&run(
+        home,
+        &[
+            "emulator",
+            "create-table",
+            "people",
+            "--column",
+            "id:bigint",
+            "--column",
+            "name:string",
+            data,
+        ],
+    ));
+    let inserted = json(&run(
+        home,
+        &[
+            "sql",
+            "INSERT INTO people VALUES (1, 'ann'), (2, 'bob'), (3, 'cy')",
+            "--json",
+            data,
+        ],
+    ));
+    assert_eq!(inserted["rows"], 1, "{inserted}");
+
+    // A later command on the same DIR sees the committed rows; the table is printed.
+    let printed = ok(&run(
+        home,
+        &[
+            "sql",
+            "SELECT name, id * 10 AS tens FROM people WHERE id >= 2 ORDER BY id",
+            data,
+        ],
+    ));
+    assert!(printed.contains("| bob  | 20   |"), "{printed}");
+    assert!(printed.contains("| cy   | 30   |"), "{printed}");
+    assert!(!printed.contains("ann"), "{printed}");
+
+    // Long results print the first rows and count the rest; -o writes them all.
+    let printed = ok(&run(
+        home,
+        &["sql", "SELECT * FROM people", "--max-rows", "1", data],
+    ));
+    assert!(printed.contains("(1 of 3 rows shown"), "{printed}");
+    let written = json(&run(
+        home,
+        &[
+            "sql",
+            "SELECT id FROM people ORDER BY id",
+            "-o",
+            "ids.csv",
+            "--json",
+            data,
+        ],
+    ));
+    assert_eq!(written["rows"], 3, "{written}");
+    assert_eq!(
+        std::fs::read_to_string(home.join("ids.csv")).unwrap(),
+        "id\n1\n2\n3\n"
+    );
+
+    // A query the engine rejects fails with its message.
+    let out = run(home, &["sql", "SELECT nope FROM people", data]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+}

@@ -233,9 +233,9 @@ impl HttpTransport for UreqTransport {
                 let reader = ChunksReader {
                     chunks: chunks.into(),
                 };
-                run_reader(&agent, parts, Box::new(reader), Some(length))
+                run_reader(agent, parts, Box::new(reader), Some(length))
             }
-            RequestBody::Stream { stream, length } => run_reader(&agent, parts, stream, length),
+            RequestBody::Stream { stream, length } => run_reader(agent, parts, stream, length),
         };
         match result {
             Ok(response) => {
