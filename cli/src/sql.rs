@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow_array::RecordBatch;
-use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures_util::StreamExt;
-use maxstorage_datafusion::MaxComputeCatalog;
+use maxstorage_datafusion::ballista::remote_context;
+use maxstorage_datafusion::{Connector, MaxComputeCatalog};
 
 use crate::CliError;
 use crate::connect::ConnectArgs;
@@ -130,19 +130,13 @@ async fn query(args: &SqlArgs) -> Result<(), CliError> {
 }
 
 /// The DataFusion context: the project is the default catalog (its `default` schema the
-/// default schema), here or submitting to the Ballista scheduler `--ballista` names.
+/// default schema), here or submitting to the Ballista scheduler `--ballista` names (plans
+/// decoded there connect with that process's own credentials).
 async fn context(args: &SqlArgs, project: &str) -> Result<SessionContext, CliError> {
     let config = match &args.ballista {
         Some(_) => {
-            use ballista::prelude::SessionConfigExt;
-            use maxstorage_datafusion::ballista::{
-                MaxStorageLogicalCodec, MaxStoragePhysicalCodec,
-            };
+            use maxstorage_datafusion::ballista::SessionConfigExt as _;
             SessionConfig::new_with_ballista()
-                .with_ballista_logical_extension_codec(Arc::new(MaxStorageLogicalCodec::default()))
-                .with_ballista_physical_extension_codec(
-                    Arc::new(MaxStoragePhysicalCodec::default()),
-                )
         }
         None => SessionConfig::new(),
     };
@@ -154,14 +148,7 @@ async fn context(args: &SqlArgs, project: &str) -> Result<SessionContext, CliErr
         config = config.with_target_partitions(partitions as usize);
     }
     Ok(match &args.ballista {
-        Some(url) => {
-            use ballista::prelude::SessionContextExt;
-            let state = SessionStateBuilder::new()
-                .with_config(config)
-                .with_default_features()
-                .build();
-            SessionContext::remote_with_state(url, state).await?
-        }
+        Some(url) => remote_context(url, config, Connector::from_env()).await?,
         None => SessionContext::new_with_config(config),
     })
 }

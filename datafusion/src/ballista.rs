@@ -31,9 +31,14 @@ use maxstorage::{SplitOptions, TableId, TableReadSession};
 use serde::{Deserialize, Serialize};
 
 use crate::connect::{Connection, Connector};
+use datafusion::prelude::SessionConfig;
+
 use crate::insert::{MaxComputeCommitExec, MaxComputeWriteExec, WriteSpec};
 use crate::provider::MaxComputeTable;
 use crate::scan::{MaxComputeScanExec, ScanSpec};
+/// Ballista's settings on a `SessionConfig` (`new_with_ballista`, the codec setters, …),
+/// re-exported so that callers need no Ballista crate of their own.
+pub use ballista_core::extension::SessionConfigExt;
 
 /// The first byte of our payloads: protobuf wire type 7 cannot start a message, so they
 /// are never taken for one of Ballista's (which are protobuf).
@@ -328,5 +333,104 @@ impl PhysicalExtensionCodec for MaxStoragePhysicalCodec {
             return encode(COMMIT, &WriteNode::of(commit.spec()), buf);
         }
         self.inner.try_encode(node, buf, proto_converter)
+    }
+}
+
+/// `config` with both codecs set (over Ballista's config defaults when `config` is
+/// `SessionConfig::new_with_ballista()`); decoded plans connect with `connector`.
+pub fn with_codecs(config: SessionConfig, connector: Connector) -> SessionConfig {
+    config
+        .with_ballista_logical_extension_codec(Arc::new(MaxStorageLogicalCodec::new(
+            connector.clone(),
+        )))
+        .with_ballista_physical_extension_codec(Arc::new(MaxStoragePhysicalCodec::new(connector)))
+}
+
+/// A context that submits its queries to the Ballista scheduler at `url` (e.g.
+/// `df://host:50050`), with `config` (over `SessionConfig::new_with_ballista()`) and both
+/// codecs set. The scheduler and executors must carry the codecs too.
+pub async fn remote_context(
+    url: &str,
+    config: SessionConfig,
+    connector: Connector,
+) -> Result<datafusion::prelude::SessionContext> {
+    use ballista::prelude::SessionContextExt as _;
+    let state = datafusion::execution::SessionStateBuilder::new()
+        .with_config(with_codecs(config, connector))
+        .with_default_features()
+        .build();
+    datafusion::prelude::SessionContext::remote_with_state(url, state).await
+}
+
+/// A Ballista cluster inside this process — a scheduler and executors on the current
+/// Tokio runtime, each on a free port of `localhost` — with our codecs: for tests and
+/// local runs of distributed plans. It runs until the runtime ends.
+#[cfg(feature = "standalone")]
+#[derive(Debug)]
+pub struct Standalone {
+    port: u16,
+    state: datafusion::execution::SessionState,
+}
+
+#[cfg(feature = "standalone")]
+impl Standalone {
+    /// Starts a scheduler and `executors` executors of `slots` task slots each; plans
+    /// decoded in them connect with `connector`. `config` is the sessions' configuration
+    /// (e.g. `SessionConfig::new_with_ballista().with_target_partitions(n)`); the codecs
+    /// are set on it.
+    pub async fn start(
+        executors: usize,
+        slots: usize,
+        config: SessionConfig,
+        connector: Connector,
+    ) -> Result<Standalone> {
+        use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+
+        let state = datafusion::execution::SessionStateBuilder::new()
+            .with_config(with_codecs(config, connector))
+            .with_default_features()
+            .build();
+        let addr = ballista_scheduler::standalone::new_standalone_scheduler_from_state(&state)
+            .await
+            .map_err(|e| e.into_datafusion())?;
+        let url = format!("http://localhost:{}", addr.port());
+        // The scheduler serves from a task of its own: wait until it answers.
+        let mut waited = 0;
+        let scheduler = loop {
+            match SchedulerGrpcClient::connect(url.clone()).await {
+                Ok(client) => break client,
+                Err(e) if waited < 200 => {
+                    waited += 1;
+                    tracing::debug!(%e, "the scheduler does not answer yet");
+                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                }
+                Err(e) => {
+                    return Err(DataFusionError::External(
+                        format!("the scheduler at {url} does not answer: {e}").into(),
+                    ));
+                }
+            }
+        };
+        for _ in 0..executors {
+            ballista_executor::new_standalone_executor_from_state(scheduler.clone(), slots, &state)
+                .await
+                .map_err(|e| e.into_datafusion())?;
+        }
+        Ok(Standalone {
+            port: addr.port(),
+            state,
+        })
+    }
+
+    /// The scheduler's URL, as `--ballista` and `SessionContext::remote` take it.
+    pub fn url(&self) -> String {
+        format!("df://localhost:{}", self.port)
+    }
+
+    /// A context submitting to the cluster.
+    pub async fn context(&self) -> Result<datafusion::prelude::SessionContext> {
+        use ballista::prelude::SessionContextExt as _;
+        datafusion::prelude::SessionContext::remote_with_state(&self.url(), self.state.clone())
+            .await
     }
 }

@@ -4,62 +4,24 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use ballista::prelude::{SessionConfigExt, SessionContextExt};
-use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
 use common::{PROJECT, run, start, stored_rows};
-use datafusion::execution::SessionStateBuilder;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionConfig;
 use maxstorage::{Credentials, SplitMode, SplitOptions, TableId};
-use maxstorage_datafusion::ballista::{MaxStorageLogicalCodec, MaxStoragePhysicalCodec};
+use maxstorage_datafusion::ballista::{SessionConfigExt, Standalone};
 use maxstorage_datafusion::{Connector, MaxComputeCatalog, MaxComputeTable};
-
-/// A Ballista cluster in this process — a scheduler and `executors` executors of 2 task
-/// slots each — and a context submitting to it. The scheduler and the executors build
-/// their own clients from the connector (credentials never travel in the plans).
-async fn cluster(executors: usize) -> SessionContext {
-    let connector = Connector::with_credentials(Credentials::new("id", "secret"));
-    let config = SessionConfig::new_with_ballista()
-        .with_target_partitions(4)
-        .with_ballista_logical_extension_codec(Arc::new(MaxStorageLogicalCodec::new(
-            connector.clone(),
-        )))
-        .with_ballista_physical_extension_codec(Arc::new(MaxStoragePhysicalCodec::new(connector)));
-    let state = SessionStateBuilder::new()
-        .with_config(config)
-        .with_default_features()
-        .build();
-    let addr = ballista_scheduler::standalone::new_standalone_scheduler_from_state(&state)
-        .await
-        .expect("the scheduler starts");
-    let url = format!("http://localhost:{}", addr.port());
-    let mut attempts = 0;
-    let scheduler = loop {
-        match SchedulerGrpcClient::connect(url.clone()).await {
-            Ok(client) => break client,
-            Err(e) if attempts < 100 => {
-                attempts += 1;
-                tracing::debug!(%e, "the scheduler is not up yet");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("the scheduler does not answer: {e}"),
-        }
-    };
-    for _ in 0..executors {
-        ballista_executor::new_standalone_executor_from_state(scheduler.clone(), 2, &state)
-            .await
-            .expect("an executor starts");
-    }
-    SessionContext::remote_with_state(&format!("df://localhost:{}", addr.port()), state)
-        .await
-        .expect("the context connects")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_query_and_an_insert_run_on_two_executors() {
     let env = start("ballista", 2000).await;
-    let ctx = cluster(2).await;
+    // Two executors of two task slots each; they build their own clients (credentials
+    // never travel in the plans).
+    let connector = Connector::with_credentials(Credentials::new("id", "secret"));
+    let config = SessionConfig::new_with_ballista().with_target_partitions(4);
+    let cluster = Standalone::start(2, 2, config, connector)
+        .await
+        .expect("the cluster starts");
+    let ctx = cluster.context().await.expect("the context connects");
     let people = MaxComputeTable::try_new(&env.client, TableId::new(PROJECT, "people"))
         .await
         .expect("people opens")
