@@ -20,7 +20,6 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result, internal_err};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::EquivalenceProperties;
@@ -28,7 +27,7 @@ use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, ExecutionPlanProperties,
-    InputDistributionRequirements, Partitioning, PhysicalExpr, PlanProperties,
+    InputDistributionRequirements, Partitioning, PlanProperties,
 };
 use futures_util::{StreamExt, TryStreamExt};
 use maxstorage::asynchronous::WriteSessionHandle;
@@ -36,6 +35,7 @@ use maxstorage::{StreamOptions, StreamRef, TableId, WriteMode};
 
 use crate::connect::Connection;
 use crate::error::to_datafusion;
+use crate::plan::one_input_plan;
 
 /// The write session an insert writes into.
 #[derive(Debug)]
@@ -124,17 +124,7 @@ impl DisplayAs for MaxComputeWriteExec {
 }
 
 impl ExecutionPlan for MaxComputeWriteExec {
-    fn name(&self) -> &str {
-        "MaxComputeWriteExec"
-    }
-
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
-    }
+    one_input_plan!("MaxComputeWriteExec", MaxComputeWriteExec::new);
 
     fn maintains_input_order(&self) -> Vec<bool> {
         vec![false]
@@ -143,28 +133,6 @@ impl ExecutionPlan for MaxComputeWriteExec {
     fn benefits_from_input_partitioning(&self) -> Vec<bool> {
         // One stream per partition the input has: no need for more.
         vec![false]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        match <[_; 1]>::try_from(children) {
-            Ok([input]) => Ok(Arc::new(MaxComputeWriteExec::new(self.spec.clone(), input))),
-            Err(children) => {
-                internal_err!(
-                    "MaxComputeWriteExec has one child, given {}",
-                    children.len()
-                )
-            }
-        }
     }
 
     fn execute(
@@ -361,17 +329,7 @@ impl DisplayAs for MaxComputeCommitExec {
 }
 
 impl ExecutionPlan for MaxComputeCommitExec {
-    fn name(&self) -> &str {
-        "MaxComputeCommitExec"
-    }
-
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
-    }
+    one_input_plan!("MaxComputeCommitExec", MaxComputeCommitExec::new);
 
     fn input_distribution_requirements(&self) -> InputDistributionRequirements {
         // Every report in one place: the commit runs once.
@@ -385,31 +343,6 @@ impl ExecutionPlan for MaxComputeCommitExec {
 
     fn benefits_from_input_partitioning(&self) -> Vec<bool> {
         vec![false]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        match <[_; 1]>::try_from(children) {
-            Ok([input]) => Ok(Arc::new(MaxComputeCommitExec::new(
-                self.spec.clone(),
-                input,
-            ))),
-            Err(children) => {
-                internal_err!(
-                    "MaxComputeCommitExec has one child, given {}",
-                    children.len()
-                )
-            }
-        }
     }
 
     fn execute(

@@ -82,6 +82,7 @@ mod connect;
 mod error;
 mod filter;
 mod insert;
+mod plan;
 mod provider;
 mod scan;
 

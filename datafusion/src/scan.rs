@@ -16,7 +16,6 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, RecordBatch, RecordBatchOptions, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::stats::Precision;
-use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result, Statistics, internal_err};
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -25,7 +24,7 @@ use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
-    PhysicalExpr, PlanProperties,
+    PlanProperties,
 };
 use futures_util::StreamExt;
 use maxstorage::asynchronous::SplitBatches;
@@ -33,6 +32,7 @@ use maxstorage::{ReadOptions, RowSelection, TableReadSession};
 
 use crate::connect::Connection;
 use crate::error::to_datafusion;
+use crate::plan::one_input_plan;
 
 /// The name of the one column of the split-position source.
 const POSITION: &str = "split_position";
@@ -230,43 +230,11 @@ impl DisplayAs for MaxComputeScanExec {
 }
 
 impl ExecutionPlan for MaxComputeScanExec {
-    fn name(&self) -> &str {
-        "MaxComputeScanExec"
-    }
-
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
-    }
+    one_input_plan!("MaxComputeScanExec", MaxComputeScanExec::with_input);
 
     fn benefits_from_input_partitioning(&self) -> Vec<bool> {
         // The positions are few; repartitioning them would only add a shuffle.
         vec![false]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        match <[_; 1]>::try_from(children) {
-            Ok([input]) => Ok(Arc::new(MaxComputeScanExec::with_input(
-                self.spec.clone(),
-                input,
-            ))),
-            Err(children) => {
-                internal_err!("MaxComputeScanExec has one child, given {}", children.len())
-            }
-        }
     }
 
     fn execute(

@@ -3,13 +3,11 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::{PROJECT, run, start, stored_rows};
+use common::{run, start, stored_rows};
 use datafusion::prelude::SessionConfig;
-use maxstorage::{Credentials, SplitMode, SplitOptions, TableId};
+use maxstorage::Credentials;
+use maxstorage_datafusion::Connector;
 use maxstorage_datafusion::ballista::{SessionConfigExt, Standalone};
-use maxstorage_datafusion::{Connector, MaxComputeCatalog, MaxComputeTable};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_query_and_an_insert_run_on_two_executors() {
@@ -22,16 +20,7 @@ async fn a_query_and_an_insert_run_on_two_executors() {
         .await
         .expect("the cluster starts");
     let ctx = cluster.context().await.expect("the context connects");
-    let people = MaxComputeTable::try_new(&env.client, TableId::new(PROJECT, "people"))
-        .await
-        .expect("people opens")
-        .with_split_options(
-            SplitOptions::default()
-                .with_mode(SplitMode::Parallelism)
-                .with_number(6),
-        );
-    ctx.register_table("people", Arc::new(people)).unwrap();
-    ctx.register_catalog("mc", Arc::new(MaxComputeCatalog::new(&env.client, PROJECT)));
+    common::register(&ctx, &env, 6).await;
 
     // The query is submitted to the cluster, not run here.
     let submitted = ctx

@@ -4,29 +4,18 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{PROJECT, plan, run, start, stored_rows};
+use common::{plan, run, start, stored_rows};
 use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use maxstorage::{SplitMode, SplitOptions, TableId};
-use maxstorage_datafusion::{MaxComputeCatalog, MaxComputeTable};
 
 /// A context with `people` as `people` (split in 4 by parallelism) and the project as
 /// catalog `mc`, over `partitions` partitions.
 async fn context(env: &common::Env, partitions: usize) -> SessionContext {
     let ctx =
         SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
-    let people = MaxComputeTable::try_new(&env.client, TableId::new(PROJECT, "people"))
-        .await
-        .expect("people opens")
-        .with_split_options(
-            SplitOptions::default()
-                .with_mode(SplitMode::Parallelism)
-                .with_number(4),
-        );
-    ctx.register_table("people", Arc::new(people)).unwrap();
-    ctx.register_catalog("mc", Arc::new(MaxComputeCatalog::new(&env.client, PROJECT)));
+    common::register(&ctx, env, 4).await;
     ctx
 }
 

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
-use maxstorage::Credentials;
 use maxstorage::asynchronous::Client;
+use maxstorage::{Credentials, SplitOptions, TableId};
+use maxstorage_datafusion::{MaxComputeCatalog, MaxComputeTable};
 use maxstorage_emulator::Emulator;
 use maxstorage_emulator::admin::AdminClient;
 use maxstorage_emulator::store::{ColumnDef, TableDef};
@@ -88,6 +89,17 @@ pub async fn start(tag: &str, rows: i64) -> Env {
         client,
         dir,
     }
+}
+
+/// Registers `people` (split in `splits` by parallelism) as `people`, and the project as
+/// catalog `mc`.
+pub async fn register(ctx: &SessionContext, env: &Env, splits: i64) {
+    let people = MaxComputeTable::try_new(&env.client, TableId::new(PROJECT, "people"))
+        .await
+        .expect("people opens")
+        .with_split_options(SplitOptions::by_parallelism(splits));
+    ctx.register_table("people", Arc::new(people)).unwrap();
+    ctx.register_catalog("mc", Arc::new(MaxComputeCatalog::new(&env.client, PROJECT)));
 }
 
 /// Rows of `people`: `name` is `n<id>` and `score` is `id / 2`.
