@@ -43,9 +43,11 @@ pub mod reexport {
     pub use arrow_schema::SchemaRef;
     pub use http;
     pub use maxstorage_codec::write::{ArrowStreamEncoder, EncodedBody};
+    pub use maxstorage_protocol::blob::{WriteBlob, WriteBlobResult};
+    pub use maxstorage_protocol::read::RowSelection;
     pub use maxstorage_protocol::retry::RetryPolicy;
     pub use maxstorage_protocol::state::write_stream::WriteStream;
-    pub use maxstorage_protocol::write::{StreamRef, WriteRowsResult};
+    pub use maxstorage_protocol::write::{StreamRef, WriteRows, WriteRowsResult};
     pub use maxstorage_protocol::{
         ApiVersion, Call, ClientConfig, Compression, Credentials, InstanceId, StreamingResponse,
         TableId,

@@ -1,4 +1,5 @@
-//! How both clients reach the service: extra trusted root certificates and HTTP proxies.
+//! How both clients reach the service: timeouts and pooling, extra trusted root
+//! certificates and HTTP proxies.
 //!
 //! The types here are checked settings, shared by both transports so the two clients
 //! accept the same inputs, reject the same mistakes (with the same [`NetworkConfigError`])
@@ -7,6 +8,7 @@
 //! [`ClientSettings::config_file`](crate::settings::ClientSettings::config_file) reads a
 //! config file).
 //!
+//! - [`TransportConfig`]: timeouts and connection pooling of the default transports.
 //! - [`RootCertificates`]: the webpki (Mozilla) roots, plus certificates parsed from PEM
 //!   ([`parse_pem_certificates`]), or only the latter.
 //! - [`ProxyConfig`]: an `http://` proxy for `http` URLs and one for `https` URLs (often
@@ -16,6 +18,7 @@
 
 use crate::settings::ReadFile;
 use std::fmt;
+use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -33,6 +36,47 @@ pub const ENV_HTTP_PROXY: &str = "HTTP_PROXY";
 pub const ENV_ALL_PROXY: &str = "ALL_PROXY";
 /// Hosts reached without a proxy (see [`NoProxy::parse`]); `no_proxy` also counts.
 pub const ENV_NO_PROXY: &str = "NO_PROXY";
+
+/// Timeouts and pooling of the default transports (ureq in the blocking client, hyper in
+/// the async one: both honour every field the same way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransportConfig {
+    /// Connect timeout (default 10 s).
+    pub connect_timeout: Duration,
+    /// Read timeout (default 120 s): the longest wait for the response head once the
+    /// request body has been handed over, and for each read of a response body (a body
+    /// that stops arriving fails, and a split read resumes, instead of hanging).
+    pub read_timeout: Duration,
+    /// Write timeout (default 120 s): the longest the service may take to accept the next
+    /// piece of a request body (a peer that stops reading fails the request instead of
+    /// hanging it).
+    pub write_timeout: Duration,
+    /// Idle connections kept per host (default 32).
+    pub max_idle_per_host: usize,
+    /// How long an idle connection is kept (default 90 s).
+    pub idle_timeout: Duration,
+}
+
+maxstorage_protocol::option_setters!(TransportConfig {
+    with_connect_timeout => connect_timeout: Duration,
+    with_read_timeout => read_timeout: Duration,
+    with_write_timeout => write_timeout: Duration,
+    with_max_idle_per_host => max_idle_per_host: usize,
+    with_idle_timeout => idle_timeout: Duration,
+});
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(120),
+            write_timeout: Duration::from_secs(120),
+            max_idle_per_host: 32,
+            idle_timeout: Duration::from_secs(90),
+        }
+    }
+}
 
 /// A network setting that cannot be used: a CA bundle or a proxy URL. Returned by
 /// `build` (as [`Error::NetworkConfig`](crate::Error::NetworkConfig)), never a panic.

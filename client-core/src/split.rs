@@ -56,6 +56,87 @@ pub enum Step {
     NeedInput,
 }
 
+/// What a whole-session read (`read_all`) starts from: the client's call driver `core`,
+/// the session, the read options and client defaults every split read takes, and how many
+/// workers read at once (at least one).
+pub struct ParallelRead<C> {
+    /// The client's call driver, shared by the workers.
+    pub core: std::sync::Arc<C>,
+    /// The session whose splits are read.
+    pub session: std::sync::Arc<TableReadSession>,
+    /// The options of every split read.
+    pub options: ReadOptions,
+    /// The client's defaults.
+    pub defaults: Defaults,
+    /// How many splits are read at once.
+    pub workers: usize,
+}
+
+impl<C> std::fmt::Debug for ParallelRead<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParallelRead")
+            .field("session", &self.session.id())
+            .field("workers", &self.workers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The splits of a whole-session read, handed out one at a time, in order, to the
+/// workers (threads or tasks) that read them. Shared behind an `Arc`.
+#[derive(Debug)]
+pub struct SplitQueue {
+    splits: std::sync::Mutex<std::collections::VecDeque<(usize, RowSelection)>>,
+}
+
+impl SplitQueue {
+    /// Every split of `session`, each with its position in
+    /// [`TableReadSession::splits`].
+    pub fn new(session: &TableReadSession) -> SplitQueue {
+        SplitQueue {
+            splits: std::sync::Mutex::new(session.splits().into_iter().enumerate().collect()),
+        }
+    }
+
+    /// The next split to read and its position, or `None` when none is left.
+    pub fn next(&self) -> Option<(usize, RowSelection)> {
+        self.splits.lock().ok()?.pop_front()
+    }
+}
+
+/// What a client's reading of the next piece of a response body gave.
+#[derive(Debug)]
+pub enum Piece {
+    /// A batch.
+    Batch(RecordBatch),
+    /// The stream ended cleanly.
+    End,
+    /// The connection broke or the body was cut short: a split read may resume.
+    Broken(Error),
+}
+
+impl Piece {
+    /// The next item of a read that cannot resume, from the piece read (or the error
+    /// reading it): a batch, the end (`None`), or the break or error as the last item.
+    /// Sets `done` once the read is over.
+    pub fn into_final_item(piece: Result<Piece>, done: &mut bool) -> Option<Result<RecordBatch>> {
+        let next = match piece {
+            Ok(Piece::Batch(batch)) => Ok(Some(batch)),
+            Ok(Piece::End) => Ok(None),
+            Ok(Piece::Broken(e)) | Err(e) => Err(e),
+        };
+        fuse(next, done)
+    }
+}
+
+/// The next item of an iterator or stream that ends at its first error: `next` (the next
+/// value, `None` at the end, or an error) as an item, setting `done` at the end or at an
+/// error.
+pub fn fuse<T>(next: Result<Option<T>>, done: &mut bool) -> Option<Result<T>> {
+    let item = next.transpose();
+    *done = !matches!(item, Some(Ok(_)));
+    item
+}
+
 /// A response body being decoded into record batches, fed chunk by chunk.
 #[derive(Debug)]
 pub struct BodyDecoder {

@@ -14,6 +14,7 @@ pub mod data;
 pub mod env;
 pub mod model;
 pub mod scenarios;
+pub mod scripted;
 
 pub use client::{StorageClient, WriteSession};
 pub use env::TestEnv;

@@ -13,9 +13,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod read;
+mod upload;
+
 /// The client-core crate the expansions name.
 #[doc(hidden)]
 pub use maxstorage_client_core as core_;
+
+/// The compute pool the expansions encode on.
+#[doc(hidden)]
+pub use rayon as rayon_;
 
 /// The client, `Client`, and its builder, `ClientBuilder`: configuration, credentials,
 /// endpoint discovery, and the handles every operation starts from. Expanded like
@@ -290,13 +297,13 @@ macro_rules! table_client {
                 options: &ReadOptions,
                 workers: usize,
             ) -> ParallelBatches {
-                ParallelBatches::start(
-                    self.client.core.clone(),
-                    ::std::sync::Arc::new(session.clone()),
-                    options.clone(),
-                    self.client.defaults.clone(),
-                    workers,
-                )
+                ParallelBatches::start($crate::core_::split::ParallelRead {
+                    core: self.client.core.clone(),
+                    session: ::std::sync::Arc::new(session.clone()),
+                    options: options.clone(),
+                    defaults: self.client.defaults.clone(),
+                    workers: workers.max(1),
+                })
             }
 
             /// The first rows of the table, without a session (the service may return fewer than
@@ -476,8 +483,8 @@ macro_rules! instance_client {
 
 /// The write session handle, `WriteSessionHandle`: streams and their writers, raw and
 /// blob uploads, commit and abort. Expanded like [`table_client!`](crate::table_client!); each client has its
-/// own `StreamWriter::start(handle, opened)` and `start_raw_writer`, which run its
-/// pipelines.
+/// own `StreamWriter::start(handle, opened)` and uploads (see
+/// [`uploads!`](crate::uploads!)), which run its pipelines.
 #[macro_export]
 macro_rules! write_session_handle {
     ($($async:ident)? ; $($aw:tt)*) => {
@@ -587,6 +594,28 @@ macro_rules! write_session_handle {
                 self.start_raw_writer(stream, record_count, Some(position))
             }
 
+            /// One `TableWrite` whose body is streamed from what the caller writes.
+            fn start_raw_writer(
+                &self,
+                stream: &StreamRef,
+                record_count: i64,
+                position: Option<WritePosition>,
+            ) -> Result<RawRowsWriter> {
+                self.state()?.check_writable("write")?;
+                let call = self.core.calls.raw_write(stream, record_count, position);
+                RawRowsWriter::start(self.clone(), call)
+            }
+
+            /// Sends `call` on the session's route with a streamed request body (an
+            /// upload's request).
+            pub(crate) $($async)? fn call_streamed<C: $crate::core_::reexport::Call>(
+                &self,
+                call: &C,
+                body: SendBody,
+            ) -> Result<C::Output> {
+                self.client.core.call_with_body(call, self.route(), body) $($aw)*
+            }
+
             /// Commits every closed stream. Refused while a stream is open.
             pub $($async)? fn commit(&self) -> Result<WriteSessionInfo> {
                 let call = self.state()?.commit_call()?;
@@ -651,12 +680,7 @@ macro_rules! write_session_handle {
                         .compression
                         .unwrap_or(self.client.defaults.compression),
                 );
-                BlobWriter::start(
-                    self.client.clone(),
-                    call,
-                    self.core.target.clone(),
-                    self.core.route_override.clone(),
-                )
+                BlobWriter::start(self.clone(), call)
             }
 
             /// Uploads several blobs in one request (each with its own checksum), the body
@@ -686,8 +710,9 @@ macro_rules! write_session_handle {
 /// A client's `Core` (the [`CallCore`](maxstorage_client_core::exchange::CallCore) and the transport) and
 /// its one driver of operations (`drive`) with the call helpers on top of its own
 /// `exchange` (one call with its attempts), and its `StreamBatches` / `DecodingBody`. Expanded like [`table_client!`](crate::table_client!); the client
-/// provides `Instant` (its clock), `sleep(Duration)`, `read_bounded(body, limit)` and
-/// `exchange(call, route, body)`.
+/// provides `Instant` (its clock), `sleep(Duration)`, `read_bounded(body, limit)`,
+/// `SendStream` (what a streamed request body is) and `exchange(call, route, body)`, which
+/// makes the call's attempts and runs `attempt` in their span.
 #[macro_export]
 macro_rules! call_driver {
     ($($async:ident)? ; $($aw:tt)*) => {
@@ -735,6 +760,43 @@ macro_rules! call_driver {
                         }
                         Step::Sleep(delay) => sleep(delay) $($aw)*,
                         Step::Done(output) => return Ok(output),
+                    }
+                }
+            }
+
+            /// The attempts of one call, to its end: send each request the attempts give,
+            /// wait as they say, and return a success head with its unread body, or the
+            /// error. The client's `exchange` makes the attempts and runs this in their span.
+            $($async)? fn attempt<C: $crate::core_::reexport::Call>(
+                &self,
+                attempts: &mut $crate::core_::exchange::Attempts<SendStream>,
+                call: &C,
+                route: &Route<'_>,
+            ) -> $crate::core_::Result<($crate::core_::reexport::http::response::Parts, ResponseBody)> {
+                use $crate::core_::exchange::Attempt;
+                loop {
+                    let now = ::std::time::SystemTime::now();
+                    let request = match attempts.next(&self.shared, call, route, now)? {
+                        Attempt::Send(request) => *request,
+                        Attempt::Wait(delay) => {
+                            sleep(delay) $($aw)*;
+                            continue;
+                        }
+                    };
+                    let started = ::std::time::Instant::now();
+                    match self.transport.send(request) $($aw)* {
+                        Ok(response) => {
+                            let (parts, body) = response.into_parts();
+                            if attempts.on_answer(&self.shared, route, &parts, started.elapsed()) {
+                                return Ok((parts, body));
+                            }
+                            // The error body is best effort: a broken one still yields the status.
+                            let limit = $crate::core_::exchange::MAX_ERROR_BODY;
+                            let buf = read_bounded(body, limit) $($aw)* .unwrap_or_default();
+                            let now = ::std::time::SystemTime::now();
+                            attempts.on_error_answer(&self.shared, call, &parts, &buf, now)?;
+                        }
+                        Err(e) => attempts.on_transport_error(&self.shared, call, e)?,
                     }
                 }
             }
@@ -805,10 +867,11 @@ macro_rules! call_driver {
 /// The stream writer, `StreamWriter`, and the pieces of its pipeline: batches are encoded
 /// (compressed slices on the client's pool, placed into bodies in order) while the
 /// previous body is on the wire with its `Sender`. Expanded like
-/// [`table_client!`](crate::table_client!); the client provides how a slice is encoded on
-/// the pool and how its message arrives (`Arrival`, `encode_on_pool`, `try_arrived`,
-/// `arrived`), and how a body is sent in the background and waited for (`Sending`,
-/// `send_in_background`, `sent`, and `Sender::send`).
+/// [`table_client!`](crate::table_client!); slices are encoded on rayon's pool, and the
+/// client provides the one-message channel their messages arrive on (`arrival()`, its
+/// receiving end `Arrival`, `try_arrived`, `arrived`), and how a body is sent in the background and waited for (`Sending`,
+/// `send_in_background`, `sent`, and `Sender::send`, which runs `Sender::send_body` in the
+/// sender's span).
 #[macro_export]
 macro_rules! stream_writer {
     ($($async:ident)? ; $($aw:tt)*) => {
@@ -855,6 +918,42 @@ macro_rules! stream_writer {
             span: ::tracing::Span,
         }
 
+        impl Sender {
+            /// Sends one body, retrying and resynchronising as the exactly-once machine
+            /// says. The client's `Sender::send` runs this in the sender's span.
+            $($async)? fn send_body(
+                &mut self,
+                session: &WriteSessionHandle,
+                body: $crate::core_::reexport::EncodedBody,
+            ) -> $crate::core_::Result<()> {
+                let rows = body.rows() as i64;
+                let write = $crate::core_::write::BodySend::new(
+                    &mut self.machine,
+                    body.into_chunks(),
+                    rows,
+                    &self.progress,
+                )?;
+                if let Some(result) = session.client.core.drive(write, session.route()) $($aw)* ? {
+                    self.last = Some(result);
+                }
+                Ok(())
+            }
+        }
+
+        /// Encodes `slice` on the client's compute pool (not a runtime's workers or its
+        /// blocking pool); its message arrives on the client's one-message channel.
+        fn encode_on_pool(
+            encoders: ::std::sync::Arc<$crate::core_::write::MessageEncoders>,
+            slice: $crate::core_::reexport::RecordBatch,
+        ) -> Arrival {
+            let (done, arrives) = arrival();
+            $crate::rayon_::spawn_fifo(move || {
+                // The writer may be gone (dropped mid-stream): nobody to tell.
+                let _ = done.send(encoders.encode(&slice));
+            });
+            arrives
+        }
+
         /// Where the [`Sender`] is.
         enum SenderSlot {
             /// Here, no body in flight.
@@ -895,7 +994,7 @@ macro_rules! stream_writer {
                     // pool could wait forever.
                     parallel: opened
                         .parallel
-                        .filter(|_| ::rayon::current_thread_index().is_none())
+                        .filter(|_| $crate::rayon_::current_thread_index().is_none())
                         .map(|p| (p, ::std::collections::VecDeque::new())),
                     budget: opened.budget,
                     backlog: ::std::collections::VecDeque::new(),

@@ -7,53 +7,25 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use futures_core::Stream;
-use maxstorage_client_core::blob::{BlobCursor, BlobUploadDigest, Need};
+use maxstorage_client_core::blob::Need;
+use maxstorage_client_core::split::fuse;
 use maxstorage_client_core::{Blob, BlobInfo, Error, Result};
-use maxstorage_protocol::StreamingResponse;
-use maxstorage_protocol::blob::{WriteBlob, WriteBlobResult};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf};
 
-use crate::client::Client;
 use crate::transport::ResponseBody;
-use crate::upload::{Upload, upload_route};
 
 /// Size of the buffer a whole blob is collected with.
 const COLLECT_CHUNK: usize = 64 * 1024;
 
-/// A streaming download of blobs: [`AsyncRead`] returns the bytes of the current blob and
-/// then end-of-file; [`next_blob`](Self::next_blob) moves to the next one. Memory holds
-/// one chunk and one CRC block; every CRC32C block is verified before its bytes are
-/// returned.
-pub struct BlobStreamReader {
-    body: ResponseBody,
-    cursor: BlobCursor,
-}
-
-impl std::fmt::Debug for BlobStreamReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlobStreamReader")
-            .field("cursor", &self.cursor)
-            .finish_non_exhaustive()
-    }
+maxstorage_surface::blob_stream_reader! {
+    /// A streaming download of blobs: [`AsyncRead`] returns the bytes of the current blob
+    /// and then end-of-file; [`next_blob`](Self::next_blob) moves to the next one. Memory
+    /// holds one chunk and one CRC block; every CRC32C block is verified before its bytes
+    /// are returned.
+    BlobStreamReader {}
 }
 
 impl BlobStreamReader {
-    pub(crate) fn new(
-        head: &StreamingResponse,
-        body: ResponseBody,
-        references: usize,
-    ) -> Result<BlobStreamReader> {
-        Ok(BlobStreamReader {
-            body,
-            cursor: BlobCursor::new(head, references)?,
-        })
-    }
-
-    /// The blob the reader is on.
-    pub fn current(&self) -> Option<&BlobInfo> {
-        self.cursor.current()
-    }
-
     /// Reads the next chunk of the body into the cursor.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         match ready!(self.body.as_mut().poll_next(cx)) {
@@ -163,104 +135,7 @@ impl Stream for BlobReader {
         if this.done {
             return Poll::Ready(None);
         }
-        match ready!(this.poll_blob(cx)) {
-            Ok(Some(b)) => Poll::Ready(Some(Ok(b))),
-            Ok(None) => {
-                this.done = true;
-                Poll::Ready(None)
-            }
-            Err(e) => {
-                this.done = true;
-                Poll::Ready(Some(Err(e)))
-            }
-        }
-    }
-}
-
-/// A streaming single-blob upload: write the bytes ([`AsyncWrite`], e.g. with
-/// `tokio::io::copy`), then [`finish`](Self::finish). The upload runs while you write
-/// (memory holds a few chunks); the MD5 and size the service reports are checked against
-/// the bytes written. Dropping the writer before `finish` cancels the upload: the service
-/// gets a body cut short, and stores nothing.
-pub struct BlobWriter {
-    upload: Upload<WriteBlobResult>,
-    digest: BlobUploadDigest,
-}
-
-impl std::fmt::Debug for BlobWriter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlobWriter")
-            .field("written", &self.digest.written())
-            .finish_non_exhaustive()
-    }
-}
-
-impl BlobWriter {
-    pub(crate) fn start(
-        client: Client,
-        call: WriteBlob,
-        target: String,
-        route_override: Option<String>,
-    ) -> Result<BlobWriter> {
-        let digest = BlobUploadDigest::new(call.compression)?;
-        let session_id = call.session_id.clone();
-        let upload = Upload::start(
-            client,
-            target,
-            session_id,
-            route_override,
-            move |client, target, session_id, route_override, body| async move {
-                let route = upload_route(&target, &session_id, route_override.as_deref());
-                client.core.call_with_body(&call, route, body).await
-            },
-        );
-        Ok(BlobWriter { upload, digest })
-    }
-
-    /// Writes bytes of the blob, waiting while the upload catches up.
-    pub async fn write(&mut self, data: &[u8]) -> Result<()> {
-        std::future::poll_fn(|cx| self.upload.poll_ready(cx))
-            .await
-            .map_err(|e| Error::io("sending the blob", e))?;
-        let chunk = self.digest.chunk(data)?;
-        self.upload
-            .start_send(chunk)
-            .map_err(|e| Error::io("sending the blob", e))
-    }
-
-    /// Ends the upload and returns the service's answer, after checking its MD5 and size.
-    pub async fn finish(mut self) -> Result<WriteBlobResult> {
-        let tail = self.digest.finish()?;
-        self.upload
-            .send(tail)
-            .await
-            .map_err(|e| Error::io("finishing the blob upload", e))?;
-        let result = self.upload.finish().await?;
-        self.digest.verify(&result)?;
-        Ok(result)
-    }
-}
-
-impl AsyncWrite for BlobWriter {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        ready!(this.upload.poll_ready(cx))?;
-        let chunk = this.digest.chunk(buf).map_err(io::Error::other)?;
-        this.upload.start_send(chunk)?;
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    /// Does nothing: the upload ends with [`BlobWriter::finish`], which returns the
-    /// service's answer.
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+        let next = ready!(this.poll_blob(cx));
+        Poll::Ready(fuse(next, &mut this.done))
     }
 }

@@ -3,11 +3,10 @@
 //! decisions are client-core's, shared with the blocking client.
 
 use std::io;
-use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use maxstorage_client_core::exchange::{Attempt, Attempts, MAX_ERROR_BODY};
+use maxstorage_client_core::exchange::Attempts;
 use maxstorage_protocol::Call;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -18,8 +17,11 @@ use maxstorage_client_core::Result;
 
 pub(crate) use maxstorage_client_core::exchange::Route;
 
+/// A streamed request body: a one-shot stream.
+pub(crate) type SendStream = ByteStream;
+
 /// A body to send with a call: the call's own, bytes, or a one-shot stream.
-pub(crate) type SendBody = maxstorage_client_core::exchange::SendBody<ByteStream>;
+pub(crate) type SendBody = maxstorage_client_core::exchange::SendBody<SendStream>;
 
 maxstorage_surface::call_driver!(async; .await);
 
@@ -38,34 +40,9 @@ impl Core {
     ) -> Result<(http::response::Parts, ResponseBody)> {
         let mut attempts = Attempts::new(call, body);
         let span = attempts.span().clone();
-        async move {
-            loop {
-                let now = SystemTime::now();
-                let request = match attempts.next(&self.shared, call, &route, now)? {
-                    Attempt::Send(request) => *request,
-                    Attempt::Wait(delay) => {
-                        sleep(delay).await;
-                        continue;
-                    }
-                };
-                let started = std::time::Instant::now();
-                match self.transport.send(request).await {
-                    Ok(response) => {
-                        let (parts, body) = response.into_parts();
-                        if attempts.on_answer(&self.shared, &route, &parts, started.elapsed()) {
-                            return Ok((parts, body));
-                        }
-                        // The error body is best effort: a broken one still yields the status.
-                        let buf = read_bounded(body, MAX_ERROR_BODY).await.unwrap_or_default();
-                        let now = SystemTime::now();
-                        attempts.on_error_answer(&self.shared, call, &parts, &buf, now)?;
-                    }
-                    Err(e) => attempts.on_transport_error(&self.shared, call, e)?,
-                }
-            }
-        }
-        .instrument(span)
-        .await
+        self.attempt(&mut attempts, call, &route)
+            .instrument(span)
+            .await
     }
 }
 

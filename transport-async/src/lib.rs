@@ -49,7 +49,7 @@ pub mod transport;
 mod upload;
 pub mod write;
 
-pub use blob::{BlobReader, BlobStreamReader, BlobWriter};
+pub use blob::{BlobReader, BlobStreamReader};
 pub use client::{Client, ClientBuilder};
 pub use instance::InstanceClient;
 pub use maxstorage_client_core::client_exports::*;
@@ -61,4 +61,5 @@ pub use transport::{
     BoxFuture, ByteStream, HttpTransport, HyperTransport, RequestBody, ResponseBody,
     TransportConfig, TransportError, TransportErrorKind,
 };
-pub use write::{RawRowsWriter, StreamWriter, WriteSessionHandle};
+pub use upload::{BlobWriter, RawRowsWriter};
+pub use write::{StreamWriter, WriteSessionHandle};

@@ -12,11 +12,10 @@ use arrow_schema::SchemaRef;
 use bytes::{Buf, Bytes};
 use futures_core::Stream;
 use futures_util::StreamExt;
-use maxstorage_client_core::split::{BodyDecoder, SplitProgress, Step};
-use maxstorage_client_core::{Defaults, Error, ReadOptions, Result, TableReadSession};
+use maxstorage_client_core::split::{BodyDecoder, ParallelRead, Piece, SplitQueue, Step, fuse};
+use maxstorage_client_core::{Error, Result};
 use maxstorage_codec::compress::Decompressor;
 use maxstorage_codec::read::DecoderOptions;
-use maxstorage_protocol::read::RowSelection;
 use maxstorage_protocol::{Compression, StreamingResponse};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
@@ -34,17 +33,12 @@ pub(crate) struct DecodingBody {
     decoder: BodyDecoder,
 }
 
-/// What reading the next piece of a body gave.
-enum Piece {
-    /// A batch.
-    Batch(RecordBatch),
-    /// The stream ended cleanly.
-    End,
-    /// The connection broke or the body was cut short: the read may resume.
-    Broken(Error),
-}
-
 impl DecodingBody {
+    /// The schema, once the stream's schema message has arrived.
+    fn schema(&self) -> Option<SchemaRef> {
+        self.decoder.schema()
+    }
+
     pub(crate) fn new(
         head: &StreamingResponse,
         body: ResponseBody,
@@ -99,58 +93,20 @@ enum SplitState {
     Done,
 }
 
-/// The record batches of one split (or row range), as a [`Stream`]: memory holds one
-/// batch and one chunk. A broken connection resumes at the next undelivered row; the
-/// rows come out exactly once, or the stream ends with an error — never silently short.
-///
-/// Nothing runs in the background: dropping the stream cancels its request and closes
-/// its connection, and nothing else.
-pub struct SplitBatches {
-    core: Arc<Core>,
-    progress: SplitProgress,
-    state: SplitState,
-}
-
-impl std::fmt::Debug for SplitBatches {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SplitBatches")
-            .field("progress", &self.progress)
-            .finish_non_exhaustive()
+maxstorage_surface::split_batches! {
+    /// The record batches of one split (or row range), as a [`Stream`]: memory holds one
+    /// batch and one chunk. A broken connection resumes at the next undelivered row; the
+    /// rows come out exactly once, or the stream ends with an error — never silently short.
+    ///
+    /// Nothing runs in the background: dropping the stream cancels its request and closes
+    /// its connection, and nothing else.
+    SplitBatches {
+        /// Where the read is.
+        state: SplitState = SplitState::Idle,
     }
 }
 
 impl SplitBatches {
-    pub(crate) fn new(
-        core: Arc<Core>,
-        session: &TableReadSession,
-        selection: RowSelection,
-        options: &ReadOptions,
-        defaults: &Defaults,
-    ) -> SplitBatches {
-        SplitBatches {
-            core,
-            progress: SplitProgress::new(session, selection, options, defaults),
-            state: SplitState::Idle,
-        }
-    }
-
-    /// The schema of the batches: the session's, known before anything is read (or,
-    /// when [`ReadOptions::data_columns`] asks for other columns, the first response's
-    /// once it started).
-    pub fn schema(&self) -> Option<SchemaRef> {
-        self.progress.schema()
-    }
-
-    /// Rows delivered so far.
-    pub fn rows(&self) -> u64 {
-        self.progress.rows()
-    }
-
-    /// How many times the read resumed after a break.
-    pub fn resumes(&self) -> u32 {
-        self.progress.resumes()
-    }
-
     fn open(&mut self) -> Result<Opening> {
         let call = self.progress.request()?;
         let core = self.core.clone();
@@ -221,72 +177,38 @@ impl Stream for SplitBatches {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        match ready!(this.poll_batch(cx)) {
-            Ok(Some(batch)) => Poll::Ready(Some(Ok(batch))),
-            Ok(None) => {
-                this.state = SplitState::Done;
-                Poll::Ready(None)
-            }
-            Err(e) => {
-                this.state = SplitState::Done;
-                Poll::Ready(Some(Err(e)))
-            }
+        let mut done = false;
+        let item = fuse(ready!(this.poll_batch(cx)), &mut done);
+        if done {
+            this.state = SplitState::Done;
         }
+        Poll::Ready(item)
     }
 }
 
 impl SplitBatches {
+    /// The next batch, or `None` (and the read done) at its end.
+    async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        std::future::poll_fn(|cx| self.poll_batch(cx)).await
+    }
+}
+
+maxstorage_surface::split_with_schema! {
+    /// A split read whose schema is known up front (see [`SplitBatches::into_schema_stream`]).
+    SplitStream,
     /// This read as a stream whose schema is known before its first item (the async
     /// counterpart of a `RecordBatchReader`). The schema is the session's, known before
     /// anything is read; only a read of other columns than the session's
     /// ([`ReadOptions::data_columns`]) starts now, to learn them from the response. It
     /// still resumes after a break.
-    pub async fn into_schema_stream(mut self) -> Result<SplitStream> {
-        let first = match self.schema() {
-            Some(_) => None,
-            None => {
-                let first = std::future::poll_fn(|cx| self.poll_batch(cx)).await?;
-                if first.is_none() {
-                    self.state = SplitState::Done;
-                }
-                first
-            }
-        };
-        let schema = self
-            .schema()
-            .ok_or_else(|| Error::from(maxstorage_client_core::IntegrityError::NoSchema))?;
-        Ok(SplitStream {
-            batches: self,
-            schema,
-            first,
-        })
-    }
-}
-
-/// A split read whose schema is known up front (see [`SplitBatches::into_schema_stream`]).
-pub struct SplitStream {
-    batches: SplitBatches,
-    schema: SchemaRef,
-    first: Option<RecordBatch>,
-}
-
-impl std::fmt::Debug for SplitStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SplitStream")
-            .field("batches", &self.batches)
-            .finish_non_exhaustive()
-    }
+    fn into_schema_stream,
+    async; .await
 }
 
 impl SplitStream {
     /// The schema of every batch.
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
-    }
-
-    /// Rows delivered so far.
-    pub fn rows(&self) -> u64 {
-        self.batches.rows()
     }
 }
 
@@ -302,30 +224,7 @@ impl Stream for SplitStream {
     }
 }
 
-/// Record batches of a response that cannot resume (preview, instance reads).
-pub struct StreamBatches {
-    body: DecodingBody,
-    done: bool,
-}
-
-impl std::fmt::Debug for StreamBatches {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamBatches")
-            .field("done", &self.done)
-            .finish_non_exhaustive()
-    }
-}
-
-impl StreamBatches {
-    pub(crate) fn new(body: DecodingBody) -> StreamBatches {
-        StreamBatches { body, done: false }
-    }
-
-    /// The schema, once known.
-    pub fn schema(&self) -> Option<SchemaRef> {
-        self.body.decoder.schema()
-    }
-}
+maxstorage_surface::stream_batches!();
 
 impl Stream for StreamBatches {
     type Item = Result<RecordBatch>;
@@ -335,17 +234,8 @@ impl Stream for StreamBatches {
         if this.done {
             return Poll::Ready(None);
         }
-        match ready!(this.body.poll_piece(cx)) {
-            Ok(Piece::Batch(b)) => Poll::Ready(Some(Ok(b))),
-            Ok(Piece::End) => {
-                this.done = true;
-                Poll::Ready(None)
-            }
-            Ok(Piece::Broken(e)) | Err(e) => {
-                this.done = true;
-                Poll::Ready(Some(Err(e)))
-            }
-        }
+        let piece = ready!(this.body.poll_piece(cx));
+        Poll::Ready(Piece::into_final_item(piece, &mut this.done))
     }
 }
 
@@ -447,19 +337,11 @@ impl AsyncRead for RawRowsReader {
 /// The tasks start on the first poll (on the runtime polling it) and are aborted when the
 /// stream is dropped; after an error the stream ends and the other tasks are stopped.
 pub struct ParallelBatches {
-    plan: Option<ParallelPlan>,
+    plan: Option<ParallelRead<Core>>,
     rx: Option<mpsc::Receiver<Result<(usize, RecordBatch)>>>,
     tasks: JoinSet<()>,
     failed: bool,
     schema: Option<SchemaRef>,
-}
-
-struct ParallelPlan {
-    core: Arc<Core>,
-    session: Arc<TableReadSession>,
-    options: ReadOptions,
-    defaults: Defaults,
-    workers: usize,
 }
 
 impl std::fmt::Debug for ParallelBatches {
@@ -472,22 +354,10 @@ impl std::fmt::Debug for ParallelBatches {
 }
 
 impl ParallelBatches {
-    pub(crate) fn start(
-        core: Arc<Core>,
-        session: Arc<TableReadSession>,
-        options: ReadOptions,
-        defaults: Defaults,
-        workers: usize,
-    ) -> ParallelBatches {
+    pub(crate) fn start(read: ParallelRead<Core>) -> ParallelBatches {
         ParallelBatches {
-            schema: session.batch_schema(&options),
-            plan: Some(ParallelPlan {
-                core,
-                session,
-                options,
-                defaults,
-                workers: workers.max(1),
-            }),
+            schema: read.session.batch_schema(&read.options),
+            plan: Some(read),
             rx: None,
             tasks: JoinSet::new(),
             failed: false,
@@ -495,43 +365,30 @@ impl ParallelBatches {
     }
 
     /// Spawns the workers on the current runtime.
-    fn spawn_workers(&mut self, plan: ParallelPlan) -> Result<()> {
+    fn spawn_workers(&mut self, plan: ParallelRead<Core>) -> Result<()> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| {
             Error::from(maxstorage_client_core::ConfigError::NoRuntime {
                 operation: "read_all",
                 message: e.to_string(),
             })
         })?;
-        let splits: Vec<RowSelection> = plan.session.splits();
-        let queue = Arc::new(std::sync::Mutex::new(
-            splits
-                .into_iter()
-                .enumerate()
-                .collect::<std::collections::VecDeque<_>>(),
-        ));
+        let queue = Arc::new(SplitQueue::new(&plan.session));
         let (tx, rx) = mpsc::channel(plan.workers * 2);
+        let plan = Arc::new(plan);
         for _ in 0..plan.workers {
-            let (core, session, options, queue, tx) = (
-                plan.core.clone(),
-                plan.session.clone(),
-                plan.options.clone(),
-                queue.clone(),
-                tx.clone(),
-            );
-            let defaults = plan.defaults.clone();
+            let (plan, queue, tx) = (plan.clone(), queue.clone(), tx.clone());
             self.tasks.spawn_on(
                 async move {
                     loop {
-                        let next = queue.lock().ok().and_then(|mut q| q.pop_front());
-                        let Some((index, selection)) = next else {
+                        let Some((index, selection)) = queue.next() else {
                             return;
                         };
                         let mut split = SplitBatches::new(
-                            core.clone(),
-                            &session,
+                            plan.core.clone(),
+                            &plan.session,
                             selection,
-                            &options,
-                            &defaults,
+                            &plan.options,
+                            &plan.defaults,
                         );
                         while let Some(item) = split.next().await {
                             let failed = item.is_err();

@@ -19,6 +19,7 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+pub use maxstorage_client_core::network::TransportConfig;
 use maxstorage_client_core::network::{
     NetworkConfig, NetworkConfigError, ProxyConfig, ProxyUrl, RootCertificates,
 };
@@ -56,45 +57,6 @@ pub trait HttpTransport: Send + Sync + fmt::Debug {
         &self,
         request: http::Request<RequestBody>,
     ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, TransportError>>;
-}
-
-/// Timeouts and pooling of the default transport.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct TransportConfig {
-    /// Connect timeout (default 10 s).
-    pub connect_timeout: Duration,
-    /// Read timeout (default 120 s): the longest wait for the response head once the
-    /// request body has been handed over, and between two chunks of a response body.
-    pub read_timeout: Duration,
-    /// Write timeout (default 120 s): the longest the service may take to accept the next
-    /// piece of a request body (a peer that stops reading fails the request instead of
-    /// hanging it).
-    pub write_timeout: Duration,
-    /// Idle connections kept per host (default 32).
-    pub max_idle_per_host: usize,
-    /// How long an idle connection is kept (default 90 s).
-    pub idle_timeout: Duration,
-}
-
-maxstorage_protocol::option_setters!(TransportConfig {
-    with_connect_timeout => connect_timeout: Duration,
-    with_read_timeout => read_timeout: Duration,
-    with_write_timeout => write_timeout: Duration,
-    with_max_idle_per_host => max_idle_per_host: usize,
-    with_idle_timeout => idle_timeout: Duration,
-});
-
-impl Default for TransportConfig {
-    fn default() -> Self {
-        TransportConfig {
-            connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(120),
-            write_timeout: Duration::from_secs(120),
-            max_idle_per_host: 32,
-            idle_timeout: Duration::from_secs(90),
-        }
-    }
 }
 
 type Connector = hyper_rustls::HttpsConnector<ProxyConnector>;

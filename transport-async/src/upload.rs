@@ -6,7 +6,6 @@
 //! does, on its connection task), the body itself ends with an error unless the writer
 //! finished: the service sees a body cut short, never a complete one.
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,10 +16,84 @@ use bytes::Bytes;
 use futures_channel::mpsc;
 use futures_core::Stream;
 
-use crate::client::Client;
-use crate::exec::{Route, SendBody};
+use crate::exec::SendBody;
 use crate::transport::BoxFuture;
+use crate::write::WriteSessionHandle;
 use maxstorage_client_core::{Error, Result};
+use maxstorage_protocol::Call;
+use tokio::io::AsyncWrite;
+
+maxstorage_surface::uploads!(async; .await);
+
+impl RawRowsWriter {
+    /// Writes bytes of the body, waiting while the upload catches up.
+    pub async fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.upload
+            .send(Bytes::copy_from_slice(data))
+            .await
+            .map_err(|e| Error::io("sending the TableWrite body", e))
+    }
+}
+
+impl AsyncWrite for RawRowsWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        ready!(this.upload.poll_ready(cx))?;
+        this.upload.start_send(Bytes::copy_from_slice(buf))?;
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Does nothing: the body ends with [`RawRowsWriter::finish`], which returns the
+    /// service's answer.
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl BlobWriter {
+    /// Writes bytes of the blob, waiting while the upload catches up.
+    pub async fn write(&mut self, data: &[u8]) -> Result<()> {
+        std::future::poll_fn(|cx| self.upload.poll_ready(cx))
+            .await
+            .map_err(|e| Error::io("sending the blob", e))?;
+        let chunk = self.digest.chunk(data)?;
+        self.upload
+            .start_send(chunk)
+            .map_err(|e| Error::io("sending the blob", e))
+    }
+}
+
+impl AsyncWrite for BlobWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        ready!(this.upload.poll_ready(cx))?;
+        let chunk = this.digest.chunk(buf).map_err(io::Error::other)?;
+        this.upload.start_send(chunk)?;
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Does nothing: the upload ends with [`BlobWriter::finish`], which returns the
+    /// service's answer.
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
 
 /// How many chunks may wait between the writer and the request body.
 const QUEUED_CHUNKS: usize = 4;
@@ -43,18 +116,11 @@ impl<T> std::fmt::Debug for Upload<T> {
 }
 
 impl<T: Send + 'static> Upload<T> {
-    /// Starts the request `send` makes with a streamed body (nothing is sent before the
-    /// writer is first polled).
-    pub(crate) fn start<F, Fut>(
-        client: Client,
-        target: String,
-        session_id: String,
-        route_override: Option<String>,
-        send: F,
-    ) -> Upload<T>
+    /// Starts `call` on `session`'s route, its body what the writer hands over (nothing
+    /// is sent before the writer is first polled).
+    pub(crate) fn start<C>(session: WriteSessionHandle, call: C) -> Result<Upload<T>>
     where
-        F: FnOnce(Client, String, String, Option<String>, SendBody) -> Fut,
-        Fut: Future<Output = Result<T>> + Send + 'static,
+        C: Call<Output = T> + Send + Sync + 'static,
     {
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(QUEUED_CHUNKS);
         let finished = Arc::new(AtomicBool::new(false));
@@ -64,13 +130,13 @@ impl<T: Send + 'static> Upload<T> {
             done: false,
         };
         let body = SendBody::Stream(Box::pin(body), None);
-        let request = send(client, target, session_id, route_override, body);
-        Upload {
+        let request = async move { session.call_streamed(&call, body).await };
+        Ok(Upload {
             tx: Some(tx),
             finished,
             request: Some(Box::pin(request)),
             outcome: None,
-        }
+        })
     }
 
     /// Drives the request; ready when a chunk can be handed over. Fails when the request
@@ -164,13 +230,4 @@ impl Stream for UploadBody {
             }
         }
     }
-}
-
-/// The route of an upload from its owned parts.
-pub(crate) fn upload_route<'a>(
-    target: &'a str,
-    session_id: &'a str,
-    route_override: Option<&'a str>,
-) -> Route<'a> {
-    Route::session(target, session_id).with_override(route_override)
 }

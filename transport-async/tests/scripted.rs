@@ -12,7 +12,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::StreamExt;
@@ -20,40 +19,12 @@ use maxstorage_async::{
     BlobWriteOptions, BoxFuture, Client, HttpTransport, ReadOptions, RequestBody, ResponseBody,
     StreamOptions, TransportError, TransportErrorKind, WritePosition,
 };
-use maxstorage_codec::write::encode_stream;
+use maxstorage_conformance::scripted::{SESSION, Seen, ipc, rows};
 use maxstorage_protocol::read::{ReadSessionOptions, RowSelection};
 use maxstorage_protocol::retry::RetryPolicy;
-use maxstorage_protocol::url::parse_query;
 use maxstorage_protocol::write::{StreamRef, WriteSessionOptions};
 use maxstorage_protocol::{Compression, Credentials, TableId};
 use tokio::io::AsyncWriteExt;
-
-/// What the scripted server saw.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    query: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn q(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-    fn h(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-    fn action(&self) -> &str {
-        self.q("Action").unwrap_or("")
-    }
-}
 
 /// What a handler answers.
 enum Answer {
@@ -174,16 +145,7 @@ impl HttpTransport for Script {
                     v
                 }
             };
-            let seen = Seen {
-                method: parts.method.to_string(),
-                query: parse_query(parts.uri.query().unwrap_or("")),
-                headers: parts
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap().to_string()))
-                    .collect(),
-                body,
-            };
+            let seen = Seen::new(&parts, body);
             self.seen.lock().unwrap().push(seen.clone());
             let queued = self.handlers.lock().unwrap().pop_front();
             let answer = match (queued, &self.responder) {
@@ -316,32 +278,8 @@ fn push(script: &Script, h: impl FnMut(&Seen) -> Answer + Send + 'static) {
     script.handlers.lock().unwrap().push_back(Box::new(h));
 }
 
-const SESSION: &str = r#"{"SessionId":"rs1","SessionStatus":"NORMAL","SplitsCount":1,"RecordCount":10,"SplitMode":"Size",
-    "DataSchema":{"DataColumns":[{"Name":"a","Type":"bigint","Nullable":true,"ColumnId":0},{"Name":"b","Type":"string","Nullable":true,"ColumnId":1}],"PartitionColumns":[]}}"#;
-
 fn session_json(splits: usize) -> String {
     SESSION.replace("\"SplitsCount\":1", &format!("\"SplitsCount\":{splits}"))
-}
-
-fn rows(from: i64, to: i64) -> RecordBatch {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("a", DataType::Int64, true),
-        Field::new("b", DataType::Utf8, true),
-    ]));
-    let a: Vec<i64> = (from..to).collect();
-    let b: Vec<String> = a.iter().map(|i| format!("row-{i}")).collect();
-    RecordBatch::try_new(
-        schema,
-        vec![
-            Arc::new(Int64Array::from(a)),
-            Arc::new(StringArray::from(b)),
-        ],
-    )
-    .unwrap()
-}
-
-fn ipc(batches: &[RecordBatch]) -> Vec<u8> {
-    encode_stream(batches[0].schema(), batches, Compression::Zstd).unwrap()
 }
 
 fn column_a(batch: &RecordBatch) -> Vec<i64> {

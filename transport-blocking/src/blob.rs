@@ -1,55 +1,28 @@
 //! Blobs: streaming single-blob upload (`std::io::Write`), batch upload, and downloads as
 //! an iterator of blobs or a streaming reader that moves from blob to blob.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
-use maxstorage_protocol::StreamingResponse;
-use maxstorage_protocol::blob::{WriteBlob, WriteBlobResult};
-
-use crate::client::Client;
 use crate::transport::ResponseBody;
-use crate::upload::Upload;
-use maxstorage_client_core::blob::{BlobCursor, BlobUploadDigest, Need};
+use maxstorage_client_core::blob::Need;
+use maxstorage_client_core::split::fuse;
 use maxstorage_client_core::{Blob, BlobInfo, Error, Result};
 
 /// Size of the buffer blob bodies are read with.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// A streaming download of blobs: [`Read`] returns the bytes of the current blob and then
-/// 0; [`next_blob`](Self::next_blob) moves to the next one. Memory holds one read buffer
-/// and one CRC block; every CRC32C block is verified before its bytes are returned.
-pub struct BlobStreamReader {
-    body: ResponseBody,
-    cursor: BlobCursor,
-    buf: Vec<u8>,
-}
-
-impl std::fmt::Debug for BlobStreamReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlobStreamReader")
-            .field("cursor", &self.cursor)
-            .finish_non_exhaustive()
+maxstorage_surface::blob_stream_reader! {
+    /// A streaming download of blobs: [`Read`] returns the bytes of the current blob and
+    /// then 0; [`next_blob`](Self::next_blob) moves to the next one. Memory holds one read
+    /// buffer and one CRC block; every CRC32C block is verified before its bytes are
+    /// returned.
+    BlobStreamReader {
+        /// What the body is read into.
+        buf: Vec<u8> = vec![0; READ_CHUNK],
     }
 }
 
 impl BlobStreamReader {
-    pub(crate) fn new(
-        head: &StreamingResponse,
-        body: ResponseBody,
-        references: usize,
-    ) -> Result<BlobStreamReader> {
-        Ok(BlobStreamReader {
-            body,
-            cursor: BlobCursor::new(head, references)?,
-            buf: vec![0; READ_CHUNK],
-        })
-    }
-
-    /// The blob the reader is on.
-    pub fn current(&self) -> Option<&BlobInfo> {
-        self.cursor.current()
-    }
-
     /// Reads the next chunk of the body into the cursor.
     fn fill(&mut self) -> Result<()> {
         let n = loop {
@@ -143,75 +116,6 @@ impl Iterator for BlobReader {
         if self.done {
             return None;
         }
-        match self.next_blob() {
-            Ok(Some(b)) => Some(Ok(b)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
-    }
-}
-
-/// A streaming single-blob upload: write the bytes, then [`finish`](Self::finish). The
-/// upload runs while you write (memory holds a few chunks); the MD5 and size the service
-/// reports are checked against the bytes written.
-pub struct BlobWriter {
-    upload: Upload<WriteBlobResult>,
-    digest: BlobUploadDigest,
-}
-
-impl std::fmt::Debug for BlobWriter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlobWriter")
-            .field("written", &self.digest.written())
-            .finish_non_exhaustive()
-    }
-}
-
-impl BlobWriter {
-    pub(crate) fn start(
-        client: Client,
-        call: WriteBlob,
-        target: String,
-        route_override: Option<String>,
-    ) -> Result<BlobWriter> {
-        let digest = BlobUploadDigest::new(call.compression)?;
-        let session_id = call.session_id.clone();
-        let upload = Upload::start(
-            client,
-            target,
-            session_id,
-            route_override,
-            move |client, route, body| client.core.call_with_body(&call, route, body),
-        )?;
-        Ok(BlobWriter { upload, digest })
-    }
-
-    /// Ends the upload and returns the service's answer, after checking its MD5 and size.
-    pub fn finish(mut self) -> Result<WriteBlobResult> {
-        let tail = self.digest.finish()?;
-        self.upload
-            .send(tail)
-            .map_err(|e| Error::io("finishing the blob upload", e))?;
-        let result = self.upload.finish()?;
-        self.digest.verify(&result)?;
-        Ok(result)
-    }
-}
-
-impl Write for BlobWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let chunk = self.digest.chunk(buf).map_err(std::io::Error::other)?;
-        self.upload.send(chunk)?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        fuse(self.next_blob(), &mut self.done)
     }
 }

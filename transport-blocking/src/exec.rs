@@ -2,9 +2,9 @@
 //! retry policy decides, parse the answer.
 
 use std::io::Read;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
-use maxstorage_client_core::exchange::{Attempt, Attempts, MAX_ERROR_BODY};
+use maxstorage_client_core::exchange::Attempts;
 use maxstorage_protocol::Call;
 
 use crate::read::{DecodingBody, StreamBatches};
@@ -13,8 +13,11 @@ use maxstorage_client_core::Result;
 
 pub(crate) use maxstorage_client_core::exchange::Route;
 
+/// A streamed request body: a one-shot reader.
+pub(crate) type SendStream = Box<dyn Read + Send>;
+
 /// A body to send with a call: the call's own, bytes, or a one-shot reader.
-pub(crate) type SendBody = maxstorage_client_core::exchange::SendBody<Box<dyn Read + Send>>;
+pub(crate) type SendBody = maxstorage_client_core::exchange::SendBody<SendStream>;
 
 maxstorage_surface::call_driver!(;);
 
@@ -40,33 +43,6 @@ impl Core {
     ) -> Result<(http::response::Parts, ResponseBody)> {
         let mut attempts = Attempts::new(call, body);
         let _in_span = attempts.span().clone().entered();
-        loop {
-            let request = match attempts.next(&self.shared, call, &route, SystemTime::now())? {
-                Attempt::Send(request) => *request,
-                Attempt::Wait(delay) => {
-                    sleep(delay);
-                    continue;
-                }
-            };
-            let started = Instant::now();
-            match self.transport.send(request) {
-                Ok(response) => {
-                    let (parts, body) = response.into_parts();
-                    if attempts.on_answer(&self.shared, &route, &parts, started.elapsed()) {
-                        return Ok((parts, body));
-                    }
-                    // The error body is best effort: a broken one still yields the status.
-                    let buf = read_bounded(body, MAX_ERROR_BODY).unwrap_or_default();
-                    attempts.on_error_answer(
-                        &self.shared,
-                        call,
-                        &parts,
-                        &buf,
-                        SystemTime::now(),
-                    )?;
-                }
-                Err(e) => attempts.on_transport_error(&self.shared, call, e)?,
-            }
-        }
+        self.attempt(&mut attempts, call, &route)
     }
 }

@@ -10,30 +10,19 @@ use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::{ArrowError, SchemaRef};
 use maxstorage_codec::compress::io::DecompressReader;
 use maxstorage_codec::read::DecoderOptions;
-use maxstorage_protocol::read::RowSelection;
 use maxstorage_protocol::{Compression, StreamingResponse};
 
 use crate::exec::{Core, Route};
 use crate::read_ahead::ReadAhead;
 use crate::transport::ResponseBody;
-use maxstorage_client_core::split::{BodyDecoder, SplitProgress, Step};
-use maxstorage_client_core::{Defaults, Error, ReadOptions, Result, TableReadSession};
+use maxstorage_client_core::split::{BodyDecoder, ParallelRead, Piece, SplitQueue, Step, fuse};
+use maxstorage_client_core::{Error, Result};
 
 /// A response body being decoded into record batches, its bytes read ahead on another
 /// thread.
 pub(crate) struct DecodingBody {
     body: ReadAhead,
     decoder: BodyDecoder,
-}
-
-/// What reading the next piece of a body gave.
-pub(crate) enum Piece {
-    /// A batch.
-    Batch(RecordBatch),
-    /// The stream ended cleanly.
-    End,
-    /// The connection broke or the body was cut short: the read may resume.
-    Broken(Error),
 }
 
 impl DecodingBody {
@@ -82,57 +71,19 @@ impl DecodingBody {
     }
 }
 
-/// The record batches of one split (or row range), streamed: memory holds one batch and
-/// one read buffer. A broken connection resumes at the next undelivered row; the rows
-/// come out exactly once, or the iterator ends with an error — never silently short.
-pub struct SplitBatches {
-    core: Arc<Core>,
-    progress: SplitProgress,
-    current: Option<DecodingBody>,
-    done: bool,
-}
-
-impl std::fmt::Debug for SplitBatches {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SplitBatches")
-            .field("progress", &self.progress)
-            .finish_non_exhaustive()
+maxstorage_surface::split_batches! {
+    /// The record batches of one split (or row range), streamed: memory holds one batch and
+    /// one read buffer. A broken connection resumes at the next undelivered row; the rows
+    /// come out exactly once, or the iterator ends with an error — never silently short.
+    SplitBatches {
+        /// The response being decoded, if one is open.
+        current: Option<DecodingBody> = None,
+        /// Whether the read ended (with its last batch or an error).
+        done: bool = false,
     }
 }
 
 impl SplitBatches {
-    pub(crate) fn new(
-        core: Arc<Core>,
-        session: &TableReadSession,
-        selection: RowSelection,
-        options: &ReadOptions,
-        defaults: &Defaults,
-    ) -> SplitBatches {
-        SplitBatches {
-            core,
-            progress: SplitProgress::new(session, selection, options, defaults),
-            current: None,
-            done: false,
-        }
-    }
-
-    /// The schema of the batches: the session's, known before anything is read (or,
-    /// when [`ReadOptions::data_columns`] asks for other columns, the first response's
-    /// once it started).
-    pub fn schema(&self) -> Option<SchemaRef> {
-        self.progress.schema()
-    }
-
-    /// Rows delivered so far.
-    pub fn rows(&self) -> u64 {
-        self.progress.rows()
-    }
-
-    /// How many times the read resumed after a break.
-    pub fn resumes(&self) -> u32 {
-        self.progress.resumes()
-    }
-
     fn open(&mut self) -> Result<DecodingBody> {
         let span = self.progress.span().clone();
         let _in_span = span.enter();
@@ -165,12 +116,16 @@ impl SplitBatches {
                 Piece::End => {
                     self.progress.on_end(&current.decoder);
                     self.current = None;
+                    self.done = true;
                     return Ok(None);
                 }
                 Piece::Broken(e) => {
                     self.current = None;
                     match self.progress.on_broken(e, &self.core.retry)? {
-                        None => return Ok(None),
+                        None => {
+                            self.done = true;
+                            return Ok(None);
+                        }
                         Some(delay) => thread::sleep(delay),
                     }
                 }
@@ -186,74 +141,21 @@ impl Iterator for SplitBatches {
         if self.done {
             return None;
         }
-        match self.next_batch() {
-            Ok(Some(b)) => Some(Ok(b)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        fuse(self.next_batch(), &mut self.done)
     }
 }
 
-impl SplitBatches {
+maxstorage_surface::split_with_schema! {
+    /// A split read as a [`RecordBatchReader`] (see [`SplitBatches::into_reader`]).
+    SplitReader,
     /// This read as an Arrow [`RecordBatchReader`], for anything that takes one (Parquet
     /// and IPC writers, DataFusion, the C stream interface). Its schema is the session's,
     /// known before anything is read; only a read of other columns than the session's
     /// ([`ReadOptions::data_columns`]) starts now, to learn them from the response. It
     /// still resumes after a break; errors are [`ArrowError::ExternalError`]s carrying
     /// the client's [`Error`].
-    pub fn into_reader(mut self) -> Result<SplitReader> {
-        let first = match self.schema() {
-            Some(_) => None,
-            None => {
-                let first = self.next_batch()?;
-                if first.is_none() {
-                    self.done = true;
-                }
-                first
-            }
-        };
-        let schema = self
-            .schema()
-            .ok_or_else(|| Error::from(maxstorage_client_core::IntegrityError::NoSchema))?;
-        Ok(SplitReader {
-            batches: self,
-            schema,
-            first,
-        })
-    }
-}
-
-/// A split read as a [`RecordBatchReader`] (see [`SplitBatches::into_reader`]).
-pub struct SplitReader {
-    batches: SplitBatches,
-    schema: SchemaRef,
-    first: Option<RecordBatch>,
-}
-
-impl std::fmt::Debug for SplitReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SplitReader")
-            .field("batches", &self.batches)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SplitReader {
-    /// Rows delivered so far.
-    pub fn rows(&self) -> u64 {
-        self.batches.rows()
-    }
-
-    /// How many times the read resumed after a break.
-    pub fn resumes(&self) -> u32 {
-        self.batches.resumes()
-    }
+    fn into_reader,
+    ;
 }
 
 impl Iterator for SplitReader {
@@ -273,30 +175,7 @@ impl RecordBatchReader for SplitReader {
     }
 }
 
-/// Record batches of a response that cannot resume (preview, instance reads).
-pub struct StreamBatches {
-    body: DecodingBody,
-    done: bool,
-}
-
-impl std::fmt::Debug for StreamBatches {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamBatches")
-            .field("done", &self.done)
-            .finish_non_exhaustive()
-    }
-}
-
-impl StreamBatches {
-    pub(crate) fn new(body: DecodingBody) -> StreamBatches {
-        StreamBatches { body, done: false }
-    }
-
-    /// The schema, once known.
-    pub fn schema(&self) -> Option<SchemaRef> {
-        self.body.schema()
-    }
-}
+maxstorage_surface::stream_batches!();
 
 impl Iterator for StreamBatches {
     type Item = Result<RecordBatch>;
@@ -305,18 +184,7 @@ impl Iterator for StreamBatches {
         if self.done {
             return None;
         }
-        let step = self.body.step();
-        match step {
-            Ok(Piece::Batch(b)) => Some(Ok(b)),
-            Ok(Piece::End) => {
-                self.done = true;
-                None
-            }
-            Ok(Piece::Broken(e)) | Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        Piece::into_final_item(self.body.step(), &mut self.done)
     }
 }
 
@@ -368,49 +236,28 @@ impl std::fmt::Debug for ParallelBatches {
 }
 
 impl ParallelBatches {
-    pub(crate) fn start(
-        core: Arc<Core>,
-        session: Arc<TableReadSession>,
-        options: ReadOptions,
-        defaults: Defaults,
-        workers: usize,
-    ) -> ParallelBatches {
-        let schema = session.batch_schema(&options);
-        let splits: Vec<RowSelection> = session.splits();
-        let queue = Arc::new(std::sync::Mutex::new(
-            splits
-                .into_iter()
-                .enumerate()
-                .collect::<std::collections::VecDeque<_>>(),
-        ));
-        let workers = workers.max(1);
-        let (tx, rx) = mpsc::sync_channel(workers * 2);
+    pub(crate) fn start(read: ParallelRead<Core>) -> ParallelBatches {
+        let schema = read.session.batch_schema(&read.options);
+        let queue = Arc::new(SplitQueue::new(&read.session));
+        let (tx, rx) = mpsc::sync_channel(read.workers * 2);
         let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let handles = (0..workers)
+        let read = Arc::new(read);
+        let handles = (0..read.workers)
             .map(|_| {
-                let (core, session, options, defaults, queue, tx, cancel) = (
-                    core.clone(),
-                    session.clone(),
-                    options.clone(),
-                    defaults.clone(),
-                    queue.clone(),
-                    tx.clone(),
-                    cancel.clone(),
-                );
+                let (read, queue, tx, cancel) =
+                    (read.clone(), queue.clone(), tx.clone(), cancel.clone());
                 let failed = tx.clone();
                 crate::spawn::spawn("maxstorage-read", move || {
                     while !cancel.load(std::sync::atomic::Ordering::Relaxed) {
-                        let Some((index, selection)) =
-                            queue.lock().ok().and_then(|mut q| q.pop_front())
-                        else {
+                        let Some((index, selection)) = queue.next() else {
                             return;
                         };
                         for item in SplitBatches::new(
-                            core.clone(),
-                            &session,
+                            read.core.clone(),
+                            &read.session,
                             selection,
-                            &options,
-                            &defaults,
+                            &read.options,
+                            &read.defaults,
                         ) {
                             let failed = item.is_err();
                             if tx.send(item.map(|b| (index, b))).is_err() || failed {

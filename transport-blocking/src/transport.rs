@@ -4,7 +4,6 @@
 
 use std::fmt;
 use std::io::Read;
-use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -19,6 +18,7 @@ pub type ResponseBody = Box<dyn Read + Send>;
 
 pub use maxstorage_client_core::error::{TransportError, TransportErrorKind};
 use maxstorage_client_core::exchange::chunks_len;
+pub use maxstorage_client_core::network::TransportConfig;
 use maxstorage_client_core::network::{
     NetworkConfig, NetworkConfigError, ProxyConfig, ProxyUrl, RootCertificates,
 };
@@ -32,39 +32,6 @@ pub trait HttpTransport: Send + Sync + fmt::Debug {
         &self,
         request: http::Request<RequestBody>,
     ) -> Result<http::Response<ResponseBody>, TransportError>;
-}
-
-/// Timeouts and pooling of the default transport.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct TransportConfig {
-    /// Connect timeout (default 10 s).
-    pub connect_timeout: Duration,
-    /// Read timeout (default 120 s): the longest wait for the response head, and for each
-    /// read of a response body (a body that stops arriving fails instead of hanging).
-    pub read_timeout: Duration,
-    /// Per-write timeout on a request body (default 120 s).
-    pub write_timeout: Duration,
-    /// Idle connections kept per host (default 32).
-    pub max_idle_per_host: usize,
-}
-
-maxstorage_protocol::option_setters!(TransportConfig {
-    with_connect_timeout => connect_timeout: Duration,
-    with_read_timeout => read_timeout: Duration,
-    with_write_timeout => write_timeout: Duration,
-    with_max_idle_per_host => max_idle_per_host: usize,
-});
-
-impl Default for TransportConfig {
-    fn default() -> Self {
-        TransportConfig {
-            connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(120),
-            write_timeout: Duration::from_secs(120),
-            max_idle_per_host: 32,
-        }
-    }
 }
 
 /// The default transport: a pooled ureq agent with rustls, TCP_NODELAY and no automatic
@@ -197,6 +164,7 @@ fn agent(
         .timeout_send_body(Some(config.write_timeout))
         .max_idle_connections(config.max_idle_per_host.saturating_mul(4))
         .max_idle_connections_per_host(config.max_idle_per_host)
+        .max_idle_age(config.idle_timeout)
         .max_redirects(0)
         .user_agent(ureq::config::AutoHeaderValue::None)
         .accept_encoding(ureq::config::AutoHeaderValue::None)

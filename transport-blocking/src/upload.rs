@@ -1,13 +1,42 @@
-//! Requests whose body is written while they are being sent.
+//! Requests whose body is written while they are being sent: the raw `TableWrite` and
+//! blob writers over an upload on a thread of its own.
 
 use std::sync::mpsc;
 use std::thread;
 
 use bytes::Bytes;
 
-use crate::client::Client;
-use crate::exec::{Route, SendBody};
+use std::io::Write;
+
+use crate::exec::SendBody;
+use crate::write::WriteSessionHandle;
 use maxstorage_client_core::{Error, Result};
+use maxstorage_protocol::Call;
+
+maxstorage_surface::uploads!(;);
+
+impl Write for RawRowsWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.upload.send(Bytes::copy_from_slice(buf))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let chunk = self.digest.chunk(buf).map_err(std::io::Error::other)?;
+        self.upload.send(chunk)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// A request whose body is written while it is being sent: the request runs on its own
 /// thread, reading the chunks the writer sends through a bounded channel. The body ends
@@ -28,15 +57,11 @@ impl<T> std::fmt::Debug for Upload<T> {
 }
 
 impl<T: Send + 'static> Upload<T> {
-    pub(crate) fn start<F>(
-        client: Client,
-        target: String,
-        session_id: String,
-        route_override: Option<String>,
-        send: F,
-    ) -> Result<Upload<T>>
+    /// Starts `call` on `session`'s route on a thread of its own, its body what the
+    /// writer sends.
+    pub(crate) fn start<C>(session: WriteSessionHandle, call: C) -> Result<Upload<T>>
     where
-        F: FnOnce(&Client, Route<'_>, SendBody) -> Result<T> + Send + 'static,
+        C: Call<Output = T> + Send + 'static,
     {
         let (tx, rx) = mpsc::sync_channel::<Option<Bytes>>(4);
         let worker = crate::spawn::spawn("maxstorage-upload", move || {
@@ -44,9 +69,7 @@ impl<T: Send + 'static> Upload<T> {
                 rx,
                 current: Bytes::new(),
             };
-            let route =
-                Route::session(&target, &session_id).with_override(route_override.as_deref());
-            send(&client, route, SendBody::Stream(Box::new(reader), None))
+            session.call_streamed(&call, SendBody::Stream(Box::new(reader), None))
         })
         .map_err(|e| Error::io("starting the thread that uploads a body", e))?;
         Ok(Upload {

@@ -1,77 +1,42 @@
 //! Writing: write sessions, Arrow stream writers (normal and exactly-once), raw-bytes
 //! writers, blob uploads, commit and abort.
 
-use std::io::Write;
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 
-use arrow_array::RecordBatch;
-use std::sync::Arc;
-
-use bytes::Bytes;
 use maxstorage_codec::write::{EncodedBody, EncodedMessage};
 use maxstorage_protocol::blob::WriteBlobBatchResult;
 use maxstorage_protocol::state::write_session::WriteSession;
 use maxstorage_protocol::write::{
-    CommitWriteSession, StreamKind, StreamRef, WriteMode, WriteRowsResult, WriteSessionInfo,
-    WriteStreamInfo,
+    CommitWriteSession, StreamKind, StreamRef, WriteMode, WriteSessionInfo, WriteStreamInfo,
 };
 use maxstorage_protocol::{ApiVersion, Compression, TableId};
 
-use crate::blob::BlobWriter;
 use crate::client::Client;
 use crate::exec::{Route, SendBody};
-use crate::upload::Upload;
+use crate::upload::{BlobWriter, RawRowsWriter};
 use maxstorage_client_core::operation::CommitSettle;
-use maxstorage_client_core::write::{BodySend, MessageEncoders, SessionCore, open_stream};
+use maxstorage_client_core::write::{SessionCore, open_stream};
 use maxstorage_client_core::{BlobItem, BlobWriteOptions, StreamOptions, WritePosition};
 use maxstorage_client_core::{Error, Result};
 
 maxstorage_surface::write_session_handle!(;);
-
-impl WriteSessionHandle {
-    /// One `TableWrite` whose body is streamed from what the caller writes.
-    fn start_raw_writer(
-        &self,
-        stream: &StreamRef,
-        record_count: i64,
-        position: Option<WritePosition>,
-    ) -> Result<RawRowsWriter> {
-        self.state()?.check_writable("write")?;
-        let call = self.core.calls.raw_write(stream, record_count, position);
-        let route = self.route();
-        let upload = Upload::start(
-            self.client.clone(),
-            self.core.target.clone(),
-            self.core.calls.session_id.clone(),
-            route.override_token.map(str::to_string),
-            move |client, route, body| client.core.call_with_body(&call, route, body),
-        )?;
-        Ok(RawRowsWriter { upload })
-    }
-}
 
 maxstorage_surface::stream_writer!(;);
 
 /// Where a slice handed to the pool sends its message.
 type Arrival = Receiver<Result<EncodedMessage>>;
 
-/// Encodes `slice` on the client's pool.
-fn encode_on_pool(encoders: Arc<MessageEncoders>, slice: RecordBatch) -> Arrival {
-    let (done, arrives) = std::sync::mpsc::sync_channel(1);
-    rayon::spawn_fifo(move || {
-        // The writer may be gone (dropped mid-stream): nobody to tell.
-        let _ = done.send(encoders.encode(&slice));
-    });
-    arrives
+/// The channel a slice's message arrives on.
+fn arrival() -> (SyncSender<Result<EncodedMessage>>, Arrival) {
+    std::sync::mpsc::sync_channel(1)
 }
 
 /// The message if it has arrived (`Some(None)`: it never will), `None` while it is on its
 /// way.
 fn try_arrived(arrival: &mut Arrival) -> Option<Option<Result<EncodedMessage>>> {
     match arrival.try_recv() {
-        Ok(message) => Some(Some(message)),
         Err(TryRecvError::Empty) => None,
-        Err(TryRecvError::Disconnected) => Some(None),
+        outcome => Some(outcome.ok()),
     }
 }
 
@@ -103,40 +68,8 @@ fn sent(sending: &mut Sending) -> Option<(Box<Sender>, Result<()>)> {
 }
 
 impl Sender {
-    /// Sends one body, retrying and resynchronising as the exactly-once machine says.
+    /// Sends one body in the sender's span.
     fn send(&mut self, session: &WriteSessionHandle, body: EncodedBody) -> Result<()> {
-        let span = self.span.clone();
-        let _in_span = span.enter();
-        let rows = body.rows() as i64;
-        let write = BodySend::new(&mut self.machine, body.into_chunks(), rows, &self.progress)?;
-        if let Some(result) = session.client.core.drive(write, session.route())? {
-            self.last = Some(result);
-        }
-        Ok(())
-    }
-}
-
-/// Writes the raw bytes of one `TableWrite` body (a complete Arrow IPC stream) while they
-/// are being sent.
-#[derive(Debug)]
-pub struct RawRowsWriter {
-    upload: Upload<WriteRowsResult>,
-}
-
-impl RawRowsWriter {
-    /// Ends the body and returns the service's answer.
-    pub fn finish(self) -> Result<WriteRowsResult> {
-        self.upload.finish()
-    }
-}
-
-impl Write for RawRowsWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.upload.send(Bytes::copy_from_slice(buf))?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        self.span.clone().in_scope(|| self.send_body(session, body))
     }
 }

@@ -6,45 +6,16 @@ use std::io::{Cursor, Read};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use arrow_array::{Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_array::Int64Array;
 use maxstorage_blocking::{
     BlobWriteOptions, Client, HttpTransport, ReadOptions, RequestBody, ResponseBody, StreamOptions,
     TransportError, TransportErrorKind,
 };
-use maxstorage_codec::write::encode_stream;
+use maxstorage_conformance::scripted::{SESSION, Seen, ipc, rows};
 use maxstorage_protocol::read::{ReadSessionOptions, RowSelection};
 use maxstorage_protocol::retry::RetryPolicy;
-use maxstorage_protocol::url::parse_query;
 use maxstorage_protocol::write::{StreamRef, WriteSessionOptions};
-use maxstorage_protocol::{Compression, Credentials, TableId};
-
-/// What the scripted server saw.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    query: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn q(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-    fn h(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-    fn action(&self) -> &str {
-        self.q("Action").unwrap_or("")
-    }
-}
+use maxstorage_protocol::{Credentials, TableId};
 
 type Handler = Box<dyn FnMut(&Seen) -> Result<Reply, TransportError> + Send>;
 
@@ -126,16 +97,7 @@ impl HttpTransport for Script {
                 v
             }
         };
-        let seen = Seen {
-            method: parts.method.to_string(),
-            query: parse_query(parts.uri.query().unwrap_or("")),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap().to_string()))
-                .collect(),
-            body,
-        };
+        let seen = Seen::new(&parts, body);
         self.seen.lock().unwrap().push(seen.clone());
         let mut handler = self
             .handlers
@@ -168,30 +130,6 @@ fn client(script: Arc<Script>) -> Client {
 
 fn push(script: &Script, h: impl FnMut(&Seen) -> Result<Reply, TransportError> + Send + 'static) {
     script.handlers.lock().unwrap().push_back(Box::new(h));
-}
-
-const SESSION: &str = r#"{"SessionId":"rs1","SessionStatus":"NORMAL","SplitsCount":1,"RecordCount":10,"SplitMode":"Size",
-    "DataSchema":{"DataColumns":[{"Name":"a","Type":"bigint","Nullable":true,"ColumnId":0},{"Name":"b","Type":"string","Nullable":true,"ColumnId":1}],"PartitionColumns":[]}}"#;
-
-fn rows(from: i64, to: i64) -> RecordBatch {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("a", DataType::Int64, true),
-        Field::new("b", DataType::Utf8, true),
-    ]));
-    let a: Vec<i64> = (from..to).collect();
-    let b: Vec<String> = a.iter().map(|i| format!("row-{i}")).collect();
-    RecordBatch::try_new(
-        schema,
-        vec![
-            Arc::new(Int64Array::from(a)),
-            Arc::new(StringArray::from(b)),
-        ],
-    )
-    .unwrap()
-}
-
-fn ipc(batches: &[RecordBatch]) -> Vec<u8> {
-    encode_stream(batches[0].schema(), batches, Compression::Zstd).unwrap()
 }
 
 #[test]
