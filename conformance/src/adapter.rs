@@ -205,6 +205,22 @@ macro_rules! adapter {
                 })
             }
 
+            fn write_bodies(
+                &self,
+                stream: StreamRef,
+                options: StreamOptions,
+                batches: &[RecordBatch],
+            ) -> Result<StreamSummary> {
+                run!(self, {
+                    let mut writer = self.handle().stream_writer(stream, options) $($aw)* ?;
+                    for b in batches {
+                        writer.write(b) $($aw)* ?;
+                        writer.flush() $($aw)* ?;
+                    }
+                    writer.finish() $($aw)*
+                })
+            }
+
             fn create_stream(
                 &self,
                 stream: &StreamRef,

@@ -107,6 +107,14 @@ pub trait WriteSession: Send + Sync {
         options: StreamOptions,
         batches: &[RecordBatch],
     ) -> Result<StreamSummary>;
+    /// Creates a stream, writes each batch in a request body of its own (flushing after
+    /// each), closes it.
+    fn write_bodies(
+        &self,
+        stream: StreamRef,
+        options: StreamOptions,
+        batches: &[RecordBatch],
+    ) -> Result<StreamSummary>;
     /// Creates a stream without writing.
     fn create_stream(&self, stream: &StreamRef, exactly_once: bool) -> Result<WriteStreamInfo>;
     /// Writes one raw body (an Arrow IPC stream of `rows` rows) to a created stream.

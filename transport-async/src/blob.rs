@@ -1,6 +1,6 @@
-//! Blobs: streaming single-blob upload ([`AsyncWrite`]), batch upload, and downloads as
-//! a [`Stream`] of blobs or a streaming reader ([`AsyncRead`]) that moves from blob to
-//! blob.
+//! Blob downloads: a [`Stream`] of blobs, or a streaming reader ([`AsyncRead`]) that
+//! moves from blob to blob. (Uploads are in `upload`, batch uploads on the write-session
+//! handle.)
 
 use std::io;
 use std::pin::Pin;

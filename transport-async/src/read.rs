@@ -199,7 +199,7 @@ maxstorage_surface::split_with_schema! {
     /// This read as a stream whose schema is known before its first item (the async
     /// counterpart of a `RecordBatchReader`). The schema is the session's, known before
     /// anything is read; only a read of other columns than the session's
-    /// ([`ReadOptions::data_columns`]) starts now, to learn them from the response. It
+    /// ([`ReadOptions::data_columns`](crate::ReadOptions::data_columns)) starts now, to learn them from the response. It
     /// still resumes after a break.
     fn into_schema_stream,
     async; .await
@@ -331,7 +331,7 @@ impl AsyncRead for RawRowsReader {
 }
 
 /// Batches of a whole session read by up to `workers` concurrent tasks, in completion
-/// order, tagged with their split's position in [`TableReadSession::splits`]. The queue
+/// order, tagged with their split's position in [`TableReadSession::splits`](crate::TableReadSession::splits). The queue
 /// between the tasks and the caller is bounded, so memory does not grow with the table.
 ///
 /// The tasks start on the first poll (on the runtime polling it) and are aborted when the
@@ -410,7 +410,7 @@ impl ParallelBatches {
 
 impl ParallelBatches {
     /// The schema of the batches: the session's, known before anything is read (`None`
-    /// when [`ReadOptions::data_columns`] asks for other columns).
+    /// when [`ReadOptions::data_columns`](crate::ReadOptions::data_columns) asks for other columns).
     pub fn schema(&self) -> Option<SchemaRef> {
         self.schema.clone()
     }
@@ -466,7 +466,7 @@ impl Stream for TableStream {
 }
 
 impl Stream for ParallelBatches {
-    /// The split number (position in [`TableReadSession::splits`]) and a batch of it.
+    /// The split number (position in [`TableReadSession::splits`](crate::TableReadSession::splits)) and a batch of it.
     type Item = Result<(usize, RecordBatch)>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {

@@ -1,4 +1,5 @@
-//! Requests whose body is written while they are being sent.
+//! Requests whose body is written while they are being sent: the raw `TableWrite` and
+//! blob writers ([`AsyncWrite`]) over an upload the writer drives.
 //!
 //! No task is spawned: the request's future is polled by the writer itself, each time it
 //! waits to hand over a chunk and in `finish`. Dropping the writer drops the future, which

@@ -1,5 +1,5 @@
-//! Writing: write sessions, Arrow stream writers (normal and exactly-once), raw-bytes
-//! writers, blob uploads, commit and abort.
+//! Writing: write sessions, Arrow stream writers (normal and exactly-once) and how their
+//! encoded bodies are sent, commit and abort. (Raw-bytes and blob writers are in `upload`.)
 //!
 //! Cancellation: nothing here commits on its own, and the session's data becomes visible
 //! only through an explicit [`WriteSessionHandle::commit`], which no drop issues.

@@ -1,5 +1,5 @@
-//! Blobs: streaming single-blob upload (`std::io::Write`), batch upload, and downloads as
-//! an iterator of blobs or a streaming reader that moves from blob to blob.
+//! Blob downloads: an iterator of blobs, or a streaming reader that moves from blob to
+//! blob. (Uploads are in `upload`, batch uploads on the write-session handle.)
 
 use std::io::Read;
 

@@ -151,7 +151,7 @@ maxstorage_surface::split_with_schema! {
     /// This read as an Arrow [`RecordBatchReader`], for anything that takes one (Parquet
     /// and IPC writers, DataFusion, the C stream interface). Its schema is the session's,
     /// known before anything is read; only a read of other columns than the session's
-    /// ([`ReadOptions::data_columns`]) starts now, to learn them from the response. It
+    /// ([`ReadOptions::data_columns`](crate::ReadOptions::data_columns)) starts now, to learn them from the response. It
     /// still resumes after a break; errors are [`ArrowError::ExternalError`]s carrying
     /// the client's [`Error`].
     fn into_reader,
@@ -284,7 +284,7 @@ impl ParallelBatches {
     }
 
     /// The schema of the batches: the session's, known before anything is read (`None`
-    /// when [`ReadOptions::data_columns`] asks for other columns).
+    /// when [`ReadOptions::data_columns`](crate::ReadOptions::data_columns) asks for other columns).
     pub fn schema(&self) -> Option<SchemaRef> {
         self.schema.clone()
     }
@@ -337,7 +337,7 @@ impl RecordBatchReader for TableReader {
 }
 
 impl Iterator for ParallelBatches {
-    /// The split number (position in [`TableReadSession::splits`]) and a batch of it.
+    /// The split number (position in [`TableReadSession::splits`](crate::TableReadSession::splits)) and a batch of it.
     type Item = Result<(usize, RecordBatch)>;
 
     fn next(&mut self) -> Option<Self::Item> {

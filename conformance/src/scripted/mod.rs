@@ -1,11 +1,29 @@
-//! What the clients' scripted-transport tests (`transport-*/tests/scripted.rs`) share: the
-//! request a script saw, the read session its replies describe, and that session's rows
-//! as Arrow IPC. The scripts themselves (an `HttpTransport` each) differ in kind — one
-//! blocking, one async — and stay with their clients.
+//! Client behaviour against a scripted transport, no network: a [`Script`] answers each
+//! request with what its test queued (a reply, a transport failure, a body cut short, an
+//! answer that never comes) and records what it saw. One `Script` is the transport of
+//! either client (it implements both `HttpTransport` traits), so the scenarios that are
+//! the same for both ([`scenarios`]: resume after a broken read, retries, exactly-once
+//! recovery, route tokens) are written once against [`StorageClient`](crate::StorageClient)
+//! and run for each client by `tests/scripted.rs`; what differs in kind (cancellation
+//! and the runtime clock of the async client, the upload threads of the blocking one)
+//! stays in each client's `tests/scripted.rs`, on the same `Script`.
+//!
+//! | module | holds |
+//! |---|---|
+//! | `script` | [`Script`], what it answers ([`Answer`], [`Reply`], [`Body`]) and what it counts ([`Drops`]) |
+//! | [`scenarios`] | the scenarios both clients run |
+//! | here | [`Seen`] (a request as the script saw it), the session and stream answers, the rows |
+
+pub mod scenarios;
+mod script;
+
+pub use script::{
+    Answer, Body, Drops, Reply, Script, data, json, json_reply, transport_error, with_token,
+};
 
 use std::sync::Arc;
 
-use arrow_array::{Int64Array, RecordBatch, StringArray};
+use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use maxstorage_client_core::reexport::http;
 use maxstorage_codec::write::encode_stream;
@@ -82,6 +100,48 @@ pub fn rows(from: i64, to: i64) -> RecordBatch {
         ],
     )
     .unwrap()
+}
+
+/// [`SESSION`] with `splits` splits.
+pub fn session_json(splits: usize) -> String {
+    SESSION.replace("\"SplitsCount\":1", &format!("\"SplitsCount\":{splits}"))
+}
+
+/// A `TableCreateWriteStream` answer for [`SESSION`]'s columns, access token `tok`.
+pub const STREAM: &str = r#"{"TableSchema":{"DataColumns":[{"columnType":{"Type":0,"MemberName":"a","ColumnId":0,"Nullable":true}},
+    {"columnType":{"Type":4,"MemberName":"b","ColumnId":1,"Nullable":true}}],"PartitionColumns":[],"SystemColumns":[]},
+    "TableId":"tid","SchemaVersion":0,"AccessToken":"tok"}"#;
+
+/// Column `a` of batches of [`rows`].
+pub fn column_a<'a>(batches: impl IntoIterator<Item = &'a RecordBatch>) -> Vec<i64> {
+    batches
+        .into_iter()
+        .flat_map(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("column a is bigint")
+                .values()
+                .to_vec()
+        })
+        .collect()
+}
+
+/// Column `b` of batches of [`rows`].
+pub fn column_b<'a>(batches: impl IntoIterator<Item = &'a RecordBatch>) -> Vec<String> {
+    batches
+        .into_iter()
+        .flat_map(|b| {
+            let b = b
+                .column(1)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("column b is string");
+            (0..b.len())
+                .map(|i| b.value(i).to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// `batches` as a zstd-compressed Arrow IPC stream (a `TableRead` body).
