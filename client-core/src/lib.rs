@@ -10,6 +10,7 @@ pub mod blob;
 pub mod credentials;
 pub mod error;
 pub mod exchange;
+pub mod items;
 pub mod network;
 pub mod operation;
 pub mod options;

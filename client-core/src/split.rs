@@ -124,17 +124,8 @@ impl Piece {
             Ok(Piece::End) => Ok(None),
             Ok(Piece::Broken(e)) | Err(e) => Err(e),
         };
-        fuse(next, done)
+        crate::items::fuse(next, done)
     }
-}
-
-/// The next item of an iterator or stream that ends at its first error: `next` (the next
-/// value, `None` at the end, or an error) as an item, setting `done` at the end or at an
-/// error.
-pub fn fuse<T>(next: Result<Option<T>>, done: &mut bool) -> Option<Result<T>> {
-    let item = next.transpose();
-    *done = !matches!(item, Some(Ok(_)));
-    item
 }
 
 /// A response body being decoded into record batches, fed chunk by chunk.

@@ -8,7 +8,7 @@ use std::task::{Context, Poll, ready};
 
 use futures_core::Stream;
 use maxstorage_client_core::blob::Need;
-use maxstorage_client_core::split::fuse;
+use maxstorage_client_core::items::fuse;
 use maxstorage_client_core::{Blob, BlobInfo, Error, Result};
 use tokio::io::{AsyncRead, ReadBuf};
 

@@ -5,7 +5,7 @@ use std::io::Read;
 
 use crate::transport::ResponseBody;
 use maxstorage_client_core::blob::Need;
-use maxstorage_client_core::split::fuse;
+use maxstorage_client_core::items::fuse;
 use maxstorage_client_core::{Blob, BlobInfo, Error, Result};
 
 /// Size of the buffer blob bodies are read with.

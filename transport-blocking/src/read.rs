@@ -15,7 +15,8 @@ use maxstorage_protocol::{Compression, StreamingResponse};
 use crate::exec::{Core, Route};
 use crate::read_ahead::ReadAhead;
 use crate::transport::ResponseBody;
-use maxstorage_client_core::split::{BodyDecoder, ParallelRead, Piece, SplitQueue, Step, fuse};
+use maxstorage_client_core::items::fuse;
+use maxstorage_client_core::split::{BodyDecoder, ParallelRead, Piece, SplitQueue, Step};
 use maxstorage_client_core::{Error, Result};
 
 /// A response body being decoded into record batches, its bytes read ahead on another
