@@ -181,6 +181,29 @@ macro_rules! adapter {
             }
         }
 
+        impl $session {
+            /// Creates a stream, writes the batches (each in a body of its own when
+            /// `flush_each`), closes it.
+            fn write_batches(
+                &self,
+                stream: StreamRef,
+                options: StreamOptions,
+                batches: &[RecordBatch],
+                flush_each: bool,
+            ) -> Result<StreamSummary> {
+                run!(self, {
+                    let mut writer = self.handle().stream_writer(stream, options) $($aw)* ?;
+                    for b in batches {
+                        writer.write(b) $($aw)* ?;
+                        if flush_each {
+                            writer.flush() $($aw)* ?;
+                        }
+                    }
+                    writer.finish() $($aw)*
+                })
+            }
+        }
+
         impl $crate::client::WriteSession for $session {
             fn id(&self) -> String {
                 self.handle().id().to_string()
@@ -196,13 +219,7 @@ macro_rules! adapter {
                 options: StreamOptions,
                 batches: &[RecordBatch],
             ) -> Result<StreamSummary> {
-                run!(self, {
-                    let mut writer = self.handle().stream_writer(stream, options) $($aw)* ?;
-                    for b in batches {
-                        writer.write(b) $($aw)* ?;
-                    }
-                    writer.finish() $($aw)*
-                })
+                self.write_batches(stream, options, batches, false)
             }
 
             fn write_bodies(
@@ -211,14 +228,7 @@ macro_rules! adapter {
                 options: StreamOptions,
                 batches: &[RecordBatch],
             ) -> Result<StreamSummary> {
-                run!(self, {
-                    let mut writer = self.handle().stream_writer(stream, options) $($aw)* ?;
-                    for b in batches {
-                        writer.write(b) $($aw)* ?;
-                        writer.flush() $($aw)* ?;
-                    }
-                    writer.finish() $($aw)*
-                })
+                self.write_batches(stream, options, batches, true)
             }
 
             fn create_stream(

@@ -26,11 +26,16 @@ use tokio::io::AsyncWrite;
 
 maxstorage_surface::uploads!(async; .await);
 
+/// A chunk of a raw body: the bytes as they are.
+fn raw_chunk(data: &[u8]) -> io::Result<Bytes> {
+    Ok(Bytes::copy_from_slice(data))
+}
+
 impl RawRowsWriter {
     /// Writes bytes of the body, waiting while the upload catches up.
     pub async fn write(&mut self, data: &[u8]) -> Result<()> {
         self.upload
-            .send(Bytes::copy_from_slice(data))
+            .write(data, raw_chunk)
             .await
             .map_err(|e| Error::io("sending the TableWrite body", e))
     }
@@ -42,10 +47,7 @@ impl AsyncWrite for RawRowsWriter {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        ready!(this.upload.poll_ready(cx))?;
-        this.upload.start_send(Bytes::copy_from_slice(buf))?;
-        Poll::Ready(Ok(buf.len()))
+        self.get_mut().upload.poll_write(cx, buf, raw_chunk)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -62,12 +64,11 @@ impl AsyncWrite for RawRowsWriter {
 impl BlobWriter {
     /// Writes bytes of the blob, waiting while the upload catches up.
     pub async fn write(&mut self, data: &[u8]) -> Result<()> {
-        std::future::poll_fn(|cx| self.upload.poll_ready(cx))
-            .await
-            .map_err(|e| Error::io("sending the blob", e))?;
-        let chunk = self.digest.chunk(data)?;
+        let digest = &mut self.digest;
+        let chunk = |data: &[u8]| digest.chunk(data).map_err(io::Error::other);
         self.upload
-            .start_send(chunk)
+            .write(data, chunk)
+            .await
             .map_err(|e| Error::io("sending the blob", e))
     }
 }
@@ -79,10 +80,9 @@ impl AsyncWrite for BlobWriter {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        ready!(this.upload.poll_ready(cx))?;
-        let chunk = this.digest.chunk(buf).map_err(io::Error::other)?;
-        this.upload.start_send(chunk)?;
-        Poll::Ready(Ok(buf.len()))
+        let digest = &mut this.digest;
+        let chunk = |data: &[u8]| digest.chunk(data).map_err(io::Error::other);
+        this.upload.poll_write(cx, buf, chunk)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -185,6 +185,29 @@ impl<T: Send + 'static> Upload<T> {
     pub(crate) async fn send(&mut self, chunk: Bytes) -> io::Result<()> {
         std::future::poll_fn(|cx| self.poll_ready(cx)).await?;
         self.start_send(chunk)
+    }
+
+    /// Writes `data` as the chunk `chunk` makes of it once there is room (a writer's
+    /// `write`; the chunk is made only then, so a failed wait leaves no trace).
+    pub(crate) async fn write(
+        &mut self,
+        data: &[u8],
+        chunk: impl FnOnce(&[u8]) -> io::Result<Bytes>,
+    ) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.poll_ready(cx)).await?;
+        self.start_send(chunk(data)?)
+    }
+
+    /// [`write`](Self::write) as an [`AsyncWrite::poll_write`].
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        chunk: impl FnOnce(&[u8]) -> io::Result<Bytes>,
+    ) -> Poll<io::Result<usize>> {
+        ready!(self.poll_ready(cx))?;
+        self.start_send(chunk(data)?)?;
+        Poll::Ready(Ok(data.len()))
     }
 
     /// Ends the body and returns the answer.
