@@ -103,6 +103,7 @@ impl Connection {
     }
 
     /// A connection to `endpoint` whose client `connector` builds on first use.
+    #[cfg(feature = "ballista")]
     pub(crate) fn lazy(
         endpoint: String,
         quota: Option<String>,
@@ -119,11 +120,13 @@ impl Connection {
     }
 
     /// The tunnel endpoint.
+    #[cfg(feature = "ballista")]
     pub(crate) fn endpoint(&self) -> &str {
         &self.inner.endpoint
     }
 
     /// The quota, if any.
+    #[cfg(feature = "ballista")]
     pub(crate) fn quota(&self) -> Option<&str> {
         self.inner.quota.as_deref()
     }

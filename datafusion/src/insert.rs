@@ -112,6 +112,7 @@ impl MaxComputeWriteExec {
     }
 
     /// The write session.
+    #[cfg(feature = "ballista")]
     pub(crate) fn spec(&self) -> &Arc<WriteSpec> {
         &self.spec
     }
@@ -265,6 +266,7 @@ impl MaxComputeCommitExec {
     }
 
     /// The write session.
+    #[cfg(feature = "ballista")]
     pub(crate) fn spec(&self) -> &Arc<WriteSpec> {
         &self.spec
     }

@@ -104,6 +104,7 @@ impl MaxComputeTable {
     }
 
     /// The connection its scans and inserts use.
+    #[cfg(feature = "ballista")]
     pub(crate) fn connection(&self) -> &Connection {
         &self.connection
     }

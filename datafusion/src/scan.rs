@@ -173,6 +173,7 @@ impl MaxComputeScanExec {
     }
 
     /// What the scan's partitions share.
+    #[cfg(feature = "ballista")]
     pub(crate) fn spec(&self) -> &Arc<ScanSpec> {
         &self.spec
     }
