@@ -54,7 +54,10 @@ pub struct TransportConfig {
     pub write_timeout: Duration,
     /// Idle connections kept per host (default 32).
     pub max_idle_per_host: usize,
-    /// How long an idle connection is kept (default 90 s).
+    /// How long an idle connection is kept for reuse (default 15 s, ureq's own default).
+    /// Keep it below the idle timeout of the server and of any load balancer in between:
+    /// a request sent on a connection the other side has just closed fails, and a streamed
+    /// write body cannot be re-sent.
     pub idle_timeout: Duration,
 }
 
@@ -73,7 +76,7 @@ impl Default for TransportConfig {
             read_timeout: Duration::from_secs(120),
             write_timeout: Duration::from_secs(120),
             max_idle_per_host: 32,
-            idle_timeout: Duration::from_secs(90),
+            idle_timeout: Duration::from_secs(15),
         }
     }
 }

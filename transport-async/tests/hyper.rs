@@ -1,5 +1,5 @@
 //! The default hyper transport against a loopback server written here (no HTTP library):
-//! pooled connections are reused, a server that never answers hits the read timeout, so
+//! pooled connections are reused until the idle timeout, a server that never answers hits the read timeout, so
 //! does a body that stops arriving mid-way, a closed port is a connect failure.
 
 use std::sync::Arc;
@@ -92,6 +92,29 @@ async fn connections_are_pooled_and_reused() {
         connections.load(Ordering::SeqCst),
         1,
         "one pooled connection"
+    );
+    server.abort();
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_not_reused_after_the_idle_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let server = tokio::spawn(serve(listener, connections.clone(), true));
+    let config = TransportConfig::default().with_idle_timeout(Duration::from_millis(100));
+    let table = client(port, config).await.table(TableId::new("p", "t"));
+    let create = || table.create_read_session(ReadSessionOptions::default());
+    create().await.unwrap();
+    create().await.unwrap();
+    assert_eq!(connections.load(Ordering::SeqCst), 1, "reused while fresh");
+    // Idle for well past the timeout: the pool has dropped the connection.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    create().await.unwrap();
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        2,
+        "a connection idle for longer than the idle timeout is not reused"
     );
     server.abort();
 }

@@ -1,9 +1,11 @@
 //! The default ureq transport against a loopback server written here (no HTTP library):
 //! a response body that stops arriving mid-way fails within the read timeout instead of
-//! hanging.
+//! hanging; pooled connections are reused until the idle timeout.
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use maxstorage_blocking::{HttpTransport, RequestBody, TransportConfig, UreqTransport};
@@ -53,4 +55,66 @@ fn a_body_that_stalls_mid_way_fails_within_the_read_timeout() {
     assert_eq!(&got[..], b"0123456789");
     drop(body);
     server.join().unwrap();
+}
+
+/// Reads one request head (the requests here have no body); `false` at end of connection.
+fn read_head(stream: &mut TcpStream) -> bool {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// A server answering every request with an empty 200; counts connections.
+fn counting_server() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            counted.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                while read_head(&mut stream) {
+                    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    if stream.write_all(ok).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, connections)
+}
+
+#[test]
+fn an_idle_connection_is_not_reused_after_the_idle_timeout() {
+    let (port, connections) = counting_server();
+    let transport = UreqTransport::new(
+        &TransportConfig::default().with_idle_timeout(Duration::from_millis(100)),
+    );
+    let get = || {
+        let request = http::Request::get(format!("http://127.0.0.1:{port}/"))
+            .body(RequestBody::Empty)
+            .unwrap();
+        let mut body = transport.send(request).unwrap().into_body();
+        body.read_to_end(&mut Vec::new()).unwrap();
+    };
+    get();
+    get();
+    assert_eq!(connections.load(Ordering::SeqCst), 1, "reused while fresh");
+    // Idle for well past the timeout: the pool no longer hands the connection out.
+    std::thread::sleep(Duration::from_millis(500));
+    get();
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        2,
+        "a connection idle for longer than the idle timeout is not reused"
+    );
 }
