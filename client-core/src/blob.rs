@@ -93,6 +93,7 @@ impl BlobItem {
 
 /// Where a reader of blobs is, and what it needs next.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "feed more of the body, or take what is ready"]
 pub enum Need<T> {
     /// The answer.
     Ready(T),

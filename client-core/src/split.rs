@@ -47,6 +47,7 @@ use crate::settings::Defaults;
 
 /// What a [`BodyDecoder`] has next.
 #[derive(Debug)]
+#[must_use = "deliver the batch, end the read, or feed more of the body"]
 pub enum Step {
     /// A complete batch.
     Batch(RecordBatch),
@@ -105,6 +106,7 @@ impl SplitQueue {
 
 /// What a client's reading of the next piece of a response body gave.
 #[derive(Debug)]
+#[must_use = "deliver the batch, end the read, or resume after the break"]
 pub enum Piece {
     /// A batch.
     Batch(RecordBatch),

@@ -70,6 +70,7 @@ pub enum WriteFailure {
 
 /// What to do after a failed write.
 #[derive(Debug, Clone, PartialEq)]
+#[must_use = "resync, re-send, or fail as it says: ignoring it loses or duplicates rows"]
 pub enum Recovery {
     /// Send the same body again with this request (same offset in exactly-once mode).
     Resend(WriteRows),
@@ -84,6 +85,7 @@ pub enum Recovery {
 
 /// What a resync found out.
 #[derive(Debug, Clone, PartialEq)]
+#[must_use = "re-send the body or move on as it says"]
 pub enum ResyncOutcome {
     /// The in-flight write was applied: it is acknowledged; continue with the next write.
     Applied,
