@@ -37,8 +37,8 @@ pub const ENV_ALL_PROXY: &str = "ALL_PROXY";
 /// Hosts reached without a proxy (see [`NoProxy::parse`]); `no_proxy` also counts.
 pub const ENV_NO_PROXY: &str = "NO_PROXY";
 
-/// Timeouts and pooling of the default transports (ureq in the blocking client, hyper in
-/// the async one: both honour every field the same way).
+/// Timeouts and pooling of the default transports (the blocking client's and the async
+/// client's HTTP stacks honour every field the same way).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TransportConfig {
@@ -54,7 +54,8 @@ pub struct TransportConfig {
     pub write_timeout: Duration,
     /// Idle connections kept per host (default 32).
     pub max_idle_per_host: usize,
-    /// How long an idle connection is kept for reuse (default 15 s, ureq's own default).
+    /// How long an idle connection is kept for reuse (default 15 s, the blocking client's
+    /// HTTP stack's own default).
     /// Keep it below the idle timeout of the server and of any load balancer in between:
     /// a request sent on a connection the other side has just closed fails, and a streamed
     /// write body cannot be re-sent.
