@@ -234,7 +234,7 @@ impl Script {
         }
     }
 
-    /// The response head of `reply`, with `body`.
+    /// A response with `status`, `headers` and `body`.
     fn response<B>(
         status: u16,
         headers: Vec<(&'static str, String)>,
