@@ -708,11 +708,12 @@ macro_rules! write_session_handle {
 }
 
 /// A client's `Core` (the [`CallCore`](maxstorage_client_core::exchange::CallCore) and the transport) and
-/// its one driver of operations (`drive`) with the call helpers on top of its own
-/// `exchange` (one call with its attempts), and its `StreamBatches` / `DecodingBody`. Expanded like [`table_client!`](crate::table_client!); the client
-/// provides `Instant` (its clock), `sleep(Duration)`, `read_bounded(body, limit)`,
-/// `SendStream` (what a streamed request body is) and `exchange(call, route, body)`, which
-/// makes the call's attempts and runs `attempt` in their span.
+/// its one driver of operations (`drive`) with the call helpers on top of `exchange` (one
+/// call with its attempts), and its `StreamBatches` / `DecodingBody`. Expanded like
+/// [`table_client!`](crate::table_client!); the client provides `Instant` (its clock),
+/// `sleep(Duration)`, `read_bounded(body, limit)`, `SendStream` (what a streamed request
+/// body is) and `in_span(span, f)`, which runs what `f` makes (a call, or a future it
+/// awaits) inside `span`.
 #[macro_export]
 macro_rules! call_driver {
     ($($async:ident)? ; $($aw:tt)*) => {
@@ -764,9 +765,24 @@ macro_rules! call_driver {
                 }
             }
 
+            /// One exchange with retries: makes the call's attempts and runs them in their
+            /// span (the client's `in_span`); a success head and its unread body, or the
+            /// error.
+            $($async)? fn exchange<C: $crate::core_::reexport::Call>(
+                &self,
+                call: &C,
+                route: Route<'_>,
+                body: SendBody,
+            ) -> $crate::core_::Result<($crate::core_::reexport::http::response::Parts, ResponseBody)> {
+                let mut attempts = $crate::core_::exchange::Attempts::new(call, body);
+                let span = attempts.span().clone();
+                let (attempts, route) = (&mut attempts, &route);
+                in_span(span, move || self.attempt(attempts, call, route)) $($aw)*
+            }
+
             /// The attempts of one call, to its end: send each request the attempts give,
             /// wait as they say, and return a success head with its unread body, or the
-            /// error. The client's `exchange` makes the attempts and runs this in their span.
+            /// error.
             $($async)? fn attempt<C: $crate::core_::reexport::Call>(
                 &self,
                 attempts: &mut $crate::core_::exchange::Attempts<SendStream>,

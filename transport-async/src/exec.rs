@@ -6,14 +6,11 @@ use std::io;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use maxstorage_client_core::exchange::Attempts;
-use maxstorage_protocol::Call;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::read::{DecodingBody, StreamBatches};
 use crate::transport::{ByteStream, HttpTransport, ResponseBody};
-use maxstorage_client_core::Result;
 
 pub(crate) use maxstorage_client_core::exchange::Route;
 
@@ -30,20 +27,13 @@ async fn sleep(delay: std::time::Duration) {
     tokio::time::sleep(delay).await;
 }
 
-impl Core {
-    /// One exchange with retries: returns a success head and its unread body, or the error.
-    async fn exchange<C: Call>(
-        &self,
-        call: &C,
-        route: Route<'_>,
-        body: SendBody,
-    ) -> Result<(http::response::Parts, ResponseBody)> {
-        let mut attempts = Attempts::new(call, body);
-        let span = attempts.span().clone();
-        self.attempt(&mut attempts, call, &route)
-            .instrument(span)
-            .await
-    }
+/// Instruments the future `f` makes with `span` (this client's way of putting a call's
+/// attempts in their span).
+fn in_span<F: Future>(
+    span: tracing::Span,
+    f: impl FnOnce() -> F,
+) -> tracing::instrument::Instrumented<F> {
+    f().instrument(span)
 }
 
 /// Reads a body up to `limit` bytes (more is left unread).

@@ -4,12 +4,8 @@
 use std::io::Read;
 use std::time::Instant;
 
-use maxstorage_client_core::exchange::Attempts;
-use maxstorage_protocol::Call;
-
 use crate::read::{DecodingBody, StreamBatches};
 use crate::transport::{HttpTransport, ResponseBody};
-use maxstorage_client_core::Result;
 
 pub(crate) use maxstorage_client_core::exchange::Route;
 
@@ -33,16 +29,8 @@ fn read_bounded(mut body: ResponseBody, limit: usize) -> std::io::Result<Vec<u8>
     Ok(buf)
 }
 
-impl Core {
-    /// One exchange with retries: returns a success head and its unread body, or the error.
-    fn exchange<C: Call>(
-        &self,
-        call: &C,
-        route: Route<'_>,
-        body: SendBody,
-    ) -> Result<(http::response::Parts, ResponseBody)> {
-        let mut attempts = Attempts::new(call, body);
-        let _in_span = attempts.span().clone().entered();
-        self.attempt(&mut attempts, call, &route)
-    }
+/// Runs `f` inside `span` (this client's way of putting a call's attempts in their span).
+fn in_span<T>(span: tracing::Span, f: impl FnOnce() -> T) -> T {
+    let _in_span = span.entered();
+    f()
 }
